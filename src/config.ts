@@ -1,0 +1,73 @@
+import { join } from "node:path";
+
+/** Everything the server reads from its environment, validated once. */
+export interface Config {
+  /** State directory: the database and one folder per task. BACKBURNER_HOME, default ~/.backburner */
+  readonly home: string;
+  /** Seconds between SIGTERM and SIGKILL when stopping a task. BACKBURNER_GRACE_SECONDS, default 5 */
+  readonly graceSeconds: number;
+  /** Most characters of output one reply returns. BACKBURNER_MAX_OUTPUT_CHARS, default 20000 */
+  readonly maxOutputChars: number;
+  /** What a graceful shutdown does with this server's running tasks. BACKBURNER_ON_EXIT, default keep */
+  readonly onExit: "keep" | "cancel";
+  /** Comma-separated regexes every simple command must match. BACKBURNER_ALLOW */
+  readonly allow: string | undefined;
+  /** Comma-separated regexes no simple command may match. BACKBURNER_DENY */
+  readonly deny: string | undefined;
+}
+
+export const SETTINGS = {
+  BACKBURNER_HOME: "State directory (database, task logs)",
+  BACKBURNER_GRACE_SECONDS: "Seconds between SIGTERM and SIGKILL",
+  BACKBURNER_MAX_OUTPUT_CHARS: "Most characters of output in one reply",
+  BACKBURNER_ON_EXIT: "keep | cancel: running tasks at graceful shutdown",
+  BACKBURNER_ALLOW: "Allowlist regexes",
+  BACKBURNER_DENY: "Denylist regexes",
+} as const;
+
+function number(
+  env: Record<string, string | undefined>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new RangeError(
+      `Invalid ${name} "${raw}": set it to a number from ${min} to ${max}, or unset it for ${fallback}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reads the settings from `env`; `homeDir` is the user's home for the default state directory.
+ * Throws RangeError naming the variable when a value is unusable.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  homeDir: string | undefined,
+): Config {
+  const home = env.BACKBURNER_HOME?.trim() ||
+    (homeDir ? join(homeDir, ".backburner") : undefined);
+  if (!home) {
+    throw new RangeError("Cannot find a state directory: set BACKBURNER_HOME or HOME");
+  }
+  const onExit = (env.BACKBURNER_ON_EXIT?.trim() || "keep").toLowerCase();
+  if (onExit !== "keep" && onExit !== "cancel") {
+    throw new RangeError(
+      `Invalid BACKBURNER_ON_EXIT "${env.BACKBURNER_ON_EXIT}": set it to "keep" or "cancel"`,
+    );
+  }
+  return {
+    home,
+    graceSeconds: number(env, "BACKBURNER_GRACE_SECONDS", 5, 0, 3600),
+    maxOutputChars: number(env, "BACKBURNER_MAX_OUTPUT_CHARS", 20_000, 200, 10_000_000),
+    onExit,
+    allow: env.BACKBURNER_ALLOW,
+    deny: env.BACKBURNER_DENY,
+  };
+}

@@ -1,0 +1,432 @@
+import { isAbsolute, join, resolve } from "node:path";
+import { checkCommand, type Policy } from "./policy.ts";
+import {
+  isProcessAlive,
+  processStartTime,
+  readExitRecord,
+  type SpawnedTask,
+  spawnTask,
+  tasksWithProcesses,
+  terminateTree,
+} from "./process.ts";
+import { readTail, type Tail } from "./logs.ts";
+import type { Store, TaskEnd } from "./store.ts";
+import {
+  isTaskId,
+  isTerminal,
+  newTaskId,
+  signalFromExitCode,
+  statusForExit,
+  statusForStop,
+  type StopReason,
+  type Task,
+} from "./task.ts";
+
+export interface EngineOptions {
+  readonly store: Store;
+  /** The state directory; task folders live in its "tasks" folder. */
+  readonly home: string;
+  readonly policy: Policy;
+  /** Seconds between SIGTERM and SIGKILL. */
+  readonly graceSeconds: number;
+  /** Most characters of output one reply returns. */
+  readonly maxOutputChars: number;
+  /** How often tasks nobody else watches are checked, in ms. Default 500. */
+  readonly monitorIntervalMs?: number;
+  /** Where diagnostics go. Default: stderr. */
+  readonly log?: (message: string) => void;
+}
+
+export interface StartRequest {
+  readonly command: string;
+  readonly cwd?: string;
+  readonly timeoutSeconds?: number;
+}
+
+export interface CancelOutcome {
+  readonly task: Task;
+  /** True when the task had ended before the cancel arrived; nothing was signalled. */
+  readonly alreadyEnded: boolean;
+}
+
+export interface TaskOutput {
+  readonly task: Task;
+  readonly tail: Tail;
+}
+
+const MAX_COMMAND_CHARS = 100_000;
+const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
+/** A stop still unfinished this long after its grace period is taken over by another server. */
+const STOPPER_GIVE_UP_MS = 10_000;
+
+function stopMessage(reason: StopReason, task: Task, forced: boolean, graceSeconds: number) {
+  const how = forced ? `; SIGKILL was needed after the ${graceSeconds} s grace period` : "";
+  switch (reason) {
+    case "cancel":
+      return `Cancelled on request; all of its processes are gone${how}`;
+    case "timeout":
+      return `Timed out after ${task.timeoutSeconds} s; all of its processes are gone${how}`;
+    case "shutdown":
+      return `Cancelled because the server shut down with BACKBURNER_ON_EXIT=cancel${how}`;
+  }
+}
+
+/**
+ * Starts, watches, stops and adopts tasks: the only owner of status changes. Any number of
+ * engines (in separate server processes) may share one state directory; each task is watched by
+ * one live engine, its owner, and a task whose owner died is adopted by the next engine that looks.
+ */
+export class Engine {
+  readonly #store: Store;
+  readonly #options: EngineOptions;
+  readonly #serverId = crypto.randomUUID();
+  readonly #children = new Map<string, SpawnedTask>();
+  readonly #stopping = new Map<string, Promise<Task | undefined>>();
+  readonly #deadlines = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #log: (message: string) => void;
+  #monitor: ReturnType<typeof setInterval> | undefined;
+  #ticking = false;
+  #closed = false;
+
+  constructor(options: EngineOptions) {
+    this.#store = options.store;
+    this.#options = options;
+    this.#log = options.log ?? ((message) => console.error(`backburner: ${message}`));
+  }
+
+  get serverId(): string {
+    return this.#serverId;
+  }
+
+  /** Registers this server, adopts orphaned tasks, and starts watching. */
+  async open(): Promise<void> {
+    Deno.mkdirSync(join(this.#options.home, "tasks"), { recursive: true, mode: 0o700 });
+    const startTime = await processStartTime(Deno.pid);
+    this.#store.registerServer({
+      id: this.#serverId,
+      pid: Deno.pid,
+      startTime: startTime ?? "",
+      startedAt: Date.now(),
+    });
+    await this.tick();
+    const monitor = setInterval(() => void this.tick(), this.#options.monitorIntervalMs ?? 500);
+    Deno.unrefTimer(monitor);
+    this.#monitor = monitor;
+  }
+
+  /**
+   * Stops watching. With `cancelRunning`, first stops every task this server owns and waits until
+   * their processes are gone; otherwise they keep running and the next server adopts them.
+   */
+  async close(options: { cancelRunning: boolean }): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#monitor);
+    for (const timer of this.#deadlines.values()) clearTimeout(timer);
+    if (options.cancelRunning) {
+      const own = this.#store.workingTasks().filter((t) => t.owner === this.#serverId);
+      await Promise.all(own.map((task) => this.#stop(task.id, "shutdown")));
+    }
+    await Promise.all(this.#stopping.values());
+    this.#store.unregisterServer(this.#serverId);
+  }
+
+  #paths(id: string) {
+    const dir = join(this.#options.home, "tasks", id);
+    return { dir, log: join(dir, "output.log"), exit: join(dir, "exit") };
+  }
+
+  #require(id: unknown): Task {
+    const task = typeof id === "string" && isTaskId(id) ? this.#store.getTask(id) : undefined;
+    if (!task) {
+      const shown = typeof id === "string" ? id.slice(0, 80) : String(id);
+      throw new RangeError(`Unknown task_id "${shown}": call list_tasks to see the task ids`);
+    }
+    return task;
+  }
+
+  /** Starts a command in the background and returns at once with the working task. */
+  start(request: StartRequest): Task {
+    const command = request.command;
+    if (typeof command !== "string" || command.trim() === "") {
+      throw new RangeError("Cannot start task: command is empty: pass the shell command to run");
+    }
+    if (command.length > MAX_COMMAND_CHARS) {
+      throw new RangeError(
+        `Cannot start task: command is ${command.length} characters, more than ${MAX_COMMAND_CHARS}: put long scripts in a file and run that`,
+      );
+    }
+    if (command.includes("\0")) {
+      throw new RangeError("Cannot start task: command contains a NUL character: remove it");
+    }
+    const timeoutSeconds = request.timeoutSeconds ?? null;
+    if (
+      timeoutSeconds !== null &&
+      !(Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 &&
+        timeoutSeconds <= MAX_TIMEOUT_SECONDS)
+    ) {
+      throw new RangeError(
+        `Cannot start task: timeout_seconds ${timeoutSeconds} is out of range: pass a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS}, or leave it out for no timeout`,
+      );
+    }
+    const cwd = this.#resolveCwd(request.cwd);
+    const decision = checkCommand(this.#options.policy, command);
+    if (!decision.allowed) throw new Error(decision.reason);
+
+    const id = newTaskId();
+    const paths = this.#paths(id);
+    Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+    Deno.writeFileSync(paths.log, new Uint8Array(), { mode: 0o600 });
+    this.#store.insertTask({
+      id,
+      command,
+      cwd,
+      createdAt: Date.now(),
+      timeoutSeconds,
+      owner: this.#serverId,
+    });
+    let child: SpawnedTask;
+    try {
+      child = spawnTask({
+        taskId: id,
+        command,
+        cwd,
+        logPath: paths.log,
+        exitPath: paths.exit,
+      });
+    } catch (error) {
+      this.#store.deleteTask(id);
+      Deno.removeSync(paths.dir, { recursive: true });
+      if (error instanceof Deno.errors.NotFound && /cwd/.test(error.message)) {
+        const why = /not a directory/.test(error.message) ? "is not a directory" : "does not exist";
+        throw new RangeError(`Cannot start task: cwd "${cwd}" ${why}: pass an existing directory`);
+      }
+      throw new Error(`Cannot start task: the shell could not be started (${String(error)})`);
+    }
+    const startedAt = Date.now();
+    this.#store.markStarted(id, child.pid, startedAt);
+    this.#children.set(id, child);
+    child.exited.then(() => this.#onWrapperExit(id)).catch((error) =>
+      this.#log(`watching task ${id} failed: ${String(error)}`)
+    );
+    if (timeoutSeconds !== null) this.#armDeadline(id, startedAt + timeoutSeconds * 1000);
+    return this.#require(id);
+  }
+
+  #resolveCwd(cwd: string | undefined): string {
+    if (cwd === undefined) return Deno.cwd();
+    if (typeof cwd !== "string" || cwd.trim() === "") {
+      throw new RangeError(
+        "Cannot start task: cwd is empty: pass a directory, or leave cwd out to use the server's",
+      );
+    }
+    if (cwd.includes("\0")) {
+      throw new RangeError("Cannot start task: cwd contains a NUL character: remove it");
+    }
+    return isAbsolute(cwd) ? resolve(cwd) : resolve(Deno.cwd(), cwd);
+  }
+
+  #armDeadline(id: string, at: number): void {
+    const timer = setTimeout(() => {
+      this.#deadlines.delete(id);
+      void this.#stop(id, "timeout");
+    }, Math.max(0, at - Date.now()));
+    Deno.unrefTimer(timer);
+    this.#deadlines.set(id, timer);
+  }
+
+  #disarmDeadline(id: string): void {
+    clearTimeout(this.#deadlines.get(id));
+    this.#deadlines.delete(id);
+  }
+
+  #onWrapperExit(id: string): void {
+    this.#children.delete(id);
+    if (this.#closed) return;
+    const task = this.#store.getTask(id);
+    if (!task || isTerminal(task.status)) return this.#disarmDeadline(id);
+    if (task.stopReason) {
+      void this.#stop(id, task.stopReason);
+      return;
+    }
+    // Without an exit record (the wrapper was killed from outside) the monitor decides, once the
+    // rest of the tree is gone too.
+    if (this.#recordExit(task)) this.#disarmDeadline(id);
+  }
+
+  /** Records the end of a task from its exit record; false when there is none or it lost a race. */
+  #recordExit(task: Task): boolean {
+    const record = readExitRecord(this.#paths(task.id).exit);
+    if (!record) return false;
+    const end: TaskEnd = {
+      status: statusForExit(record.code),
+      exitCode: record.code,
+      signal: signalFromExitCode(record.code),
+      statusMessage: null,
+      endedAt: record.at,
+    };
+    if (this.#store.finishExited(task.id, end)) return true;
+    const now = this.#store.getTask(task.id);
+    if (now?.status === "working" && now.stopReason) void this.#stop(task.id, now.stopReason);
+    return false;
+  }
+
+  /** Asks for a stop and drives it to the end: the status changes only once the tree is gone. */
+  #stop(id: string, reason: StopReason): Promise<Task | undefined> {
+    const running = this.#stopping.get(id);
+    if (running) return running;
+    const stopping = (async () => {
+      const task = this.#store.requestStop(id, reason, Date.now());
+      if (!task || isTerminal(task.status)) return task;
+      const effective = task.stopReason ?? reason;
+      const { forced } = await terminateTree({
+        taskId: id,
+        pgid: task.pid,
+        requestedAt: task.stopRequestedAt ?? Date.now(),
+        graceMs: this.#options.graceSeconds * 1000,
+      });
+      const record = readExitRecord(this.#paths(id).exit);
+      this.#store.finish(id, {
+        status: statusForStop(effective),
+        exitCode: record?.code ?? null,
+        signal: forced ? "SIGKILL" : record ? signalFromExitCode(record.code) : null,
+        statusMessage: stopMessage(effective, task, forced, this.#options.graceSeconds),
+        endedAt: Date.now(),
+      });
+      this.#disarmDeadline(id);
+      return this.#store.getTask(id);
+    })().finally(() => this.#stopping.delete(id));
+    this.#stopping.set(id, stopping);
+    return stopping;
+  }
+
+  /**
+   * One pass over the working tasks: adopts those whose owner is gone, records ends that nobody
+   * saw, enforces deadlines, and marks tasks whose processes vanished without an exit record as
+   * interrupted. Tasks owned by another live server are left to it.
+   */
+  async tick(): Promise<void> {
+    if (this.#ticking || this.#closed) return;
+    this.#ticking = true;
+    try {
+      await this.#reconcile();
+    } catch (error) {
+      this.#log(`checking tasks failed: ${error instanceof Error ? error.message : error}`);
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  async #liveOwners(): Promise<Set<string>> {
+    const live = new Set<string>([this.#serverId]);
+    for (const server of this.#store.listServers()) {
+      if (server.id === this.#serverId) continue;
+      if (await isProcessAlive(server.pid, server.startTime)) live.add(server.id);
+      else this.#store.unregisterServer(server.id);
+    }
+    return live;
+  }
+
+  async #reconcile(): Promise<void> {
+    const working = this.#store.workingTasks();
+    if (working.length === 0) return;
+    const liveOwners = await this.#liveOwners();
+    const now = Date.now();
+    const unwatched: Task[] = [];
+    for (const task of working) {
+      if (task.owner !== this.#serverId) {
+        if (task.owner !== null && liveOwners.has(task.owner)) continue;
+        if (!this.#store.claim(task.id, task.owner, this.#serverId)) continue;
+        this.#log(`adopted task ${task.id} from a server that is gone`);
+      }
+      if (this.#stopping.has(task.id)) continue;
+      if (task.stopReason) {
+        // A stop another server began and did not finish (it died, or is far past its grace).
+        const giveUpAt = (task.stopRequestedAt ?? 0) + this.#options.graceSeconds * 1000 +
+          STOPPER_GIVE_UP_MS;
+        if (task.owner !== this.#serverId || now >= giveUpAt || !this.#children.has(task.id)) {
+          void this.#stop(task.id, task.stopReason);
+        }
+        continue;
+      }
+      if (this.#children.has(task.id)) continue;
+      if (this.#recordExit(task)) continue;
+      if (task.deadlineAt !== null && task.deadlineAt <= now) {
+        void this.#stop(task.id, "timeout");
+        continue;
+      }
+      if (task.deadlineAt !== null && !this.#deadlines.has(task.id)) {
+        this.#armDeadline(task.id, task.deadlineAt);
+      }
+      unwatched.push(task);
+    }
+    if (unwatched.length === 0) return;
+    const alive = await tasksWithProcesses(unwatched);
+    for (const task of unwatched) {
+      if (alive.has(task.id)) continue;
+      // The wrapper writes its exit record before it exits, so a record may have appeared
+      // between the first look and the process scan.
+      if (this.#recordExit(task)) continue;
+      const ended = this.#store.finishExited(task.id, {
+        status: "interrupted",
+        exitCode: null,
+        signal: null,
+        statusMessage:
+          "Interrupted: the task's processes are gone and it left no exit code (killed from outside, or the machine restarted)",
+        endedAt: Date.now(),
+      });
+      if (ended) {
+        this.#disarmDeadline(task.id);
+        this.#log(`task ${task.id} was interrupted`);
+      }
+    }
+  }
+
+  status(id: unknown): { task: Task; outputBytes: number } {
+    const task = this.#require(id);
+    return { task, outputBytes: this.#outputBytes(task.id) };
+  }
+
+  #outputBytes(id: string): number {
+    try {
+      return Deno.statSync(this.#paths(id).log).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** The end of a task's output (works while it runs), within the reply cap. */
+  async output(id: unknown, options: { tailLines?: number } = {}): Promise<TaskOutput> {
+    const task = this.#require(id);
+    const lines = options.tailLines;
+    if (lines !== undefined && !(Number.isInteger(lines) && lines >= 1 && lines <= 1_000_000)) {
+      throw new RangeError(
+        `tail_lines ${lines} is out of range: pass a whole number from 1 to 1000000, or leave it out for as much as fits`,
+      );
+    }
+    const tail = await readTail(this.#paths(task.id).log, {
+      maxChars: this.#options.maxOutputChars,
+      lines,
+    });
+    return { task, tail };
+  }
+
+  /** Stops a task and its whole process tree; resolves once every process is gone. */
+  async cancel(id: unknown): Promise<CancelOutcome> {
+    const task = this.#require(id);
+    if (isTerminal(task.status)) return { task, alreadyEnded: true };
+    const ended = await this.#stop(task.id, "cancel") ?? this.#require(task.id);
+    return { task: ended, alreadyEnded: ended.stopReason === null };
+  }
+
+  list(limit: number): Task[] {
+    if (!(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) {
+      throw new RangeError(`limit ${limit} is out of range: pass a whole number from 1 to 1000`);
+    }
+    return this.#store.listTasks(limit);
+  }
+
+  outputBytes(id: string): number {
+    return this.#outputBytes(id);
+  }
+}

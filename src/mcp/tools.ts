@@ -1,0 +1,181 @@
+import { z } from "zod";
+import type { Engine } from "../engine.ts";
+import { TASK_STATUSES, type TaskView, viewTask } from "../task.ts";
+import type { CallToolResult, McpServer } from "./sdk.ts";
+
+const taskView = {
+  task_id: z.string().describe("The task's id"),
+  status: z.enum(TASK_STATUSES).describe(
+    "working, completed (exit 0), failed (non-zero exit), cancelled, timed_out or interrupted",
+  ),
+  command: z.string(),
+  cwd: z.string(),
+  exit_code: z.number().int().nullable().describe("null while working or when none was recorded"),
+  signal: z.string().nullable().describe("The signal that ended the command, if one did"),
+  status_message: z.string().describe("One sentence on the state the task is in"),
+  created_at: z.string().describe("ISO 8601"),
+  started_at: z.string().nullable().describe("ISO 8601"),
+  ended_at: z.string().nullable().describe("ISO 8601; null while working"),
+  duration_seconds: z.number().nullable().describe("Run time so far, or in all once ended"),
+  timeout_seconds: z.number().nullable(),
+  pid: z.number().int().nullable().describe("Process group id of the task's process tree"),
+  output_bytes: z.number().int().describe("Size of the output log so far"),
+};
+
+const taskIdInput = z.string().describe(
+  'The task_id that start_task returned, e.g. "k3x9m2p7q4wz"',
+);
+
+const LIST_COMMAND_CHARS = 300;
+
+function reply(structured: Record<string, unknown>): CallToolResult {
+  return {
+    content: [{ type: "text", text: JSON.stringify(structured, null, 2) }],
+    structuredContent: structured,
+  };
+}
+
+/**
+ * Runs a handler and turns any error into an isError result of one sentence: an agent can act on
+ * the message, and no stack trace reaches it (the stack goes to stderr for the person running us).
+ */
+async function guarded(
+  log: (message: string) => void,
+  handler: () => Promise<Record<string, unknown>> | Record<string, unknown>,
+): Promise<CallToolResult> {
+  try {
+    return reply(await handler());
+  } catch (error) {
+    const expected = error instanceof RangeError || error instanceof TypeError ||
+      (error instanceof Error && error.constructor === Error);
+    if (!expected) log(`tool failed: ${error instanceof Error ? error.stack : String(error)}`);
+    const message = error instanceof Error ? error.message : String(error);
+    return { isError: true, content: [{ type: "text", text: message }] };
+  }
+}
+
+/** The plain tools every MCP client can use: start a task, look at it, stop it, list tasks. */
+export function registerTaskTools(
+  server: McpServer,
+  engine: Engine,
+  log: (message: string) => void,
+): void {
+  const view = (id: string): TaskView => {
+    const { task, outputBytes } = engine.status(id);
+    return viewTask(task, outputBytes, Date.now());
+  };
+
+  server.registerTool("start_task", {
+    title: "Start a background task",
+    description:
+      "Run a shell command in the background and return at once with its task_id. Use it for anything that may take more than a few seconds — test suites, builds, installs, scrapes, batch jobs — so you can keep working and collect the result later with task_status / task_result. The command runs with bash (sh if bash is missing), stdin empty, stdout and stderr captured together. It keeps running if the MCP server restarts.",
+    inputSchema: {
+      command: z.string().describe(
+        'Shell command line, e.g. "npm test 2>&1" or "make -j4 && ./run"',
+      ),
+      cwd: z.string().optional().describe(
+        "Working directory (absolute, or relative to the server's). Default: the server's working directory",
+      ),
+      timeout_seconds: z.number().optional().describe(
+        "Stop the task (whole process tree) after this many seconds; it ends as timed_out. Default: no timeout",
+      ),
+    },
+    outputSchema: taskView,
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
+  }, ({ command, cwd, timeout_seconds }) =>
+    guarded(log, () => {
+      const task = engine.start({ command, cwd, timeoutSeconds: timeout_seconds });
+      return viewTask(task, 0, Date.now()) as unknown as Record<string, unknown>;
+    }));
+
+  server.registerTool("task_status", {
+    title: "Task status",
+    description:
+      "Check a task's status without reading its output: working, completed, failed, cancelled, timed_out or interrupted, with exit code, times, duration and output size. Cheap; use it to see whether a task has ended.",
+    inputSchema: { task_id: taskIdInput },
+    outputSchema: taskView,
+    annotations: { readOnlyHint: true, idempotentHint: true },
+  }, ({ task_id }) => guarded(log, () => view(task_id) as unknown as Record<string, unknown>));
+
+  server.registerTool("task_result", {
+    title: "Task output",
+    description:
+      "Read a task's status, exit code and the end of its output (stdout and stderr interleaved). Works while the task is still running, to see how far it got. The output is capped; a marker at its start says how many earlier bytes were left out. Pass tail_lines to get only the last N lines.",
+    inputSchema: {
+      task_id: taskIdInput,
+      tail_lines: z.number().optional().describe(
+        "Return only the last N lines of output. Default: as much of the end as fits the cap",
+      ),
+    },
+    outputSchema: {
+      task_id: z.string(),
+      status: z.enum(TASK_STATUSES),
+      exit_code: z.number().int().nullable(),
+      signal: z.string().nullable(),
+      status_message: z.string(),
+      output: z.string().describe("The end of the output, as text"),
+      output_bytes: z.number().int().describe("Size of the whole output log"),
+      output_truncated: z.boolean().describe("True when earlier output was left out"),
+      omitted_bytes: z.number().int().describe("Bytes of earlier output left out"),
+    },
+    annotations: { readOnlyHint: true, idempotentHint: true },
+  }, ({ task_id, tail_lines }) =>
+    guarded(log, async () => {
+      const { task, tail } = await engine.output(task_id, { tailLines: tail_lines });
+      const status = viewTask(task, tail.totalBytes, Date.now());
+      return {
+        task_id: task.id,
+        status: task.status,
+        exit_code: task.exitCode,
+        signal: task.signal,
+        status_message: status.status_message,
+        output: tail.text,
+        output_bytes: tail.totalBytes,
+        output_truncated: tail.omittedBytes > 0,
+        omitted_bytes: tail.omittedBytes,
+      };
+    }));
+
+  server.registerTool("cancel_task", {
+    title: "Cancel a task",
+    description:
+      "Stop a running task and every process it started (SIGTERM, then SIGKILL after a grace period). Returns only when all of them are gone, with the final status. Cancelling a task that already ended changes nothing and says so.",
+    inputSchema: { task_id: taskIdInput },
+    outputSchema: {
+      ...taskView,
+      already_ended: z.boolean().describe("True when the task had ended before this cancel"),
+    },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+  }, ({ task_id }) =>
+    guarded(log, async () => {
+      const { task, alreadyEnded } = await engine.cancel(task_id);
+      return {
+        ...viewTask(task, engine.outputBytes(task.id), Date.now()),
+        already_ended: alreadyEnded,
+      };
+    }));
+
+  server.registerTool("list_tasks", {
+    title: "List tasks",
+    description:
+      "List recent tasks, newest first, with their status — to find a task_id again or see what is still running. Long commands are shortened here; task_status shows them whole.",
+    inputSchema: {
+      limit: z.number().optional().describe("How many tasks, from 1 to 1000. Default 20"),
+    },
+    outputSchema: {
+      tasks: z.array(z.object(taskView)),
+      count: z.number().int().describe("Tasks in this reply"),
+    },
+    annotations: { readOnlyHint: true, idempotentHint: true },
+  }, ({ limit }) =>
+    guarded(log, () => {
+      const tasks = engine.list(limit ?? 20).map((task) => {
+        const shown = viewTask(task, engine.outputBytes(task.id), Date.now());
+        if (shown.command.length > LIST_COMMAND_CHARS) {
+          shown.command = `${shown.command.slice(0, LIST_COMMAND_CHARS)}…`;
+        }
+        return shown;
+      });
+      return { tasks, count: tasks.length };
+    }));
+}

@@ -1,0 +1,243 @@
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import type { StopReason, Task, TaskStatus } from "./task.ts";
+
+/** Each entry moves the schema one version forward; never edit one that has shipped. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE tasks (
+     id TEXT PRIMARY KEY,
+     command TEXT NOT NULL,
+     cwd TEXT NOT NULL,
+     status TEXT NOT NULL,
+     exit_code INTEGER,
+     signal TEXT,
+     status_message TEXT,
+     created_at INTEGER NOT NULL,
+     started_at INTEGER,
+     ended_at INTEGER,
+     pid INTEGER,
+     timeout_seconds REAL,
+     deadline_at INTEGER,
+     owner TEXT,
+     stop_reason TEXT,
+     stop_requested_at INTEGER
+   );
+   CREATE INDEX tasks_by_created ON tasks (created_at DESC);
+   CREATE INDEX tasks_working ON tasks (status) WHERE status = 'working';
+   CREATE TABLE servers (
+     id TEXT PRIMARY KEY,
+     pid INTEGER NOT NULL,
+     start_time TEXT NOT NULL,
+     started_at INTEGER NOT NULL
+   );`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** A server process that watches tasks; identified by pid plus start time against pid reuse. */
+export interface ServerRecord {
+  readonly id: string;
+  readonly pid: number;
+  readonly startTime: string;
+  readonly startedAt: number;
+}
+
+export interface NewTask {
+  readonly id: string;
+  readonly command: string;
+  readonly cwd: string;
+  readonly createdAt: number;
+  readonly timeoutSeconds: number | null;
+  readonly owner: string;
+}
+
+/** How a task ended, written once. */
+export interface TaskEnd {
+  readonly status: Exclude<TaskStatus, "working">;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly statusMessage: string | null;
+  readonly endedAt: number;
+}
+
+type Row = Record<string, SQLInputValue>;
+
+function toTask(row: Row): Task {
+  return {
+    id: row.id as string,
+    command: row.command as string,
+    cwd: row.cwd as string,
+    status: row.status as TaskStatus,
+    exitCode: row.exit_code as number | null,
+    signal: row.signal as string | null,
+    statusMessage: row.status_message as string | null,
+    createdAt: row.created_at as number,
+    startedAt: row.started_at as number | null,
+    endedAt: row.ended_at as number | null,
+    pid: row.pid as number | null,
+    timeoutSeconds: row.timeout_seconds as number | null,
+    deadlineAt: row.deadline_at as number | null,
+    owner: row.owner as string | null,
+    stopReason: row.stop_reason as StopReason | null,
+    stopRequestedAt: row.stop_requested_at as number | null,
+  };
+}
+
+/**
+ * The SQLite state shared by every server on one state directory. Each write is one statement
+ * or one short BEGIN IMMEDIATE transaction, so concurrent servers never see "database is locked".
+ */
+export class Store {
+  #db: DatabaseSync;
+
+  constructor(path: string) {
+    // The busy timeout makes a writer wait for another process's write instead of failing.
+    this.#db = new DatabaseSync(path, { timeout: 10_000 });
+    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    this.#migrate();
+  }
+
+  #migrate(): void {
+    this.#transaction(() => {
+      const { user_version: version } = this.#db.prepare("PRAGMA user_version").get() as {
+        user_version: number;
+      };
+      if (version > MIGRATIONS.length) {
+        throw new RangeError(
+          `The state database has schema version ${version}, newer than this backburner knows (${MIGRATIONS.length}): upgrade backburner`,
+        );
+      }
+      for (let v = version; v < MIGRATIONS.length; v++) this.#db.exec(MIGRATIONS[v]);
+      this.#db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
+    });
+  }
+
+  #transaction<T>(body: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = body();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  insertTask(task: NewTask): void {
+    this.#db.prepare(
+      `INSERT INTO tasks (id, command, cwd, status, created_at, timeout_seconds, deadline_at, owner)
+       VALUES (?, ?, ?, 'working', ?, ?, ?, ?)`,
+    ).run(
+      task.id,
+      task.command,
+      task.cwd,
+      task.createdAt,
+      task.timeoutSeconds,
+      task.timeoutSeconds === null ? null : task.createdAt + task.timeoutSeconds * 1000,
+      task.owner,
+    );
+  }
+
+  deleteTask(id: string): void {
+    this.#db.prepare("DELETE FROM tasks WHERE id = ?").run(id);
+  }
+
+  /** Records the spawned process; the deadline counts from the real start. */
+  markStarted(id: string, pid: number, startedAt: number): void {
+    this.#db.prepare(
+      `UPDATE tasks SET pid = ?, started_at = ?,
+         deadline_at = CASE WHEN timeout_seconds IS NULL THEN NULL
+                            ELSE ? + CAST(timeout_seconds * 1000 AS INTEGER) END
+       WHERE id = ?`,
+    ).run(pid, startedAt, startedAt, id);
+  }
+
+  getTask(id: string): Task | undefined {
+    const row = this.#db.prepare("SELECT * FROM tasks WHERE id = ?").get(id) as Row | undefined;
+    return row && toTask(row);
+  }
+
+  listTasks(limit: number): Task[] {
+    const rows = this.#db.prepare(
+      "SELECT * FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?",
+    ).all(limit) as Row[];
+    return rows.map(toTask);
+  }
+
+  countTasks(): number {
+    const row = this.#db.prepare("SELECT count(*) AS n FROM tasks").get() as { n: number };
+    return row.n;
+  }
+
+  workingTasks(): Task[] {
+    const rows = this.#db.prepare("SELECT * FROM tasks WHERE status = 'working'").all() as Row[];
+    return rows.map(toTask);
+  }
+
+  /**
+   * Ends a task that ran to its own exit. Refuses (returns false) when it already ended or a stop
+   * was asked for: then the stopper records the end, so every end is written exactly once.
+   */
+  finishExited(id: string, end: TaskEnd): boolean {
+    return this.#end(id, end, "AND stop_reason IS NULL");
+  }
+
+  /** Ends a task whatever was asked; false when it had already ended. */
+  finish(id: string, end: TaskEnd): boolean {
+    return this.#end(id, end, "");
+  }
+
+  #end(id: string, end: TaskEnd, condition: string): boolean {
+    const result = this.#db.prepare(
+      `UPDATE tasks SET status = ?, exit_code = ?, signal = ?, status_message = ?, ended_at = ?
+       WHERE id = ? AND status = 'working' ${condition}`,
+    ).run(end.status, end.exitCode, end.signal, end.statusMessage, end.endedAt, id);
+    return result.changes === 1;
+  }
+
+  /** Asks for a stop; the first reason wins. Returns the task as it is afterwards. */
+  requestStop(id: string, reason: StopReason, at: number): Task | undefined {
+    this.#db.prepare(
+      `UPDATE tasks SET stop_reason = ?, stop_requested_at = ?
+       WHERE id = ? AND status = 'working' AND stop_reason IS NULL`,
+    ).run(reason, at, id);
+    return this.getTask(id);
+  }
+
+  /** Moves a task to a new owner only if nobody claimed it since `from` was read. */
+  claim(id: string, from: string | null, to: string): boolean {
+    const result = this.#db.prepare(
+      "UPDATE tasks SET owner = ? WHERE id = ? AND status = 'working' AND owner IS ?",
+    ).run(to, id, from);
+    return result.changes === 1;
+  }
+
+  registerServer(server: ServerRecord): void {
+    this.#db.prepare(
+      "INSERT OR REPLACE INTO servers (id, pid, start_time, started_at) VALUES (?, ?, ?, ?)",
+    ).run(server.id, server.pid, server.startTime, server.startedAt);
+  }
+
+  unregisterServer(id: string): void {
+    this.#db.prepare("DELETE FROM servers WHERE id = ?").run(id);
+  }
+
+  listServers(): ServerRecord[] {
+    const rows = this.#db.prepare("SELECT * FROM servers").all() as Row[];
+    return rows.map((row) => ({
+      id: row.id as string,
+      pid: row.pid as number,
+      startTime: row.start_time as string,
+      startedAt: row.started_at as number,
+    }));
+  }
+
+  integrityCheck(): string {
+    const row = this.#db.prepare("PRAGMA integrity_check").get() as { integrity_check: string };
+    return row.integrity_check;
+  }
+}

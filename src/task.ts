@@ -1,0 +1,162 @@
+/** A background task as the engine records it, and pure helpers over it. */
+
+export const TASK_STATUSES = [
+  "working",
+  "completed",
+  "failed",
+  "cancelled",
+  "timed_out",
+  "interrupted",
+] as const;
+
+export type TaskStatus = typeof TASK_STATUSES[number];
+
+/** Why a stop was asked for; decides the status the task ends with. */
+export type StopReason = "cancel" | "timeout" | "shutdown";
+
+export interface Task {
+  readonly id: string;
+  readonly command: string;
+  readonly cwd: string;
+  readonly status: TaskStatus;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly statusMessage: string | null;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  readonly pid: number | null;
+  readonly timeoutSeconds: number | null;
+  readonly deadlineAt: number | null;
+  /** The server that watches this task; null once nobody does. */
+  readonly owner: string | null;
+  readonly stopReason: StopReason | null;
+  readonly stopRequestedAt: number | null;
+}
+
+export function isTerminal(status: TaskStatus): boolean {
+  return status !== "working";
+}
+
+const ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789";
+const ID_LENGTH = 12;
+const ID_PATTERN = new RegExp(`^[${ID_ALPHABET}]{${ID_LENGTH}}$`);
+
+/** A random, unguessable task id: 12 characters from a 32-letter alphabet (60 bits). */
+export function newTaskId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(ID_LENGTH));
+  let id = "";
+  for (const byte of bytes) id += ID_ALPHABET[byte % ID_ALPHABET.length];
+  return id;
+}
+
+/** True when `id` has the shape newTaskId makes; only such ids may name a path. */
+export function isTaskId(id: string): boolean {
+  return ID_PATTERN.test(id);
+}
+
+const SIGNAL_NAMES: Record<number, string> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  4: "SIGILL",
+  6: "SIGABRT",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  11: "SIGSEGV",
+  13: "SIGPIPE",
+  14: "SIGALRM",
+  15: "SIGTERM",
+};
+
+/**
+ * The signal behind a shell exit status: a shell reports a child killed by signal N as 128+N.
+ * A program that exits with such a number by itself is indistinguishable, as in any shell.
+ */
+export function signalFromExitCode(code: number): string | null {
+  if (code <= 128 || code > 128 + 64) return null;
+  return SIGNAL_NAMES[code - 128] ?? `SIG${code - 128}`;
+}
+
+/** The status a task ends with when its command exited by itself with `code`. */
+export type EndStatus = Exclude<TaskStatus, "working">;
+
+export function statusForExit(code: number): EndStatus {
+  return code === 0 ? "completed" : "failed";
+}
+
+/** The status a stopped task ends with. */
+export function statusForStop(reason: StopReason): EndStatus {
+  return reason === "timeout" ? "timed_out" : "cancelled";
+}
+
+/** One sentence saying how a task ended, for people and agents. */
+export function describe(task: Task): string {
+  switch (task.status) {
+    case "working":
+      return "The task is still running";
+    case "completed":
+      return "The command exited with code 0";
+    case "failed":
+      if (task.exitCode === 127) {
+        return "The command failed with exit code 127 (command not found)";
+      }
+      return task.signal
+        ? `The command was ended by ${task.signal} (exit code ${task.exitCode})`
+        : `The command failed with exit code ${task.exitCode}`;
+    case "cancelled":
+      return task.statusMessage ?? "The task was cancelled and its processes are gone";
+    case "timed_out":
+      return task.statusMessage ??
+        `The task ran past its timeout of ${task.timeoutSeconds} s and its processes are gone`;
+    case "interrupted":
+      return task.statusMessage ??
+        "The task's processes vanished without recording an exit code";
+  }
+}
+
+/** The JSON shape of a task that tools and the command line show. */
+export interface TaskView {
+  task_id: string;
+  status: TaskStatus;
+  command: string;
+  cwd: string;
+  exit_code: number | null;
+  signal: string | null;
+  status_message: string;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  duration_seconds: number | null;
+  timeout_seconds: number | null;
+  pid: number | null;
+  output_bytes: number;
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** `now` gives a running task's duration so far. */
+export function viewTask(task: Task, outputBytes: number, now: number): TaskView {
+  const end = task.endedAt ?? (task.status === "working" ? now : null);
+  return {
+    task_id: task.id,
+    status: task.status,
+    command: task.command,
+    cwd: task.cwd,
+    exit_code: task.exitCode,
+    signal: task.signal,
+    status_message: describe(task),
+    created_at: new Date(task.createdAt).toISOString(),
+    started_at: iso(task.startedAt),
+    ended_at: iso(task.endedAt),
+    duration_seconds: task.startedAt !== null && end !== null
+      ? Math.max(0, Math.round(end - task.startedAt) / 1000)
+      : null,
+    timeout_seconds: task.timeoutSeconds,
+    pid: task.pid,
+    output_bytes: outputBytes,
+  };
+}
