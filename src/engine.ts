@@ -1,12 +1,11 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { checkCommand, type Policy } from "./policy.ts";
 import {
-  isProcessAlive,
-  processStartTime,
+  ownStartTime,
+  ProcessTable,
   readExitRecord,
   type SpawnedTask,
   spawnTask,
-  tasksWithProcesses,
   terminateTree,
 } from "./process.ts";
 import { readTail, type Tail } from "./logs.ts";
@@ -56,6 +55,8 @@ export interface TaskOutput {
 
 const MAX_COMMAND_CHARS = 100_000;
 const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
+/** How long a verdict on another server's liveness is trusted before the next process scan. */
+const OWNER_CHECK_MS = 2000;
 /** A stop still unfinished this long after its grace period is taken over by another server. */
 const STOPPER_GIVE_UP_MS = 10_000;
 
@@ -85,6 +86,7 @@ export class Engine {
   readonly #deadlines = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #log: (message: string) => void;
   #monitor: ReturnType<typeof setInterval> | undefined;
+  #owners: { at: number; live: Set<string>; known: Set<string> } | undefined;
   #ticking = false;
   #closed = false;
 
@@ -101,11 +103,10 @@ export class Engine {
   /** Registers this server, adopts orphaned tasks, and starts watching. */
   async open(): Promise<void> {
     Deno.mkdirSync(join(this.#options.home, "tasks"), { recursive: true, mode: 0o700 });
-    const startTime = await processStartTime(Deno.pid);
     this.#store.registerServer({
       id: this.#serverId,
       pid: Deno.pid,
-      startTime: startTime ?? "",
+      startTime: await ownStartTime(),
       startedAt: Date.now(),
     });
     await this.tick();
@@ -317,20 +318,40 @@ export class Engine {
     }
   }
 
-  async #liveOwners(): Promise<Set<string>> {
+  /** The servers (by id) that are alive, from a process scan at most OWNER_CHECK_MS old. */
+  async #liveOwners(owners: Set<string>, snapshot: () => Promise<ProcessTable>) {
+    const cached = this.#owners;
+    if (
+      cached && Date.now() - cached.at < OWNER_CHECK_MS &&
+      [...owners].every((owner) => cached.known.has(owner))
+    ) return cached.live;
+    const table = await snapshot();
     const live = new Set<string>([this.#serverId]);
+    const known = new Set<string>([this.#serverId]);
     for (const server of this.#store.listServers()) {
-      if (server.id === this.#serverId) continue;
-      if (await isProcessAlive(server.pid, server.startTime)) live.add(server.id);
-      else this.#store.unregisterServer(server.id);
+      known.add(server.id);
+      if (server.id === this.#serverId || table.isAlive(server.pid, server.startTime)) {
+        live.add(server.id);
+      } else {
+        this.#store.unregisterServer(server.id);
+      }
     }
+    for (const owner of owners) known.add(owner);
+    this.#owners = { at: Date.now(), live, known };
     return live;
   }
 
   async #reconcile(): Promise<void> {
     const working = this.#store.workingTasks();
     if (working.length === 0) return;
-    const liveOwners = await this.#liveOwners();
+    let table: ProcessTable | undefined;
+    const snapshot = async () => table ??= await ProcessTable.read();
+    const owners = new Set<string>();
+    for (const task of working) if (task.owner !== null) owners.add(task.owner);
+    owners.delete(this.#serverId);
+    const liveOwners = owners.size > 0
+      ? await this.#liveOwners(owners, snapshot)
+      : new Set([this.#serverId]);
     const now = Date.now();
     const unwatched: Task[] = [];
     for (const task of working) {
@@ -361,9 +382,9 @@ export class Engine {
       unwatched.push(task);
     }
     if (unwatched.length === 0) return;
-    const alive = await tasksWithProcesses(unwatched);
+    const processes = await snapshot();
     for (const task of unwatched) {
-      if (alive.has(task.id)) continue;
+      if (processes.tree(task.id, task.pid).length > 0) continue;
       // The wrapper writes its exit record before it exits, so a record may have appeared
       // between the first look and the process scan.
       if (this.#recordExit(task)) continue;

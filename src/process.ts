@@ -87,46 +87,57 @@ export interface ProcessEntry {
 
 const hasProc = Deno.build.os === "linux";
 
-function readProcEntry(pid: number): ProcessEntry | null {
-  let stat: string;
-  try {
-    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch {
-    return null;
-  }
-  // The command name (field 2) is in parentheses and may itself contain spaces and parentheses.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const state = fields[0];
-  let taskId: string | null = null;
-  try {
-    const environ = Deno.readTextFileSync(`/proc/${pid}/environ`);
-    const start = environ.indexOf(`${TASK_MARKER}=`);
-    if (start === 0 || (start > 0 && environ[start - 1] === "\0")) {
-      const end = environ.indexOf("\0", start);
-      taskId = environ.slice(start + TASK_MARKER.length + 1, end === -1 ? undefined : end);
-    }
-  } catch {
-    // Gone meanwhile, or not ours to read: such a process carries no marker we could use.
-  }
-  return {
-    pid,
-    ppid: Number(fields[1]),
-    pgid: Number(fields[2]),
-    zombie: state === "Z" || state === "X",
-    startTime: fields[19],
-    taskId,
-  };
-}
+// Deno refuses every read of /proc without --allow-all, so a narrowly permitted server reads it
+// through one short shell pipeline: all stat lines, then the marker of every process that has one.
+const PROC_SNAPSHOT = `cat /proc/[0-9]*/stat 2>/dev/null
+printf '\\0--\\0'
+grep -a -s -z -o '^${TASK_MARKER}=[a-z0-9]*' /proc/[0-9]*/environ
+true`;
 
-async function listWithPs(): Promise<ProcessEntry[]> {
-  const output = await new Deno.Command("ps", {
-    args: ["-A", "-o", "pid=,ppid=,pgid=,stat=,lstart="],
+async function run(command: string, args: string[]): Promise<string> {
+  const output = await new Deno.Command(command, {
+    args,
+    stdin: "null",
     stdout: "piped",
     stderr: "null",
-    stdin: "null",
   }).output();
+  return new TextDecoder().decode(output.stdout);
+}
+
+function parseProcSnapshot(text: string): ProcessEntry[] {
+  const split = text.indexOf("\0--\0");
+  const stats = text.slice(0, split === -1 ? text.length : split);
+  const markers = new Map<number, string>();
+  if (split !== -1) {
+    for (const record of text.slice(split + 4).split("\0")) {
+      // "/proc/123/environ:BACKBURNER_TASK_ID=abc"
+      const match = /^\/proc\/(\d+)\/environ:[A-Z_]+=(.*)$/.exec(record);
+      if (match) markers.set(Number(match[1]), match[2]);
+    }
+  }
   const entries: ProcessEntry[] = [];
-  for (const line of new TextDecoder().decode(output.stdout).split("\n")) {
+  for (const line of stats.split("\n")) {
+    // The command name (field 2) is in parentheses and may itself hold spaces and parentheses.
+    const close = line.lastIndexOf(")");
+    if (close === -1) continue;
+    const pid = Number.parseInt(line, 10);
+    const fields = line.slice(close + 2).split(" ");
+    if (!Number.isInteger(pid) || fields.length < 20) continue;
+    entries.push({
+      pid,
+      ppid: Number(fields[1]),
+      pgid: Number(fields[2]),
+      zombie: fields[0] === "Z" || fields[0] === "X",
+      startTime: fields[19],
+      taskId: markers.get(pid) ?? null,
+    });
+  }
+  return entries;
+}
+
+function parsePs(text: string): ProcessEntry[] {
+  const entries: ProcessEntry[] = [];
+  for (const line of text.split("\n")) {
     const parts = line.trim().split(/\s+/);
     if (parts.length < 5) continue;
     entries.push({
@@ -141,56 +152,60 @@ async function listWithPs(): Promise<ProcessEntry[]> {
   return entries;
 }
 
-/** Every process on the machine, with what is needed to find a task's tree. */
-export async function listProcesses(): Promise<ProcessEntry[]> {
-  if (!hasProc) return await listWithPs();
-  const entries: ProcessEntry[] = [];
-  for (const dirEntry of Deno.readDirSync("/proc")) {
-    const pid = Number(dirEntry.name);
-    if (!Number.isInteger(pid)) continue;
-    const entry = readProcEntry(pid);
-    if (entry) entries.push(entry);
+/** One look at every process on the machine, with what is needed to find a task's tree. */
+export class ProcessTable {
+  readonly entries: readonly ProcessEntry[];
+  readonly #byPid: Map<number, ProcessEntry>;
+
+  constructor(entries: readonly ProcessEntry[]) {
+    this.entries = entries;
+    this.#byPid = new Map(entries.map((entry) => [entry.pid, entry]));
   }
-  return entries;
-}
 
-/** The start time of one process, or null when it is gone. */
-export async function processStartTime(pid: number): Promise<string | null> {
-  if (hasProc) return readProcEntry(pid)?.startTime ?? null;
-  const entry = (await listWithPs()).find((e) => e.pid === pid);
-  return entry?.startTime ?? null;
-}
-
-/** True when a process with this pid and start time still runs (a zombie counts as gone). */
-export async function isProcessAlive(pid: number, startTime: string): Promise<boolean> {
-  const entry = hasProc
-    ? readProcEntry(pid)
-    : (await listWithPs()).find((e) => e.pid === pid) ?? null;
-  return entry !== null && !entry.zombie && entry.startTime === startTime;
-}
-
-/**
- * The live processes of a task: those carrying its marker (which a setsid'd descendant keeps),
- * those in its process group where markers are not visible, and every descendant of either.
- */
-export function taskTree(all: readonly ProcessEntry[], taskId: string, pgid: number | null) {
-  const members = new Map<number, ProcessEntry>();
-  for (const entry of all) {
-    if (entry.taskId === taskId || (!hasProc && pgid !== null && entry.pgid === pgid)) {
-      members.set(entry.pid, entry);
-    }
+  /** Takes a snapshot: /proc on Linux, ps elsewhere (where markers are not visible). */
+  static async read(): Promise<ProcessTable> {
+    if (hasProc) return new ProcessTable(parseProcSnapshot(await run("sh", ["-c", PROC_SNAPSHOT])));
+    return new ProcessTable(parsePs(await run("ps", ["-A", "-o", "pid=,ppid=,pgid=,stat=,lstart="])));
   }
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const entry of all) {
-      if (!members.has(entry.pid) && members.has(entry.ppid)) {
+
+  get(pid: number): ProcessEntry | undefined {
+    return this.#byPid.get(pid);
+  }
+
+  /** True when a process with this pid and start time runs (a zombie counts as gone). */
+  isAlive(pid: number, startTime: string): boolean {
+    const entry = this.#byPid.get(pid);
+    return entry !== undefined && !entry.zombie && entry.startTime === startTime;
+  }
+
+  /**
+   * The live processes of a task: those carrying its marker (which a setsid'd descendant keeps),
+   * those in its process group where markers are not visible, and every descendant of either.
+   */
+  tree(taskId: string, pgid: number | null): ProcessEntry[] {
+    const members = new Map<number, ProcessEntry>();
+    for (const entry of this.entries) {
+      if (entry.taskId === taskId || (!hasProc && pgid !== null && entry.pgid === pgid)) {
         members.set(entry.pid, entry);
-        grew = true;
       }
     }
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const entry of this.entries) {
+        if (!members.has(entry.pid) && members.has(entry.ppid)) {
+          members.set(entry.pid, entry);
+          grew = true;
+        }
+      }
+    }
+    return [...members.values()].filter((entry) => !entry.zombie);
   }
-  return [...members.values()].filter((entry) => !entry.zombie);
+}
+
+/** The start time of this very process, for the servers table. */
+export async function ownStartTime(): Promise<string> {
+  return (await ProcessTable.read()).get(Deno.pid)?.startTime ?? "";
 }
 
 function signal(pid: number, name: Deno.Signal): void {
@@ -222,9 +237,14 @@ export interface TerminateOptions {
  */
 export async function terminateTree(options: TerminateOptions): Promise<{ forced: boolean }> {
   const termed = new Set<string>();
+  // Members seen in earlier rounds stay targets: once its parent dies, an orphan without a
+  // visible marker could no longer be found by walking parents.
+  const known = new Map<number, ProcessEntry>();
   let forced = false;
   for (let round = 0;; round++) {
-    const tree = taskTree(await listProcesses(), options.taskId, options.pgid);
+    const table = await ProcessTable.read();
+    for (const entry of table.tree(options.taskId, options.pgid)) known.set(entry.pid, entry);
+    const tree = [...known.values()].filter((entry) => table.isAlive(entry.pid, entry.startTime));
     if (tree.length === 0) return { forced };
     const kill = Date.now() >= options.requestedAt + options.graceMs;
     for (const entry of tree) {
@@ -241,14 +261,3 @@ export async function terminateTree(options: TerminateOptions): Promise<{ forced
   }
 }
 
-/** The ids among `taskIds` that still have a live process, from one scan. */
-export async function tasksWithProcesses(
-  tasks: readonly { id: string; pid: number | null }[],
-): Promise<Set<string>> {
-  const all = await listProcesses();
-  const alive = new Set<string>();
-  for (const task of tasks) {
-    if (taskTree(all, task.id, task.pid).length > 0) alive.add(task.id);
-  }
-  return alive;
-}

@@ -36,7 +36,7 @@ export async function waitFor<T>(
 export function serverPermissions(home: string): string[] {
   return [
     "--no-prompt",
-    `--allow-read=${home},/proc`,
+    `--allow-read=${home}`,
     `--allow-write=${home}`,
     "--allow-run",
     "--allow-env",

@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  cleanup,
+  errorText,
+  isAlive,
+  runToEnd,
+  startServer,
+  taskPids,
+  tempDir,
+  waitFor,
+} from "./helpers.ts";
+
+/**
+ * A tree: the task's shell, a grandchild that ignores SIGTERM, and one that ignores SIGTERM and
+ * left the task's session via setsid (orphaned once the shell dies, so only its marker finds it).
+ */
+function stubbornTree(dir: string): string {
+  return [
+    `sh -c 'trap "" TERM; echo stubborn-ready > ${dir}/stubborn; while :; do sleep 0.1; done' &`,
+    `setsid sh -c 'trap "" TERM; echo escaped-ready > ${dir}/escaped; while :; do sleep 0.1; done' &`,
+    "sleep 600",
+  ].join("\n");
+}
+
+Deno.test("cancel_task kills a grandchild that ignores SIGTERM and one that called setsid", async () => {
+  const home = await tempDir();
+  const server = await startServer(home, { env: { BACKBURNER_GRACE_SECONDS: "1" } });
+  try {
+    const started = await server.call("start_task", { command: stubbornTree(home) });
+    const id = started.task_id as string;
+    await waitFor(() => Deno.statSync(join(home, "escaped")) && Deno.statSync(join(home, "stubborn")));
+    const before = await waitFor(() => {
+      const pids = taskPids(id);
+      return pids.length >= 5 ? pids : null;
+    }, { what: "the whole tree to start" });
+    // The setsid'd process is in another session and process group than the task's leader.
+    const sessions = new Set(before.map((pid) => {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3];
+    }));
+    assert.ok(sessions.size >= 2, `expected a process outside the task's session: ${[...sessions]}`);
+
+    const cancelled = await server.call("cancel_task", { task_id: id });
+    assert.equal(cancelled.status, "cancelled");
+    assert.equal(cancelled.already_ended, false);
+    assert.equal(cancelled.signal, "SIGKILL");
+    assert.match(String(cancelled.status_message), /SIGKILL was needed after the 1 s grace period/);
+    // The status said cancelled only once nothing was left.
+    assert.deepEqual(before.filter(isAlive), []);
+    assert.deepEqual(taskPids(id), []);
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});
+
+Deno.test("cancel_task of a task that exits on SIGTERM needs no SIGKILL", async () => {
+  const home = await tempDir();
+  const server = await startServer(home);
+  try {
+    const started = await server.call("start_task", { command: "echo running; sleep 600" });
+    const id = started.task_id as string;
+    await waitFor(async () =>
+      (await server.call("task_result", { task_id: id })).output === "running\n"
+    );
+    const t0 = Date.now();
+    const cancelled = await server.call("cancel_task", { task_id: id });
+    assert.ok(Date.now() - t0 < 4000, "a cooperative task should not wait for the grace period");
+    assert.equal(cancelled.status, "cancelled");
+    assert.equal(cancelled.exit_code, 143);
+    assert.equal(cancelled.signal, "SIGTERM");
+    assert.deepEqual(taskPids(id), []);
+    const status = await server.call("task_status", { task_id: id });
+    assert.equal(status.status, "cancelled");
+    assert.ok(status.ended_at);
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});
+
+Deno.test("cancel_task of an ended task changes nothing and says so", async () => {
+  const home = await tempDir();
+  const server = await startServer(home);
+  try {
+    const done = await runToEnd(server, { command: "exit 4" });
+    const again = await server.call("cancel_task", { task_id: done.task_id });
+    assert.equal(again.status, "failed");
+    assert.equal(again.exit_code, 4);
+    assert.equal(again.already_ended, true);
+    const unknown = await server.raw("cancel_task", { task_id: "zzzzzzzzzzzz" });
+    assert.equal(
+      errorText(unknown),
+      'Unknown task_id "zzzzzzzzzzzz": call list_tasks to see the task ids',
+    );
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});
+
+Deno.test("a timeout kills the whole tree and ends the task as timed_out", async () => {
+  const home = await tempDir();
+  const server = await startServer(home, { env: { BACKBURNER_GRACE_SECONDS: "1" } });
+  try {
+    const ended = await runToEnd(server, {
+      command: stubbornTree(home),
+      timeout_seconds: 1,
+    }, 20_000);
+    assert.equal(ended.status, "timed_out");
+    assert.match(String(ended.status_message), /Timed out after 1 s/);
+    assert.deepEqual(taskPids(ended.task_id as string), []);
+    assert.ok(Number(ended.duration_seconds) >= 1);
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});
+
+Deno.test("two cancels at once both answer with the final status", async () => {
+  const home = await tempDir();
+  const server = await startServer(home);
+  try {
+    const started = await server.call("start_task", { command: "sleep 600" });
+    await waitFor(() => taskPids(started.task_id as string).length > 0);
+    const [a, b] = await Promise.all([
+      server.call("cancel_task", { task_id: started.task_id }),
+      server.call("cancel_task", { task_id: started.task_id }),
+    ]);
+    assert.equal(a.status, "cancelled");
+    assert.equal(b.status, "cancelled");
+    assert.deepEqual(taskPids(started.task_id as string), []);
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});
