@@ -27,7 +27,17 @@ function log(message: string): void {
 }
 
 function openStore(config: Config): Store {
-  Deno.mkdirSync(config.home, { recursive: true, mode: 0o700 });
+  try {
+    Deno.mkdirSync(config.home, { recursive: true, mode: 0o700 });
+    Deno.readDirSync(config.home);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw new Error(
+        `no read and write access to the state directory "${config.home}": run deno with --allow-read=${config.home} --allow-write=${config.home} (deno task start grants only $HOME/.backburner)`,
+      );
+    }
+    throw error;
+  }
   const path = join(config.home, "state.db");
   try {
     // SQLite creates the -wal and -shm files with the database file's mode.
@@ -49,6 +59,8 @@ export async function serve(config: Config): Promise<void> {
     policy,
     graceSeconds: config.graceSeconds,
     maxOutputChars: config.maxOutputChars,
+    // `deno task start` runs in the project folder; INIT_CWD is where the person started it.
+    defaultCwd: Deno.env.get("INIT_CWD") || Deno.cwd(),
     log,
   });
   await engine.open();
@@ -67,6 +79,11 @@ export async function serve(config: Config): Promise<void> {
     })();
     return stopping;
   };
+  // A bug in one task's handling must not take the server, and every other task's watch, down.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    log(`unexpected error: ${event.reason instanceof Error ? event.reason.stack : event.reason}`);
+  });
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     Deno.addSignalListener(signal, () => void shutdown(signal).finally(() => Deno.exit(0)));
   }

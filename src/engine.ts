@@ -30,6 +30,8 @@ export interface EngineOptions {
   readonly graceSeconds: number;
   /** Most characters of output one reply returns. */
   readonly maxOutputChars: number;
+  /** Working directory for tasks started without one. */
+  readonly defaultCwd: string;
   /** How often tasks nobody else watches are checked, in ms. Default 500. */
   readonly monitorIntervalMs?: number;
   /** Where diagnostics go. Default: stderr. */
@@ -46,6 +48,8 @@ export interface CancelOutcome {
   readonly task: Task;
   /** True when the task had ended before the cancel arrived; nothing was signalled. */
   readonly alreadyEnded: boolean;
+  /** Processes the task had left running in the background that this cancel stopped. */
+  readonly leftoversStopped: number;
 }
 
 export interface TaskOutput {
@@ -186,6 +190,7 @@ export class Engine {
       timeoutSeconds,
       owner: this.#serverId,
     });
+    const startedAt = Date.now();
     let child: SpawnedTask;
     try {
       child = spawnTask({
@@ -204,7 +209,6 @@ export class Engine {
       }
       throw new Error(`Cannot start task: the shell could not be started (${String(error)})`);
     }
-    const startedAt = Date.now();
     this.#store.markStarted(id, child.pid, startedAt);
     this.#children.set(id, child);
     child.exited.then(() => this.#onWrapperExit(id)).catch((error) =>
@@ -215,7 +219,7 @@ export class Engine {
   }
 
   #resolveCwd(cwd: string | undefined): string {
-    if (cwd === undefined) return Deno.cwd();
+    if (cwd === undefined) return this.#options.defaultCwd;
     if (typeof cwd !== "string" || cwd.trim() === "") {
       throw new RangeError(
         "Cannot start task: cwd is empty: pass a directory, or leave cwd out to use the server's",
@@ -224,13 +228,13 @@ export class Engine {
     if (cwd.includes("\0")) {
       throw new RangeError("Cannot start task: cwd contains a NUL character: remove it");
     }
-    return isAbsolute(cwd) ? resolve(cwd) : resolve(Deno.cwd(), cwd);
+    return isAbsolute(cwd) ? resolve(cwd) : resolve(this.#options.defaultCwd, cwd);
   }
 
   #armDeadline(id: string, at: number): void {
     const timer = setTimeout(() => {
       this.#deadlines.delete(id);
-      void this.#stop(id, "timeout");
+      this.#stopInBackground(id, "timeout");
     }, Math.max(0, at - Date.now()));
     Deno.unrefTimer(timer);
     this.#deadlines.set(id, timer);
@@ -247,7 +251,7 @@ export class Engine {
     const task = this.#store.getTask(id);
     if (!task || isTerminal(task.status)) return this.#disarmDeadline(id);
     if (task.stopReason) {
-      void this.#stop(id, task.stopReason);
+      this.#stopInBackground(id, task.stopReason);
       return;
     }
     // Without an exit record (the wrapper was killed from outside) the monitor decides, once the
@@ -264,12 +268,22 @@ export class Engine {
       exitCode: record.code,
       signal: signalFromExitCode(record.code),
       statusMessage: null,
-      endedAt: record.at,
+      // File times are kernel-tick coarse; never let a quick task end before it started.
+      endedAt: Math.max(record.at, task.startedAt ?? task.createdAt),
     };
     if (this.#store.finishExited(task.id, end)) return true;
     const now = this.#store.getTask(task.id);
-    if (now?.status === "working" && now.stopReason) void this.#stop(task.id, now.stopReason);
+    if (now?.status === "working" && now.stopReason) {
+      this.#stopInBackground(task.id, now.stopReason);
+    }
     return false;
+  }
+
+  /** A stop nobody waits for: a failure is logged, and the monitor tries again on its next pass. */
+  #stopInBackground(id: string, reason: StopReason): void {
+    this.#stop(id, reason).catch((error) =>
+      this.#log(`stopping task ${id} failed: ${error instanceof Error ? error.message : error}`)
+    );
   }
 
   /** Asks for a stop and drives it to the end: the status changes only once the tree is gone. */
@@ -366,14 +380,14 @@ export class Engine {
         const giveUpAt = (task.stopRequestedAt ?? 0) + this.#options.graceSeconds * 1000 +
           STOPPER_GIVE_UP_MS;
         if (task.owner !== this.#serverId || now >= giveUpAt || !this.#children.has(task.id)) {
-          void this.#stop(task.id, task.stopReason);
+          this.#stopInBackground(task.id, task.stopReason);
         }
         continue;
       }
       if (this.#children.has(task.id)) continue;
       if (this.#recordExit(task)) continue;
       if (task.deadlineAt !== null && task.deadlineAt <= now) {
-        void this.#stop(task.id, "timeout");
+        this.#stopInBackground(task.id, "timeout");
         continue;
       }
       if (task.deadlineAt !== null && !this.#deadlines.has(task.id)) {
@@ -435,9 +449,27 @@ export class Engine {
   /** Stops a task and its whole process tree; resolves once every process is gone. */
   async cancel(id: unknown): Promise<CancelOutcome> {
     const task = this.#require(id);
-    if (isTerminal(task.status)) return { task, alreadyEnded: true };
+    if (isTerminal(task.status)) {
+      return { task, alreadyEnded: true, leftoversStopped: await this.#stopLeftovers(task) };
+    }
     const ended = await this.#stop(task.id, "cancel") ?? this.#require(task.id);
-    return { task: ended, alreadyEnded: ended.stopReason === null };
+    return { task: ended, alreadyEnded: ended.stopReason === null, leftoversStopped: 0 };
+  }
+
+  /**
+   * An ended task may have left background processes (`server &`) running; a cancel of it stops
+   * them too, so that no process of a cancelled task is left. Its recorded status stays.
+   */
+  async #stopLeftovers(task: Task): Promise<number> {
+    const leftovers = (await ProcessTable.read()).tree(task.id, task.pid);
+    if (leftovers.length === 0) return 0;
+    await terminateTree({
+      taskId: task.id,
+      pgid: task.pid,
+      requestedAt: Date.now(),
+      graceMs: this.#options.graceSeconds * 1000,
+    });
+    return leftovers.length;
   }
 
   list(limit: number): Task[] {

@@ -84,8 +84,13 @@ function cut(bytes: Uint8Array, offset: number, totalBytes: number, options: Tai
     const startOffset = offset + from;
     const omitted = startOffset;
     const full = omitted > 0 ? marker(omitted) + text : text;
-    if (full.length <= options.maxChars) {
-      return { text: full, totalBytes, startOffset, omittedBytes: omitted };
+    if (full.length <= options.maxChars || from >= bytes.length) {
+      return {
+        text: full.slice(0, options.maxChars),
+        totalBytes,
+        startOffset,
+        omittedBytes: omitted,
+      };
     }
     // Too long: drop the excess from the front, then move on to the next line start if one is
     // near, so the reply begins with a whole line.

@@ -165,7 +165,9 @@ export class ProcessTable {
   /** Takes a snapshot: /proc on Linux, ps elsewhere (where markers are not visible). */
   static async read(): Promise<ProcessTable> {
     if (hasProc) return new ProcessTable(parseProcSnapshot(await run("sh", ["-c", PROC_SNAPSHOT])));
-    return new ProcessTable(parsePs(await run("ps", ["-A", "-o", "pid=,ppid=,pgid=,stat=,lstart="])));
+    return new ProcessTable(
+      parsePs(await run("ps", ["-A", "-o", "pid=,ppid=,pgid=,stat=,lstart="])),
+    );
   }
 
   get(pid: number): ProcessEntry | undefined {
@@ -260,4 +262,3 @@ export async function terminateTree(options: TerminateOptions): Promise<{ forced
     await new Promise((resolve) => setTimeout(resolve, round < 10 ? 20 : 100));
   }
 }
-

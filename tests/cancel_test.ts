@@ -29,7 +29,9 @@ Deno.test("cancel_task kills a grandchild that ignores SIGTERM and one that call
   try {
     const started = await server.call("start_task", { command: stubbornTree(home) });
     const id = started.task_id as string;
-    await waitFor(() => Deno.statSync(join(home, "escaped")) && Deno.statSync(join(home, "stubborn")));
+    await waitFor(() =>
+      Deno.statSync(join(home, "escaped")) && Deno.statSync(join(home, "stubborn"))
+    );
     const before = await waitFor(() => {
       const pids = taskPids(id);
       return pids.length >= 5 ? pids : null;
@@ -39,7 +41,10 @@ Deno.test("cancel_task kills a grandchild that ignores SIGTERM and one that call
       const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
       return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3];
     }));
-    assert.ok(sessions.size >= 2, `expected a process outside the task's session: ${[...sessions]}`);
+    assert.ok(
+      sessions.size >= 2,
+      `expected a process outside the task's session: ${[...sessions]}`,
+    );
 
     const cancelled = await server.call("cancel_task", { task_id: id });
     assert.equal(cancelled.status, "cancelled");
@@ -89,6 +94,7 @@ Deno.test("cancel_task of an ended task changes nothing and says so", async () =
     assert.equal(again.status, "failed");
     assert.equal(again.exit_code, 4);
     assert.equal(again.already_ended, true);
+    assert.equal(again.leftover_processes_stopped, 0);
     const unknown = await server.raw("cancel_task", { task_id: "zzzzzzzzzzzz" });
     assert.equal(
       errorText(unknown),
@@ -131,6 +137,25 @@ Deno.test("two cancels at once both answer with the final status", async () => {
     assert.equal(a.status, "cancelled");
     assert.equal(b.status, "cancelled");
     assert.deepEqual(taskPids(started.task_id as string), []);
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});
+
+Deno.test("cancel_task of an ended task stops the background processes it left running", async () => {
+  const home = await tempDir();
+  const server = await startServer(home, { env: { BACKBURNER_GRACE_SECONDS: "1" } });
+  try {
+    const done = await runToEnd(server, { command: "(sleep 600; echo late) & echo early" });
+    assert.equal(done.status, "completed");
+    const id = String(done.task_id);
+    assert.ok(taskPids(id).length > 0, "the background process should still run");
+    const cancelled = await server.call("cancel_task", { task_id: id });
+    assert.equal(cancelled.status, "completed");
+    assert.equal(cancelled.already_ended, true);
+    assert.ok(Number(cancelled.leftover_processes_stopped) >= 1);
+    assert.deepEqual(taskPids(id), []);
   } finally {
     await server.close();
     await cleanup(home);

@@ -71,11 +71,13 @@ export async function startServer(
   home: string,
   options: StartServerOptions = {},
 ): Promise<ServerHandle> {
+  // `deno task test` sets INIT_CWD, which the server would take as the default cwd of tasks.
+  const { INIT_CWD: _, ...inherited } = Deno.env.toObject();
   const transport = new StdioClientTransport({
     command: Deno.execPath(),
     args: ["run", ...serverPermissions(home), options.entry ?? MAIN],
     env: {
-      ...Deno.env.toObject(),
+      ...inherited,
       BACKBURNER_HOME: home,
       NO_COLOR: "1",
       ...options.env,

@@ -28,8 +28,11 @@ Deno.test("two servers on one state directory see, finish and cancel each other'
   try {
     // Many starts and reads at once through both servers: no "database is locked".
     const starts = await Promise.all(
-      Array.from({ length: 40 }, (_, i) =>
-        (i % 2 ? a : b).call("start_task", { command: `sleep 0.$((RANDOM % 5)); exit ${i % 7}` })),
+      Array.from(
+        { length: 40 },
+        (_, i) =>
+          (i % 2 ? a : b).call("start_task", { command: `sleep 0.$((RANDOM % 5)); exit ${i % 7}` }),
+      ),
     );
     const reads = await Promise.all(
       starts.flatMap((t, i) => [

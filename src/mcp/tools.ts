@@ -139,19 +139,23 @@ export function registerTaskTools(
   server.registerTool("cancel_task", {
     title: "Cancel a task",
     description:
-      "Stop a running task and every process it started (SIGTERM, then SIGKILL after a grace period). Returns only when all of them are gone, with the final status. Cancelling a task that already ended changes nothing and says so.",
+      "Stop a running task and every process it started (SIGTERM, then SIGKILL after a grace period). Returns only when all of them are gone, with the final status. Cancelling a task that already ended keeps its status and stops any background processes it left running.",
     inputSchema: { task_id: taskIdInput },
     outputSchema: {
       ...taskView,
       already_ended: z.boolean().describe("True when the task had ended before this cancel"),
+      leftover_processes_stopped: z.number().int().describe(
+        "Background processes an already-ended task had left running, stopped by this cancel",
+      ),
     },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
   }, ({ task_id }) =>
     guarded(log, async () => {
-      const { task, alreadyEnded } = await engine.cancel(task_id);
+      const { task, alreadyEnded, leftoversStopped } = await engine.cancel(task_id);
       return {
         ...viewTask(task, engine.outputBytes(task.id), Date.now()),
         already_ended: alreadyEnded,
+        leftover_processes_stopped: leftoversStopped,
       };
     }));
 
