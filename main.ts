@@ -10,6 +10,7 @@ import { parsePolicy } from "./src/policy.ts";
 import { Store } from "./src/store.ts";
 
 const VERSION = denoConfig.version;
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 const HELP = `backburner ${VERSION}: an MCP server that runs shell commands as background tasks
 
@@ -20,7 +21,8 @@ Usage:
 
 Settings come from the environment; see the README for each:
   BACKBURNER_HOME, BACKBURNER_GRACE_SECONDS, BACKBURNER_MAX_OUTPUT_CHARS,
-  BACKBURNER_ON_EXIT, BACKBURNER_ALLOW, BACKBURNER_DENY`;
+  BACKBURNER_MAX_LOG_BYTES, BACKBURNER_RETENTION_DAYS, BACKBURNER_ON_EXIT,
+  BACKBURNER_ALLOW, BACKBURNER_DENY`;
 
 function log(message: string): void {
   console.error(`backburner: ${message}`);
@@ -59,6 +61,8 @@ export async function serve(config: Config): Promise<void> {
     policy,
     graceSeconds: config.graceSeconds,
     maxOutputChars: config.maxOutputChars,
+    maxLogBytes: config.maxLogBytes,
+    retentionDays: config.retentionDays,
     // `deno task start` runs in the project folder; INIT_CWD is where the person started it.
     defaultCwd: Deno.env.get("INIT_CWD") || Deno.cwd(),
     log,
@@ -88,7 +92,14 @@ export async function serve(config: Config): Promise<void> {
     Deno.addSignalListener(signal, () => void shutdown(signal).finally(() => Deno.exit(0)));
   }
   process.stdin.once("end", () => void shutdown("stdin closed").finally(() => Deno.exit(0)));
-  await server.connect(new StdioServerTransport());
+  // The SDK's default 10 MiB cap on one message is below what start_task's stdin may carry.
+  const transport = new StdioServerTransport(process.stdin, process.stdout, {
+    maxBufferSize: MAX_MESSAGE_BYTES,
+  });
+  transport.onerror = (error) => log(`stdio: ${error.message}`);
+  // The transport also closes itself on a message past the cap; say so and shut down cleanly.
+  transport.onclose = () => void shutdown("connection closed").finally(() => Deno.exit(0));
+  await server.connect(transport);
   log(`serving on stdio (state directory ${config.home})`);
 }
 

@@ -8,6 +8,10 @@ export interface Config {
   readonly graceSeconds: number;
   /** Most characters of output one reply returns. BACKBURNER_MAX_OUTPUT_CHARS, default 20000 */
   readonly maxOutputChars: number;
+  /** A task whose log grows past this many bytes is stopped. BACKBURNER_MAX_LOG_BYTES, default 1 GiB */
+  readonly maxLogBytes: number;
+  /** Ended tasks are removed this many days after they ended. BACKBURNER_RETENTION_DAYS, default 30 */
+  readonly retentionDays: number;
   /** What a graceful shutdown does with this server's running tasks. BACKBURNER_ON_EXIT, default keep */
   readonly onExit: "keep" | "cancel";
   /** Comma-separated regexes every simple command must match. BACKBURNER_ALLOW */
@@ -15,15 +19,6 @@ export interface Config {
   /** Comma-separated regexes no simple command may match. BACKBURNER_DENY */
   readonly deny: string | undefined;
 }
-
-export const SETTINGS = {
-  BACKBURNER_HOME: "State directory (database, task logs)",
-  BACKBURNER_GRACE_SECONDS: "Seconds between SIGTERM and SIGKILL",
-  BACKBURNER_MAX_OUTPUT_CHARS: "Most characters of output in one reply",
-  BACKBURNER_ON_EXIT: "keep | cancel: running tasks at graceful shutdown",
-  BACKBURNER_ALLOW: "Allowlist regexes",
-  BACKBURNER_DENY: "Denylist regexes",
-} as const;
 
 function number(
   env: Record<string, string | undefined>,
@@ -66,6 +61,8 @@ export function loadConfig(
     home,
     graceSeconds: number(env, "BACKBURNER_GRACE_SECONDS", 5, 0, 3600),
     maxOutputChars: number(env, "BACKBURNER_MAX_OUTPUT_CHARS", 20_000, 200, 10_000_000),
+    maxLogBytes: number(env, "BACKBURNER_MAX_LOG_BYTES", 1024 ** 3, 1024, 2 ** 50),
+    retentionDays: number(env, "BACKBURNER_RETENTION_DAYS", 30, 0, 36_500),
     onExit,
     allow: env.BACKBURNER_ALLOW,
     deny: env.BACKBURNER_DENY,

@@ -6,6 +6,7 @@ import {
   readExitRecord,
   type SpawnedTask,
   spawnTask,
+  TASK_MARKER,
   terminateTree,
 } from "./process.ts";
 import { readTail, type Tail } from "./logs.ts";
@@ -19,6 +20,8 @@ import {
   statusForStop,
   type StopReason,
   type Task,
+  TASK_STATUSES,
+  type TaskStatus,
 } from "./task.ts";
 
 export interface EngineOptions {
@@ -32,6 +35,10 @@ export interface EngineOptions {
   readonly maxOutputChars: number;
   /** Working directory for tasks started without one. */
   readonly defaultCwd: string;
+  /** A task whose log grows past this many bytes is stopped. */
+  readonly maxLogBytes: number;
+  /** Ended tasks and their logs are removed this many days after they ended. */
+  readonly retentionDays: number;
   /** How often tasks nobody else watches are checked, in ms. Default 500. */
   readonly monitorIntervalMs?: number;
   /** Where diagnostics go. Default: stderr. */
@@ -42,6 +49,19 @@ export interface StartRequest {
   readonly command: string;
   readonly cwd?: string;
   readonly timeoutSeconds?: number;
+  /** Extra environment variables for this task. */
+  readonly env?: Record<string, string>;
+  /** A short name shown in lists. */
+  readonly label?: string;
+  /** Text fed to the command's stdin, which is then closed. Default: empty stdin. */
+  readonly stdin?: string;
+}
+
+export interface ListRequest {
+  readonly limit?: number;
+  readonly status?: string;
+  readonly label?: string;
+  readonly cwd?: string;
 }
 
 export interface CancelOutcome {
@@ -58,6 +78,11 @@ export interface TaskOutput {
 }
 
 const MAX_COMMAND_CHARS = 100_000;
+const MAX_STDIN_BYTES = 10 * 1024 * 1024;
+const MAX_LABEL_CHARS = 100;
+const MAX_ENV_ENTRIES = 200;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const RETENTION_SWEEP_MS = 3600_000;
 const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
 /** How long a verdict on another server's liveness is trusted before the next process scan. */
 const OWNER_CHECK_MS = 2000;
@@ -73,7 +98,66 @@ function stopMessage(reason: StopReason, task: Task, forced: boolean, graceSecon
       return `Timed out after ${task.timeoutSeconds} s; all of its processes are gone${how}`;
     case "shutdown":
       return `Cancelled because the server shut down with BACKBURNER_ON_EXIT=cancel${how}`;
+    case "log_limit":
+      return `Stopped because its output passed the BACKBURNER_MAX_LOG_BYTES limit; the log so far is kept${how}`;
   }
+}
+
+function validateEnv(env: Record<string, string> | undefined): Record<string, string> {
+  if (env === undefined) return {};
+  const entries = Object.entries(env);
+  if (entries.length > MAX_ENV_ENTRIES) {
+    throw new RangeError(
+      `Cannot start task: env has ${entries.length} variables, more than ${MAX_ENV_ENTRIES}: pass fewer`,
+    );
+  }
+  for (const [name, value] of entries) {
+    if (!ENV_NAME.test(name)) {
+      throw new RangeError(
+        `Cannot start task: env name "${
+          name.slice(0, 80)
+        }" is not a valid variable name: use letters, digits and _, not starting with a digit`,
+      );
+    }
+    if (name === TASK_MARKER) {
+      throw new RangeError(`Cannot start task: env may not set ${TASK_MARKER}: backburner sets it`);
+    }
+    if (typeof value !== "string" || value.includes("\0")) {
+      throw new RangeError(
+        `Cannot start task: env value of "${name}" must be a string without NUL characters`,
+      );
+    }
+  }
+  return env;
+}
+
+function validateLabel(label: string | undefined): string | null {
+  if (label === undefined) return null;
+  const trimmed = label.trim();
+  if (trimmed === "" || trimmed.length > MAX_LABEL_CHARS || /\p{Cc}/u.test(trimmed)) {
+    throw new RangeError(
+      `Cannot start task: label "${
+        label.slice(0, 80)
+      }" must be 1 to ${MAX_LABEL_CHARS} printable characters`,
+    );
+  }
+  return trimmed;
+}
+
+function validateStdin(stdin: string | undefined): Uint8Array | undefined {
+  if (stdin === undefined) return undefined;
+  const bytes = new TextEncoder().encode(stdin);
+  if (bytes.length > MAX_STDIN_BYTES) {
+    throw new RangeError(
+      `Cannot start task: stdin is ${bytes.length} bytes, more than ${MAX_STDIN_BYTES}: write large input to a file and redirect it in the command`,
+    );
+  }
+  return bytes;
+}
+
+/** Quotes a value for a shell, so the policy sees an env entry exactly as an assignment. */
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 /**
@@ -91,6 +175,8 @@ export class Engine {
   readonly #log: (message: string) => void;
   #monitor: ReturnType<typeof setInterval> | undefined;
   #owners: { at: number; live: Set<string>; known: Set<string> } | undefined;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  readonly #listeners = new Set<(id: string) => void>();
   #ticking = false;
   #closed = false;
 
@@ -113,6 +199,10 @@ export class Engine {
       startTime: await ownStartTime(),
       startedAt: Date.now(),
     });
+    this.sweep();
+    const sweeper = setInterval(() => this.sweep(), RETENTION_SWEEP_MS);
+    Deno.unrefTimer(sweeper);
+    this.#sweeper = sweeper;
     await this.tick();
     const monitor = setInterval(() => void this.tick(), this.#options.monitorIntervalMs ?? 500);
     Deno.unrefTimer(monitor);
@@ -127,6 +217,7 @@ export class Engine {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#monitor);
+    clearInterval(this.#sweeper);
     for (const timer of this.#deadlines.values()) clearTimeout(timer);
     if (options.cancelRunning) {
       const own = this.#store.workingTasks().filter((t) => t.owner === this.#serverId);
@@ -138,7 +229,12 @@ export class Engine {
 
   #paths(id: string) {
     const dir = join(this.#options.home, "tasks", id);
-    return { dir, log: join(dir, "output.log"), exit: join(dir, "exit") };
+    return {
+      dir,
+      log: join(dir, "output.log"),
+      exit: join(dir, "exit"),
+      stdin: join(dir, "stdin"),
+    };
   }
 
   #require(id: unknown): Task {
@@ -148,6 +244,23 @@ export class Engine {
       throw new RangeError(`Unknown task_id "${shown}": call list_tasks to see the task ids`);
     }
     return task;
+  }
+
+  /** Removes ended tasks (records and folders) older than the retention period; never a running one. */
+  sweep(): number {
+    const cutoff = Date.now() - this.#options.retentionDays * 86_400_000;
+    const removed = this.#store.deleteEndedBefore(cutoff);
+    for (const id of removed) {
+      try {
+        Deno.removeSync(this.#paths(id).dir, { recursive: true });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) {
+          this.#log(`removing the folder of task ${id} failed: ${String(error)}`);
+        }
+      }
+    }
+    if (removed.length) this.#log(`removed ${removed.length} tasks past the retention period`);
+    return removed.length;
   }
 
   /** Starts a command in the background and returns at once with the working task. */
@@ -175,13 +288,23 @@ export class Engine {
       );
     }
     const cwd = this.#resolveCwd(request.cwd);
+    const env = validateEnv(request.env);
+    const label = validateLabel(request.label);
+    const stdin = validateStdin(request.stdin);
     const decision = checkCommand(this.#options.policy, command);
     if (!decision.allowed) throw new Error(decision.reason);
+    // An env entry changes what runs as much as an assignment in the command does
+    // (LD_PRELOAD=…), so the policy sees each one as the assignment it is.
+    for (const [name, value] of Object.entries(env)) {
+      const verdict = checkCommand(this.#options.policy, `${name}=${shellQuote(value)}`);
+      if (!verdict.allowed) throw new Error(`${verdict.reason} (from the env parameter)`);
+    }
 
     const id = newTaskId();
     const paths = this.#paths(id);
     Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
     Deno.writeFileSync(paths.log, new Uint8Array(), { mode: 0o600 });
+    if (stdin !== undefined) Deno.writeFileSync(paths.stdin, stdin, { mode: 0o600 });
     this.#store.insertTask({
       id,
       command,
@@ -189,6 +312,7 @@ export class Engine {
       createdAt: Date.now(),
       timeoutSeconds,
       owner: this.#serverId,
+      label,
     });
     const startedAt = Date.now();
     let child: SpawnedTask;
@@ -199,6 +323,8 @@ export class Engine {
         cwd,
         logPath: paths.log,
         exitPath: paths.exit,
+        stdinPath: stdin === undefined ? undefined : paths.stdin,
+        env,
       });
     } catch (error) {
       this.#store.deleteTask(id);
@@ -271,7 +397,10 @@ export class Engine {
       // File times are kernel-tick coarse; never let a quick task end before it started.
       endedAt: Math.max(record.at, task.startedAt ?? task.createdAt),
     };
-    if (this.#store.finishExited(task.id, end)) return true;
+    if (this.#store.finishExited(task.id, end)) {
+      this.#changed(task.id);
+      return true;
+    }
     const now = this.#store.getTask(task.id);
     if (now?.status === "working" && now.stopReason) {
       this.#stopInBackground(task.id, now.stopReason);
@@ -309,6 +438,7 @@ export class Engine {
         endedAt: Date.now(),
       });
       this.#disarmDeadline(id);
+      this.#changed(id);
       return this.#store.getTask(id);
     })().finally(() => this.#stopping.delete(id));
     this.#stopping.set(id, stopping);
@@ -369,6 +499,13 @@ export class Engine {
     const now = Date.now();
     const unwatched: Task[] = [];
     for (const task of working) {
+      if (
+        task.owner === this.#serverId && !task.stopReason &&
+        this.#outputBytes(task.id) > this.#options.maxLogBytes
+      ) {
+        this.#stopInBackground(task.id, "log_limit");
+        continue;
+      }
       if (task.owner !== this.#serverId) {
         if (task.owner !== null && liveOwners.has(task.owner)) continue;
         if (!this.#store.claim(task.id, task.owner, this.#serverId)) continue;
@@ -412,6 +549,7 @@ export class Engine {
       });
       if (ended) {
         this.#disarmDeadline(task.id);
+        this.#changed(task.id);
         this.#log(`task ${task.id} was interrupted`);
       }
     }
@@ -472,11 +610,48 @@ export class Engine {
     return leftovers.length;
   }
 
-  list(limit: number): Task[] {
+  /** The newest tasks matching the filter, and how many match in all. */
+  list(request: ListRequest = {}): { tasks: Task[]; total: number } {
+    const limit = request.limit ?? 20;
     if (!(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) {
       throw new RangeError(`limit ${limit} is out of range: pass a whole number from 1 to 1000`);
     }
-    return this.#store.listTasks(limit);
+    const status = request.status;
+    if (status !== undefined && !(TASK_STATUSES as readonly string[]).includes(status)) {
+      throw new RangeError(
+        `Unknown status "${String(status).slice(0, 40)}": pass one of ${TASK_STATUSES.join(", ")}`,
+      );
+    }
+    return this.#store.listTasks({
+      limit,
+      status: status as TaskStatus | undefined,
+      label: request.label?.trim(),
+      cwd: request.cwd === undefined ? undefined : this.#resolveCwd(request.cwd),
+    });
+  }
+
+  /**
+   * Calls `listener` with a task id whenever this engine records a status change. Changes other
+   * servers record are not seen here; read the store for those. Returns the unsubscribe function.
+   */
+  onChange(listener: (id: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(id: string): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(id);
+      } catch (error) {
+        this.#log(`a status listener failed: ${error instanceof Error ? error.message : error}`);
+      }
+    }
+  }
+
+  /** Paths of a task's files, for readers of its output. */
+  logPath(id: string): string {
+    return this.#paths(id).log;
   }
 
   outputBytes(id: string): number {

@@ -10,10 +10,11 @@ export const TASK_MARKER = "BACKBURNER_TASK_ID";
 // server is not in the data path, so output survives the server), waits, and records the exit
 // code atomically (temp file + rename) so a later server can read it. Catching TERM/INT/HUP with a
 // no-op handler (not ignoring them, which children would inherit) keeps the wrapper alive until
-// its command has ended. stdin is /dev/null so nothing waits on a terminal.
+// its command has ended. stdin is a file of the given text, or /dev/null, so nothing waits on a
+// terminal.
 const WRAPPER = `trap : TERM INT HUP
 if command -v bash >/dev/null 2>&1; then shell=bash; else shell=sh; fi
-"$shell" -c "$1" >>"$2" 2>&1 </dev/null
+"$shell" -c "$1" >>"$2" 2>&1 <"$4"
 code=$?
 (umask 077 && printf '%s\\n' "$code" >"$3.tmp") && mv -f "$3.tmp" "$3"
 exit "$code"`;
@@ -25,6 +26,10 @@ export interface SpawnRequest {
   readonly cwd: string | undefined;
   readonly logPath: string;
   readonly exitPath: string;
+  /** File to feed to stdin; default /dev/null. */
+  readonly stdinPath?: string;
+  /** Extra environment variables. */
+  readonly env?: Record<string, string>;
 }
 
 export interface SpawnedTask {
@@ -39,9 +44,17 @@ export interface SpawnedTask {
  */
 export function spawnTask(request: SpawnRequest): SpawnedTask {
   const child = new Deno.Command("sh", {
-    args: ["-c", WRAPPER, "backburner", request.command, request.logPath, request.exitPath],
+    args: [
+      "-c",
+      WRAPPER,
+      "backburner",
+      request.command,
+      request.logPath,
+      request.exitPath,
+      request.stdinPath ?? "/dev/null",
+    ],
     cwd: request.cwd,
-    env: { [TASK_MARKER]: request.taskId },
+    env: { ...request.env, [TASK_MARKER]: request.taskId },
     stdin: "null",
     stdout: "null",
     stderr: "null",

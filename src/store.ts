@@ -29,6 +29,8 @@ const MIGRATIONS: readonly string[] = [
      start_time TEXT NOT NULL,
      started_at INTEGER NOT NULL
    );`,
+  `ALTER TABLE tasks ADD COLUMN label TEXT;
+   CREATE INDEX tasks_by_label ON tasks (label, created_at DESC);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -48,6 +50,15 @@ export interface NewTask {
   readonly createdAt: number;
   readonly timeoutSeconds: number | null;
   readonly owner: string;
+  readonly label: string | null;
+}
+
+/** Which tasks list_tasks shows; every given field must match. */
+export interface TaskFilter {
+  readonly limit: number;
+  readonly status?: TaskStatus;
+  readonly label?: string;
+  readonly cwd?: string;
 }
 
 /** How a task ended, written once. */
@@ -79,6 +90,7 @@ function toTask(row: Row): Task {
     owner: row.owner as string | null,
     stopReason: row.stop_reason as StopReason | null,
     stopRequestedAt: row.stop_requested_at as number | null,
+    label: row.label as string | null,
   };
 }
 
@@ -129,8 +141,9 @@ export class Store {
 
   insertTask(task: NewTask): void {
     this.#db.prepare(
-      `INSERT INTO tasks (id, command, cwd, status, created_at, timeout_seconds, deadline_at, owner)
-       VALUES (?, ?, ?, 'working', ?, ?, ?, ?)`,
+      `INSERT INTO tasks
+         (id, command, cwd, status, created_at, timeout_seconds, deadline_at, owner, label)
+       VALUES (?, ?, ?, 'working', ?, ?, ?, ?, ?)`,
     ).run(
       task.id,
       task.command,
@@ -139,6 +152,7 @@ export class Store {
       task.timeoutSeconds,
       task.timeoutSeconds === null ? null : task.createdAt + task.timeoutSeconds * 1000,
       task.owner,
+      task.label,
     );
   }
 
@@ -161,11 +175,40 @@ export class Store {
     return row && toTask(row);
   }
 
-  listTasks(limit: number): Task[] {
+  /** The newest tasks that match, and how many match in all. */
+  listTasks(filter: TaskFilter): { tasks: Task[]; total: number } {
+    const conditions: string[] = [];
+    const values: SQLInputValue[] = [];
+    for (
+      const [column, value] of [
+        ["status", filter.status],
+        ["label", filter.label],
+        ["cwd", filter.cwd],
+      ] as const
+    ) {
+      if (value === undefined) continue;
+      conditions.push(`${column} = ?`);
+      values.push(value);
+    }
+    const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
     const rows = this.#db.prepare(
-      "SELECT * FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?",
-    ).all(limit) as Row[];
-    return rows.map(toTask);
+      `SELECT * FROM tasks ${where} ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+    ).all(...values, filter.limit) as Row[];
+    const { n } = this.#db.prepare(`SELECT count(*) AS n FROM tasks ${where}`).get(
+      ...values,
+    ) as { n: number };
+    return { tasks: rows.map(toTask), total: n };
+  }
+
+  /** Removes ended tasks that ended before `cutoff`; returns their ids. Never a working task. */
+  deleteEndedBefore(cutoff: number): string[] {
+    return this.#transaction(() => {
+      const rows = this.#db.prepare(
+        "SELECT id FROM tasks WHERE status != 'working' AND ended_at < ?",
+      ).all(cutoff) as { id: string }[];
+      this.#db.prepare("DELETE FROM tasks WHERE status != 'working' AND ended_at < ?").run(cutoff);
+      return rows.map((row) => row.id);
+    });
   }
 
   countTasks(): number {

@@ -12,7 +12,7 @@ export const TASK_STATUSES = [
 export type TaskStatus = typeof TASK_STATUSES[number];
 
 /** Why a stop was asked for; decides the status the task ends with. */
-export type StopReason = "cancel" | "timeout" | "shutdown";
+export type StopReason = "cancel" | "timeout" | "shutdown" | "log_limit";
 
 export interface Task {
   readonly id: string;
@@ -33,6 +33,8 @@ export interface Task {
   readonly owner: string | null;
   readonly stopReason: StopReason | null;
   readonly stopRequestedAt: number | null;
+  /** A short name the agent gave the task, for lists. */
+  readonly label: string | null;
 }
 
 export function isTerminal(status: TaskStatus): boolean {
@@ -88,7 +90,15 @@ export function statusForExit(code: number): EndStatus {
 
 /** The status a stopped task ends with. */
 export function statusForStop(reason: StopReason): EndStatus {
-  return reason === "timeout" ? "timed_out" : "cancelled";
+  switch (reason) {
+    case "timeout":
+      return "timed_out";
+    case "log_limit":
+      return "failed";
+    case "cancel":
+    case "shutdown":
+      return "cancelled";
+  }
 }
 
 /** One sentence saying how a task ended, for people and agents. */
@@ -99,6 +109,7 @@ export function describe(task: Task): string {
     case "completed":
       return "The command exited with code 0";
     case "failed":
+      if (task.stopReason === "log_limit" && task.statusMessage) return task.statusMessage;
       if (task.exitCode === 127) {
         return "The command failed with exit code 127 (command not found)";
       }
@@ -120,6 +131,7 @@ export function describe(task: Task): string {
 export interface TaskView {
   task_id: string;
   status: TaskStatus;
+  label: string | null;
   command: string;
   cwd: string;
   exit_code: number | null;
@@ -144,6 +156,7 @@ export function viewTask(task: Task, outputBytes: number, now: number): TaskView
   return {
     task_id: task.id,
     status: task.status,
+    label: task.label,
     command: task.command,
     cwd: task.cwd,
     exit_code: task.exitCode,

@@ -13,7 +13,14 @@ import type { CallToolResult } from "./sdk.ts";
 
 type Reply = Record<string, unknown>;
 
-const TOOLS = ["start_task", "task_status", "task_result", "cancel_task", "list_tasks"];
+const TOOLS = [
+  "start_task",
+  "task_status",
+  "task_result",
+  "cancel_task",
+  "list_tasks",
+  "wait_for_task",
+];
 
 /**
  * Checks that a successful reply carries structuredContent and one text content holding the same
@@ -60,7 +67,7 @@ async function output(server: ServerHandle, id: unknown): Promise<string> {
   return (await ok(server, "task_result", { task_id: id })).output as string;
 }
 
-Deno.test("tools/list shows the five tools with descriptions, schemas and annotations", async () => {
+Deno.test("tools/list shows every tool with descriptions, schemas and annotations", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -73,7 +80,7 @@ Deno.test("tools/list shows the five tools with descriptions, schemas and annota
       assert.ok(tool.annotations, `${tool.name} needs annotations`);
     }
     const byName = new Map(tools.map((tool) => [tool.name, tool]));
-    for (const name of ["task_status", "task_result", "list_tasks"]) {
+    for (const name of ["task_status", "task_result", "list_tasks", "wait_for_task"]) {
       assert.equal(byName.get(name)?.annotations?.readOnlyHint, true, `${name} readOnlyHint`);
     }
     for (const name of ["start_task", "cancel_task"]) {
@@ -344,6 +351,7 @@ Deno.test("task_status reports every field, with ISO 8601 times", async () => {
       "duration_seconds",
       "ended_at",
       "exit_code",
+      "label",
       "output_bytes",
       "pid",
       "signal",

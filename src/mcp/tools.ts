@@ -1,10 +1,12 @@
 import { z } from "zod";
 import type { Engine } from "../engine.ts";
 import { TASK_STATUSES, type TaskView, viewTask } from "../task.ts";
+import { waitForTasks } from "../wait.ts";
 import type { CallToolResult, McpServer } from "./sdk.ts";
 
 const taskView = {
   task_id: z.string().describe("The task's id"),
+  label: z.string().nullable().describe("The label given at start, if any"),
   status: z.enum(TASK_STATUSES).describe(
     "working, completed (exit 0), failed (non-zero exit), cancelled, timed_out or interrupted",
   ),
@@ -79,12 +81,28 @@ export function registerTaskTools(
       timeout_seconds: z.number().optional().describe(
         "Stop the task (whole process tree) after this many seconds; it ends as timed_out. Default: no timeout",
       ),
+      env: z.record(z.string(), z.string()).optional().describe(
+        'Extra environment variables for this task only, e.g. {"CI": "1", "NODE_ENV": "test"}',
+      ),
+      label: z.string().optional().describe(
+        'A short name shown in lists and usable as a list_tasks filter, e.g. "unit-tests"',
+      ),
+      stdin: z.string().optional().describe(
+        "Text fed to the command's standard input, which is then closed. Default: empty stdin, so nothing waits for input",
+      ),
     },
     outputSchema: taskView,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
-  }, ({ command, cwd, timeout_seconds }) =>
+  }, ({ command, cwd, timeout_seconds, env, label, stdin }) =>
     guarded(log, () => {
-      const task = engine.start({ command, cwd, timeoutSeconds: timeout_seconds });
+      const task = engine.start({
+        command,
+        cwd,
+        timeoutSeconds: timeout_seconds,
+        env,
+        label,
+        stdin,
+      });
       return viewTask(task, 0, Date.now()) as unknown as Record<string, unknown>;
     }));
 
@@ -162,24 +180,135 @@ export function registerTaskTools(
   server.registerTool("list_tasks", {
     title: "List tasks",
     description:
-      "List recent tasks, newest first, with their status — to find a task_id again or see what is still running. Long commands are shortened here; task_status shows them whole.",
+      "List recent tasks, newest first, with their status — to find a task_id again or see what is still running. Filter by status, label or cwd. Long commands are shortened here; task_status shows them whole.",
     inputSchema: {
       limit: z.number().optional().describe("How many tasks, from 1 to 1000. Default 20"),
+      status: z.enum(TASK_STATUSES).optional().describe(
+        'Only tasks with this status, e.g. "working"',
+      ),
+      label: z.string().optional().describe("Only tasks started with this label"),
+      cwd: z.string().optional().describe("Only tasks that run in this directory"),
     },
     outputSchema: {
       tasks: z.array(z.object(taskView)),
       count: z.number().int().describe("Tasks in this reply"),
+      total: z.number().int().describe("Tasks that match the filter in all"),
     },
     annotations: { readOnlyHint: true, idempotentHint: true },
-  }, ({ limit }) =>
+  }, ({ limit, status, label, cwd }) =>
     guarded(log, () => {
-      const tasks = engine.list(limit ?? 20).map((task) => {
-        const shown = viewTask(task, engine.outputBytes(task.id), Date.now());
-        if (shown.command.length > LIST_COMMAND_CHARS) {
-          shown.command = `${shown.command.slice(0, LIST_COMMAND_CHARS)}…`;
+      const { tasks, total } = engine.list({ limit, status, label, cwd });
+      const shown = tasks.map((task) => {
+        const view = viewTask(task, engine.outputBytes(task.id), Date.now());
+        if (view.command.length > LIST_COMMAND_CHARS) {
+          view.command = `${view.command.slice(0, LIST_COMMAND_CHARS)}…`;
         }
-        return shown;
+        return view;
       });
-      return { tasks, count: tasks.length };
+      return { tasks: shown, count: shown.length, total };
     }));
+
+  server.registerTool("wait_for_task", {
+    title: "Wait for tasks",
+    description:
+      'Wait until one ("any") or every ("all") listed task has ended, or until a regex appears in their output (until_pattern, e.g. "listening on"), or until the timeout; returns each task\'s status either way. Use it instead of polling task_status in a loop. Returns at once for tasks already ended. The timeout is capped at 50 s so the call ends before clients give up; call again to keep waiting.',
+    inputSchema: {
+      task_ids: z.array(z.string()).describe("The task_ids to wait for (1 to 50)"),
+      mode: z.enum(["any", "all"]).optional().describe(
+        '"any": return when one has ended; "all": when every one has. Default "any"',
+      ),
+      timeout_seconds: z.number().optional().describe(
+        `Most seconds to wait, up to ${MAX_WAIT_SECONDS}. Default ${DEFAULT_WAIT_SECONDS}`,
+      ),
+      until_pattern: z.string().optional().describe(
+        "A regular expression: return as soon as a line of output matches it",
+      ),
+    },
+    outputSchema: {
+      reason: z.enum(["ended", "pattern", "timeout"]).describe(
+        "Why the wait ended: the tasks ended, the pattern appeared, or the timeout passed",
+      ),
+      waited_seconds: z.number(),
+      tasks: z.array(z.object(taskView)),
+      match: z.object({ task_id: z.string(), line: z.string() }).nullable().describe(
+        "The task and line that matched until_pattern",
+      ),
+      note: z.string().nullable().describe("A remark on how the arguments were taken, if any"),
+    },
+    annotations: { readOnlyHint: true, idempotentHint: true },
+  }, ({ task_ids, mode, timeout_seconds, until_pattern }, extra) =>
+    guarded(log, async () => {
+      const ids = validateWaitIds(task_ids);
+      for (const id of ids) engine.status(id);
+      const requested = timeout_seconds ?? DEFAULT_WAIT_SECONDS;
+      if (!(Number.isFinite(requested) && requested >= 0)) {
+        throw new RangeError(
+          `timeout_seconds ${requested} is out of range: pass 0 to ${MAX_WAIT_SECONDS} seconds`,
+        );
+      }
+      const seconds = Math.min(requested, MAX_WAIT_SECONDS);
+      const pattern = until_pattern === undefined ? undefined : compilePattern(until_pattern);
+      const progressToken = extra._meta?.progressToken;
+      let lastProgress = -1;
+      let lastSent = 0;
+      const outcome = await waitForTasks(engine, {
+        taskIds: ids,
+        mode: mode ?? "any",
+        timeoutMs: seconds * 1000,
+        pattern,
+        onProgress: progressToken === undefined ? undefined : async (ended, total) => {
+          // One notification per second at most, plus one whenever the count changes.
+          const now = Date.now();
+          if (ended === lastProgress && now - lastSent < 1000) return;
+          lastProgress = ended;
+          lastSent = now;
+          await extra.sendNotification({
+            method: "notifications/progress",
+            params: {
+              progressToken,
+              progress: ended,
+              total,
+              message: `${ended} of ${total} tasks ended`,
+            },
+          }).catch(() => {});
+        },
+      });
+      return {
+        reason: outcome.reason,
+        waited_seconds: Math.round(outcome.waitedMs) / 1000,
+        tasks: outcome.tasks.map((task) => viewTask(task, engine.outputBytes(task.id), Date.now())),
+        match: outcome.match && { task_id: outcome.match.taskId, line: outcome.match.line },
+        note: requested > MAX_WAIT_SECONDS
+          ? `timeout_seconds ${requested} was capped at ${MAX_WAIT_SECONDS}; call again to keep waiting`
+          : null,
+      };
+    }));
+}
+
+const DEFAULT_WAIT_SECONDS = 30;
+const MAX_WAIT_SECONDS = 50;
+
+function validateWaitIds(ids: string[]): string[] {
+  if (ids.length === 0 || ids.length > 50) {
+    throw new RangeError(
+      `task_ids has ${ids.length} ids: pass 1 to 50 task_ids from start_task or list_tasks`,
+    );
+  }
+  return [...new Set(ids)];
+}
+
+/** A user's regex, or a RangeError saying what is wrong with it. */
+export function compilePattern(source: string): RegExp {
+  if (source.length === 0 || source.length > 1000) {
+    throw new RangeError("The pattern must be 1 to 1000 characters: pass a regular expression");
+  }
+  try {
+    return new RegExp(source);
+  } catch (error) {
+    throw new RangeError(
+      `The pattern "${source.slice(0, 80)}" is not a valid regular expression (${
+        (error as Error).message
+      }): fix it`,
+    );
+  }
 }

@@ -1,0 +1,54 @@
+/** Turning terminal output into text an agent can read. Pure functions over strings. */
+
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+/** Log bytes as text an MCP reply can carry: invalid UTF-8 and NUL become U+FFFD. */
+export function toText(bytes: Uint8Array): string {
+  return decoder.decode(bytes).replaceAll("\0", "\uFFFD");
+}
+
+// CSI (ESC [ … final byte), OSC (ESC ] … BEL or ESC \), and the two-byte escapes (ESC + one char).
+// deno-lint-ignore no-control-regex
+const ANSI =
+  /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]/g;
+
+/** Removes ANSI escape sequences (colours, cursor moves, titles). */
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, "");
+}
+
+/**
+ * Collapses carriage-return redraws to what a terminal would finally show on each line:
+ * `"10%\r50%\r100%\n"` becomes `"100%\n"`. A shorter redraw leaves the tail of a longer one, as on
+ * a terminal. A "\r\n" line ending is kept as a plain "\n".
+ */
+export function collapseCarriageReturns(text: string): string {
+  if (!text.includes("\r")) return text;
+  return text.split("\n").map((line) => {
+    const body = line.endsWith("\r") ? line.slice(0, -1) : line;
+    if (!body.includes("\r")) return body;
+    let screen = "";
+    for (const segment of body.split("\r")) {
+      screen = segment + screen.slice(segment.length);
+    }
+    return screen;
+  }).join("\n");
+}
+
+/** Cuts lines longer than `maxLineChars`, saying how much of each was left out. */
+export function cutLongLines(text: string, maxLineChars: number): string {
+  if (text.length <= maxLineChars) return text;
+  return text.split("\n").map((line) =>
+    line.length <= maxLineChars
+      ? line
+      : `${line.slice(0, maxLineChars)}… [${line.length - maxLineChars} more characters]`
+  ).join("\n");
+}
+
+/** Default longest line shown in clean text. */
+export const MAX_LINE_CHARS = 2000;
+
+/** What an agent reads by default: no escape sequences, redraws collapsed, long lines cut. */
+export function cleanText(text: string, maxLineChars = MAX_LINE_CHARS): string {
+  return cutLongLines(collapseCarriageReturns(stripAnsi(text)), maxLineChars);
+}
