@@ -8,8 +8,8 @@ export function toText(bytes: Uint8Array): string {
 }
 
 // CSI (ESC [ … final byte), OSC (ESC ] … BEL or ESC \), and the two-byte escapes (ESC + one char).
-// deno-lint-ignore no-control-regex
 const ANSI =
+  // deno-lint-ignore no-control-regex
   /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]/g;
 
 /** Removes ANSI escape sequences (colours, cursor moves, titles). */
