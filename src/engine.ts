@@ -10,6 +10,7 @@ import {
   terminateTree,
 } from "./process.ts";
 import { readTail, type Tail } from "./logs.ts";
+import { type OutputState, ProgressTracker } from "./progress.ts";
 import type { Store, TaskEnd } from "./store.ts";
 import {
   isTaskId,
@@ -177,6 +178,7 @@ export class Engine {
   #owners: { at: number; live: Set<string>; known: Set<string> } | undefined;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   readonly #listeners = new Set<(id: string) => void>();
+  readonly #progress = new ProgressTracker();
   #ticking = false;
   #closed = false;
 
@@ -251,6 +253,7 @@ export class Engine {
     const cutoff = Date.now() - this.#options.retentionDays * 86_400_000;
     const removed = this.#store.deleteEndedBefore(cutoff);
     for (const id of removed) {
+      this.#progress.forget(id);
       try {
         Deno.removeSync(this.#paths(id).dir, { recursive: true });
       } catch (error) {
@@ -558,6 +561,16 @@ export class Engine {
   status(id: unknown): { task: Task; outputBytes: number } {
     const task = this.#require(id);
     return { task, outputBytes: this.#outputBytes(task.id) };
+  }
+
+  /** The status plus what the output shows: progress, silence, a prompt waiting for input. */
+  async inspect(id: unknown): Promise<{ task: Task; outputBytes: number; output: OutputState }> {
+    const { task, outputBytes } = this.status(id);
+    const output = await this.#progress.read(task.id, this.#paths(task.id).log, {
+      working: task.status === "working",
+      now: Date.now(),
+    });
+    return { task, outputBytes, output };
   }
 
   #outputBytes(id: string): number {

@@ -354,12 +354,15 @@ Deno.test("task_status reports every field, with ISO 8601 times", async () => {
       "label",
       "output_bytes",
       "pid",
+      "progress",
+      "seconds_since_output",
       "signal",
       "started_at",
       "status",
       "status_message",
       "task_id",
       "timeout_seconds",
+      "waiting_for_input",
     ]);
     assert.match(status.task_id as string, /^[a-z0-9]{12}$/);
     assert.equal(status.status, "completed");

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Engine } from "../engine.ts";
-import { TASK_STATUSES, type TaskView, viewTask } from "../task.ts";
+import { TASK_STATUSES, viewTask } from "../task.ts";
 import { waitForTasks } from "../wait.ts";
 import type { CallToolResult, McpServer } from "./sdk.ts";
 
@@ -22,6 +22,21 @@ const taskView = {
   timeout_seconds: z.number().nullable(),
   pid: z.number().int().nullable().describe("Process group id of the task's process tree"),
   output_bytes: z.number().int().describe("Size of the output log so far"),
+};
+
+const statusView = {
+  ...taskView,
+  progress: z.object({
+    percent: z.number().optional(),
+    current: z.number().optional(),
+    total: z.number().optional(),
+    message: z.string().optional(),
+    updated_at: z.string().describe("ISO 8601: when this progress was first seen"),
+  }).nullable().describe("The latest progress the output shows, or null"),
+  seconds_since_output: z.number().nullable().describe("Seconds since the output last grew"),
+  waiting_for_input: z.boolean().describe(
+    "True when the last output line looks like a prompt: the task will not finish by itself",
+  ),
 };
 
 const taskIdInput = z.string().describe(
@@ -62,11 +77,6 @@ export function registerTaskTools(
   engine: Engine,
   log: (message: string) => void,
 ): void {
-  const view = (id: string): TaskView => {
-    const { task, outputBytes } = engine.status(id);
-    return viewTask(task, outputBytes, Date.now());
-  };
-
   server.registerTool("start_task", {
     title: "Start a background task",
     description:
@@ -109,11 +119,20 @@ export function registerTaskTools(
   server.registerTool("task_status", {
     title: "Task status",
     description:
-      "Check a task's status without reading its output: working, completed, failed, cancelled, timed_out or interrupted, with exit code, times, duration and output size. Cheap; use it to see whether a task has ended.",
+      "Check a task's status without reading its output: working, completed, failed, cancelled, timed_out or interrupted, with exit code, times, duration, output size, the progress its output shows, seconds since it last printed, and whether it seems to wait for input. Cheap; use it to see whether a task has ended or how far it got.",
     inputSchema: { task_id: taskIdInput },
-    outputSchema: taskView,
+    outputSchema: statusView,
     annotations: { readOnlyHint: true, idempotentHint: true },
-  }, ({ task_id }) => guarded(log, () => view(task_id) as unknown as Record<string, unknown>));
+  }, ({ task_id }) =>
+    guarded(log, async () => {
+      const { task, outputBytes, output } = await engine.inspect(task_id);
+      return {
+        ...viewTask(task, outputBytes, Date.now()),
+        progress: output.progress,
+        seconds_since_output: output.secondsSinceOutput,
+        waiting_for_input: output.waitingForInput,
+      };
+    }));
 
   server.registerTool("task_result", {
     title: "Task output",
