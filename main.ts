@@ -68,13 +68,14 @@ export async function serve(config: Config): Promise<void> {
     log,
   });
   await engine.open();
-  const server = createMcpServer({ engine, version: VERSION, log });
+  const { server, dispose } = createMcpServer({ engine, version: VERSION, log });
 
   let stopping: Promise<void> | undefined;
   const shutdown = (why: string) => {
     stopping ??= (async () => {
       log(`shutting down (${why})`);
       try {
+        dispose();
         await engine.close({ cancelRunning: config.onExit === "cancel" });
         await server.close();
       } finally {

@@ -9,7 +9,7 @@ import {
   TASK_MARKER,
   terminateTree,
 } from "./process.ts";
-import { readTail, type Tail } from "./logs.ts";
+import { grepLog, type GrepResult, readHead, readRange, readTail, type Slice } from "./logs.ts";
 import { type OutputState, ProgressTracker } from "./progress.ts";
 import type { Store, TaskEnd } from "./store.ts";
 import {
@@ -56,6 +56,8 @@ export interface StartRequest {
   readonly label?: string;
   /** Text fed to the command's stdin, which is then closed. Default: empty stdin. */
   readonly stdin?: string;
+  /** Keep the task this long after creation (ms), at most the retention period. */
+  readonly ttlMs?: number | null;
 }
 
 export interface ListRequest {
@@ -73,9 +75,25 @@ export interface CancelOutcome {
   readonly leftoversStopped: number;
 }
 
+/** Which part of a task's output to read; at most one of tail, head, offset and grep. */
+export interface OutputRequest {
+  readonly tailLines?: number;
+  readonly headLines?: number;
+  readonly offset?: number;
+  readonly maxBytes?: number;
+  readonly grep?: RegExp;
+  readonly context?: number;
+  readonly maxMatches?: number;
+  /** The bytes as written instead of clean text. */
+  readonly raw?: boolean;
+}
+
 export interface TaskOutput {
   readonly task: Task;
-  readonly tail: Tail;
+  /** Set for tail, head and range reads. */
+  readonly slice?: Slice;
+  /** Set for a grep. */
+  readonly grep?: GrepResult;
 }
 
 const MAX_COMMAND_CHARS = 100_000;
@@ -83,7 +101,7 @@ const MAX_STDIN_BYTES = 10 * 1024 * 1024;
 const MAX_LABEL_CHARS = 100;
 const MAX_ENV_ENTRIES = 200;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const RETENTION_SWEEP_MS = 3600_000;
+const RETENTION_SWEEP_MS = 60_000;
 const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
 /** How long a verdict on another server's liveness is trusted before the next process scan. */
 const OWNER_CHECK_MS = 2000;
@@ -248,10 +266,22 @@ export class Engine {
     return task;
   }
 
-  /** Removes ended tasks (records and folders) older than the retention period; never a running one. */
+  /** The ttl a task gets for a requested one: never longer than the retention period. */
+  effectiveTtl(requestedMs: number | null | undefined): number {
+    const retention = this.#options.retentionDays * 86_400_000;
+    if (requestedMs === null || requestedMs === undefined || !Number.isFinite(requestedMs)) {
+      return retention;
+    }
+    return Math.max(0, Math.min(Math.round(requestedMs), retention));
+  }
+
+  /**
+   * Removes ended tasks (records and folders) past the retention period or their ttl; never a
+   * running one.
+   */
   sweep(): number {
-    const cutoff = Date.now() - this.#options.retentionDays * 86_400_000;
-    const removed = this.#store.deleteEndedBefore(cutoff);
+    const now = Date.now();
+    const removed = this.#store.deleteExpired(now - this.#options.retentionDays * 86_400_000, now);
     for (const id of removed) {
       this.#progress.forget(id);
       try {
@@ -316,6 +346,7 @@ export class Engine {
       timeoutSeconds,
       owner: this.#serverId,
       label,
+      ttlMs: this.effectiveTtl(request.ttlMs),
     });
     const startedAt = Date.now();
     let child: SpawnedTask;
@@ -581,20 +612,79 @@ export class Engine {
     }
   }
 
-  /** The end of a task's output (works while it runs), within the reply cap. */
-  async output(id: unknown, options: { tailLines?: number } = {}): Promise<TaskOutput> {
+  /**
+   * A bounded piece of a task's output (works while it runs): the tail by default, or the head,
+   * a byte range from a cursor, or the lines matching a pattern. Every reply fits the output cap.
+   */
+  async output(id: unknown, request: OutputRequest = {}): Promise<TaskOutput> {
     const task = this.#require(id);
-    const lines = options.tailLines;
-    if (lines !== undefined && !(Number.isInteger(lines) && lines >= 1 && lines <= 1_000_000)) {
+    const modes = [
+      request.tailLines !== undefined && "tail_lines",
+      request.headLines !== undefined && "head_lines",
+      request.offset !== undefined && "offset",
+      request.grep !== undefined && "grep",
+    ].filter(Boolean);
+    if (modes.length > 1) {
       throw new RangeError(
-        `tail_lines ${lines} is out of range: pass a whole number from 1 to 1000000, or leave it out for as much as fits`,
+        `Pass only one of tail_lines, head_lines, offset and grep, not ${modes.join(" and ")}`,
       );
     }
-    const tail = await readTail(this.#paths(task.id).log, {
+    if (request.maxBytes !== undefined && request.offset === undefined) {
+      throw new RangeError("max_bytes goes with offset: pass offset too (0 reads from the start)");
+    }
+    if (
+      (request.context !== undefined || request.maxMatches !== undefined) &&
+      request.grep === undefined
+    ) {
+      throw new RangeError("context and max_matches go with grep: pass a grep pattern too");
+    }
+    const path = this.#paths(task.id).log;
+    const read = {
       maxChars: this.#options.maxOutputChars,
-      lines,
-    });
-    return { task, tail };
+      raw: request.raw ?? false,
+      complete: isTerminal(task.status),
+    };
+    // Checked here in the tool's own words; logs.ts checks again in its own.
+    const ranges = [
+      ["tail_lines", request.tailLines, 1, 1_000_000],
+      ["head_lines", request.headLines, 1, 1_000_000],
+      ["offset", request.offset, 0, Number.MAX_SAFE_INTEGER],
+      ["max_bytes", request.maxBytes, 1, Number.MAX_SAFE_INTEGER],
+      ["context", request.context, 0, 20],
+      ["max_matches", request.maxMatches, 1, 1000],
+    ] as const;
+    for (const [name, value, min, max] of ranges) {
+      if (value !== undefined && !(Number.isSafeInteger(value) && value >= min && value <= max)) {
+        throw new RangeError(
+          `${name} ${value} is out of range: pass a whole number from ${min}${
+            max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ""
+          }${name === "offset" ? ", such as next_offset from the previous reply" : ""}`,
+        );
+      }
+    }
+    if (request.grep !== undefined) {
+      const grep = await grepLog(path, {
+        ...read,
+        pattern: request.grep,
+        context: request.context,
+        maxMatches: request.maxMatches,
+      });
+      return { task, grep };
+    }
+    if (request.headLines !== undefined) {
+      return { task, slice: await readHead(path, { ...read, lines: request.headLines }) };
+    }
+    if (request.offset !== undefined) {
+      return {
+        task,
+        slice: await readRange(path, {
+          ...read,
+          offset: request.offset,
+          maxBytes: request.maxBytes,
+        }),
+      };
+    }
+    return { task, slice: await readTail(path, { ...read, lines: request.tailLines }) };
   }
 
   /** Stops a task and its whole process tree; resolves once every process is gone. */
@@ -624,7 +714,9 @@ export class Engine {
   }
 
   /** The newest tasks matching the filter, and how many match in all. */
-  list(request: ListRequest = {}): { tasks: Task[]; total: number } {
+  list(
+    request: ListRequest & { before?: { createdAt: number; id: string } } = {},
+  ): { tasks: Task[]; total: number } {
     const limit = request.limit ?? 20;
     if (!(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) {
       throw new RangeError(`limit ${limit} is out of range: pass a whole number from 1 to 1000`);
@@ -640,6 +732,7 @@ export class Engine {
       status: status as TaskStatus | undefined,
       label: request.label?.trim(),
       cwd: request.cwd === undefined ? undefined : this.#resolveCwd(request.cwd),
+      before: request.before && { createdAt: request.before.createdAt, id: request.before.id },
     });
   }
 

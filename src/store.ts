@@ -31,6 +31,7 @@ const MIGRATIONS: readonly string[] = [
    );`,
   `ALTER TABLE tasks ADD COLUMN label TEXT;
    CREATE INDEX tasks_by_label ON tasks (label, created_at DESC);`,
+  `ALTER TABLE tasks ADD COLUMN ttl_ms INTEGER;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -51,6 +52,8 @@ export interface NewTask {
   readonly timeoutSeconds: number | null;
   readonly owner: string;
   readonly label: string | null;
+  /** How long after its creation the task may be removed once ended; null: the retention period. */
+  readonly ttlMs?: number | null;
 }
 
 /** Which tasks list_tasks shows; every given field must match. */
@@ -59,6 +62,8 @@ export interface TaskFilter {
   readonly status?: TaskStatus;
   readonly label?: string;
   readonly cwd?: string;
+  /** Only tasks older than this one in list order (newest first): a page cursor. */
+  readonly before?: { readonly createdAt: number; readonly id: string };
 }
 
 /** How a task ended, written once. */
@@ -91,6 +96,7 @@ function toTask(row: Row): Task {
     stopReason: row.stop_reason as StopReason | null,
     stopRequestedAt: row.stop_requested_at as number | null,
     label: row.label as string | null,
+    ttlMs: row.ttl_ms as number | null,
   };
 }
 
@@ -142,8 +148,8 @@ export class Store {
   insertTask(task: NewTask): void {
     this.#db.prepare(
       `INSERT INTO tasks
-         (id, command, cwd, status, created_at, timeout_seconds, deadline_at, owner, label)
-       VALUES (?, ?, ?, 'working', ?, ?, ?, ?, ?)`,
+         (id, command, cwd, status, created_at, timeout_seconds, deadline_at, owner, label, ttl_ms)
+       VALUES (?, ?, ?, 'working', ?, ?, ?, ?, ?, ?)`,
     ).run(
       task.id,
       task.command,
@@ -153,6 +159,7 @@ export class Store {
       task.timeoutSeconds === null ? null : task.createdAt + task.timeoutSeconds * 1000,
       task.owner,
       task.label,
+      task.ttlMs ?? null,
     );
   }
 
@@ -191,22 +198,33 @@ export class Store {
       values.push(value);
     }
     const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
-    const rows = this.#db.prepare(
-      `SELECT * FROM tasks ${where} ORDER BY created_at DESC, rowid DESC LIMIT ?`,
-    ).all(...values, filter.limit) as Row[];
     const { n } = this.#db.prepare(`SELECT count(*) AS n FROM tasks ${where}`).get(
       ...values,
     ) as { n: number };
+    if (filter.before) {
+      conditions.push("(created_at < ? OR (created_at = ? AND id < ?))");
+      values.push(filter.before.createdAt, filter.before.createdAt, filter.before.id);
+    }
+    const page = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
+    const rows = this.#db.prepare(
+      `SELECT * FROM tasks ${page} ORDER BY created_at DESC, id DESC LIMIT ?`,
+    ).all(...values, filter.limit) as Row[];
     return { tasks: rows.map(toTask), total: n };
   }
 
-  /** Removes ended tasks that ended before `cutoff`; returns their ids. Never a working task. */
-  deleteEndedBefore(cutoff: number): string[] {
+  /**
+   * Removes ended tasks that ended before `cutoff` or whose ttl (from creation) has passed at
+   * `now`; returns their ids. Never a working task.
+   */
+  deleteExpired(cutoff: number, now: number): string[] {
+    const condition = `status != 'working' AND
+      (ended_at < ? OR (ttl_ms IS NOT NULL AND created_at + ttl_ms < ?))`;
     return this.#transaction(() => {
-      const rows = this.#db.prepare(
-        "SELECT id FROM tasks WHERE status != 'working' AND ended_at < ?",
-      ).all(cutoff) as { id: string }[];
-      this.#db.prepare("DELETE FROM tasks WHERE status != 'working' AND ended_at < ?").run(cutoff);
+      const rows = this.#db.prepare(`SELECT id FROM tasks WHERE ${condition}`).all(
+        cutoff,
+        now,
+      ) as { id: string }[];
+      this.#db.prepare(`DELETE FROM tasks WHERE ${condition}`).run(cutoff, now);
       return rows.map((row) => row.id);
     });
   }

@@ -35,6 +35,8 @@ export interface Task {
   readonly stopRequestedAt: number | null;
   /** A short name the agent gave the task, for lists. */
   readonly label: string | null;
+  /** Removal this long after creation once ended (a protocol task's ttl); null: retention. */
+  readonly ttlMs: number | null;
 }
 
 export function isTerminal(status: TaskStatus): boolean {

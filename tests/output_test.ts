@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cleanup, errorText, type ServerHandle, startServer, tempDir, waitFor } from "./helpers.ts";
-import { readTail } from "../src/logs.ts";
 
 type Reply = Record<string, unknown>;
 
-const MARKER = /^\[backburner: (\d+) earlier bytes of output left out\]\n/;
+const MARKER =
+  /^\[backburner: (\d+) earlier bytes? left out; pass offset=0 to read from the start\]\n/;
 
 function marker(omittedBytes: number): string {
-  return `[backburner: ${omittedBytes} earlier bytes of output left out]\n`;
+  return `[backburner: ${omittedBytes} earlier ${
+    omittedBytes === 1 ? "byte" : "bytes"
+  } left out; pass offset=0 to read from the start]\n`;
 }
 
 function utf8Bytes(text: string): number {
@@ -33,7 +35,7 @@ function assertCoherent(result: Reply, cap: number): string {
   assert.ok(output.isWellFormed(), "output is not well-formed text");
   assert.ok(!output.includes("\0"), "output holds a NUL character");
   const { named, rest } = splitMarker(output);
-  const omitted = result.omitted_bytes as number;
+  const omitted = result.omitted_before as number;
   assert.equal(result.output_truncated, omitted > 0);
   assert.equal(named, omitted > 0 ? omitted : null, "the marker must name the omitted bytes");
   return rest;
@@ -70,7 +72,7 @@ Deno.test("a reply never exceeds the output cap and its marker names the bytes l
     assert.ok(output.length > 800, `only ${output.length} chars of a 1000 cap were used`);
     assert.equal(result.output_truncated, true);
     assert.equal(result.output_bytes, total);
-    const omitted = result.omitted_bytes as number;
+    const omitted = result.omitted_before as number;
     assert.ok(omitted > 0);
     assert.ok(output.startsWith(marker(omitted)));
     assert.equal(omitted + utf8Bytes(rest), result.output_bytes);
@@ -94,7 +96,7 @@ Deno.test("by default a reply is capped at 20000 characters", async () => {
     const rest = assertCoherent(result, 20_000);
     assert.ok(output.length > 19_000, `only ${output.length} chars of a 20000 cap were used`);
     assert.equal(result.output_bytes, 588895);
-    assert.equal((result.omitted_bytes as number) + utf8Bytes(rest), 588895);
+    assert.equal((result.omitted_before as number) + utf8Bytes(rest), 588895);
     const first = Number(rest.slice(0, rest.indexOf("\n")));
     assert.equal(rest, seqText(first, 100000));
   } finally {
@@ -113,14 +115,14 @@ Deno.test("tail_lines returns exactly the last N lines", async () => {
       const rest = assertCoherent(result, 20_000);
       assert.equal(rest, seqText(1001 - n, 1000), `tail_lines ${n}`);
       assert.equal(result.output_bytes, 3893);
-      assert.equal(result.omitted_bytes, 3893 - utf8Bytes(rest), `tail_lines ${n}`);
+      assert.equal(result.omitted_before, 3893 - utf8Bytes(rest), `tail_lines ${n}`);
       assert.equal(result.output_truncated, true);
     }
     // A last line without a newline is still a line.
     const unterminated = await finish(server, "printf 'a\\nb\\nc'");
     const result = await server.call("task_result", { task_id: unterminated.id, tail_lines: 2 });
     assert.equal(assertCoherent(result, 20_000), "b\nc");
-    assert.equal(result.omitted_bytes, 2);
+    assert.equal(result.omitted_before, 2);
   } finally {
     await server.close();
     await cleanup(home);
@@ -136,7 +138,7 @@ Deno.test("tail_lines beyond the number of lines returns all of them", async () 
       const result = await server.call("task_result", { task_id: id, tail_lines: n });
       assert.equal(result.output, "a\nb\nc\n", `tail_lines ${n}`);
       assert.equal(result.output_truncated, false);
-      assert.equal(result.omitted_bytes, 0);
+      assert.equal(result.omitted_before, 0);
       assert.equal(result.output_bytes, 6);
     }
     const empty = await finish(server, "true");
@@ -185,7 +187,7 @@ Deno.test("multibyte text cut at the cap stays valid", async () => {
     assert.equal(result.output_truncated, true);
     assert.ok(!rest.includes("\uFFFD"), "a character was cut in half");
     assert.equal(rest, "é😀é😀\n".repeat(rest.split("\n").length - 1));
-    assert.equal((result.omitted_bytes as number) + utf8Bytes(rest), result.output_bytes);
+    assert.equal((result.omitted_before as number) + utf8Bytes(rest), result.output_bytes);
 
     // One long line: the cut lands inside it, between characters.
     const long = await finish(server, "for i in $(seq 1 3000); do printf 'é😀'; done");
@@ -194,7 +196,7 @@ Deno.test("multibyte text cut at the cap stays valid", async () => {
     assert.equal(cut.output_bytes, 3000 * 6);
     assert.ok(!tail.includes("\uFFFD"), "a character was cut in half");
     assert.match(tail, /^(😀)?(é😀)+$/u);
-    assert.equal((cut.omitted_bytes as number) + utf8Bytes(tail), cut.output_bytes);
+    assert.equal((cut.omitted_before as number) + utf8Bytes(tail), cut.output_bytes);
 
     const tailed = await server.call("task_result", { task_id: lines.id, tail_lines: 3 });
     assert.equal(assertCoherent(tailed, 1000), "é😀é😀\n".repeat(3));
@@ -221,11 +223,11 @@ Deno.test("tail_lines works on a 300 MB log", async () => {
     const line = "x".repeat(100);
     assert.equal(rest, `${`${line}\n`.repeat(99)}${line}`);
     assert.equal(result.output_bytes, total);
-    assert.equal(result.omitted_bytes, total - (100 * 101 - 1));
+    assert.equal(result.omitted_before, total - (100 * 101 - 1));
     const capped = await server.call("task_result", { task_id: id });
     const end = assertCoherent(capped, 20_000);
     assert.ok(end.endsWith(`\n${line}`));
-    assert.equal((capped.omitted_bytes as number) + utf8Bytes(end), total);
+    assert.equal((capped.omitted_before as number) + utf8Bytes(end), total);
   } finally {
     await server.close();
     await cleanup(home);
@@ -241,7 +243,7 @@ Deno.test("task_result of a task whose log is missing returns empty output", asy
     const result = await server.call("task_result", { task_id: id });
     assert.equal(result.output, "");
     assert.equal(result.output_bytes, 0);
-    assert.equal(result.omitted_bytes, 0);
+    assert.equal(result.omitted_before, 0);
     const status = await server.call("task_status", { task_id: id });
     assert.equal(status.output_bytes, 0);
     // Still an answer, not an error, and the server goes on.
@@ -251,113 +253,4 @@ Deno.test("task_result of a task whose log is missing returns empty output", asy
     await server.close();
     await cleanup(home);
   }
-});
-
-// readTail on files written here.
-
-async function withLog(
-  content: string | Uint8Array,
-  body: (path: string, bytes: Uint8Array) => Promise<void>,
-): Promise<void> {
-  const dir = await tempDir("backburner-logs-");
-  try {
-    const path = join(dir, "output.log");
-    const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
-    Deno.writeFileSync(path, bytes);
-    await body(path, bytes);
-  } finally {
-    await cleanup(dir);
-  }
-}
-
-Deno.test("readTail returns a small log whole, with no marker", async () => {
-  await withLog("line1\nline2\nline3\n", async (path) => {
-    assert.deepEqual(await readTail(path, { maxChars: 1000 }), {
-      text: "line1\nline2\nline3\n",
-      totalBytes: 18,
-      startOffset: 0,
-      omittedBytes: 0,
-    });
-  });
-});
-
-Deno.test("readTail with lines returns the last lines after a marker naming their offset", async () => {
-  await withLog("line1\nline2\nline3\n", async (path) => {
-    assert.deepEqual(await readTail(path, { maxChars: 1000, lines: 2 }), {
-      text: `${marker(6)}line2\nline3\n`,
-      totalBytes: 18,
-      startOffset: 6,
-      omittedBytes: 6,
-    });
-    assert.deepEqual(await readTail(path, { maxChars: 1000, lines: 1 }), {
-      text: `${marker(12)}line3\n`,
-      totalBytes: 18,
-      startOffset: 12,
-      omittedBytes: 12,
-    });
-    for (const lines of [3, 4, 100]) {
-      assert.deepEqual(await readTail(path, { maxChars: 1000, lines }), {
-        text: "line1\nline2\nline3\n",
-        totalBytes: 18,
-        startOffset: 0,
-        omittedBytes: 0,
-      });
-    }
-  });
-  await withLog("a\nb\nc", async (path) => {
-    const tail = await readTail(path, { maxChars: 1000, lines: 2 });
-    assert.equal(tail.text, `${marker(2)}b\nc`);
-    assert.equal(tail.startOffset, 2);
-  });
-});
-
-Deno.test("readTail cuts at the cap on a line start and names the exact offset", async () => {
-  const content = Array.from({ length: 1000 }, (_, i) => `${String(i + 1).padStart(4, "0")}\n`)
-    .join("");
-  await withLog(content, async (path) => {
-    const tail = await readTail(path, { maxChars: 200 });
-    assert.equal(tail.totalBytes, 5000);
-    assert.ok(tail.text.length <= 200, `${tail.text.length} chars`);
-    assert.ok(tail.text.length > 150, `only ${tail.text.length} chars`);
-    assert.equal(tail.omittedBytes, tail.startOffset);
-    assert.equal(tail.startOffset % 5, 0, "the cut should land on a line start");
-    assert.equal(tail.text, marker(tail.startOffset) + content.slice(tail.startOffset));
-  });
-});
-
-Deno.test("readTail skips a character split at the start of its window", async () => {
-  // 4-byte characters after a 3-byte prefix, then a newline: the 804-byte window that a
-  // 200-character cap reads starts inside a character.
-  const content = `abc${"😀".repeat(1000)}\n`;
-  await withLog(content, async (path, bytes) => {
-    const tail = await readTail(path, { maxChars: 200 });
-    assert.equal(tail.totalBytes, bytes.length);
-    assert.ok(tail.text.length <= 200);
-    assert.ok(tail.text.isWellFormed());
-    assert.equal((tail.startOffset - 3) % 4, 0, `offset ${tail.startOffset} splits a character`);
-    const rest = new TextDecoder().decode(bytes.subarray(tail.startOffset));
-    assert.equal(tail.text, marker(tail.startOffset) + rest);
-    assert.match(rest, /^(😀)+\n$/u);
-  });
-});
-
-Deno.test("readTail of a missing or empty file is empty", async () => {
-  await withLog("", async (path) => {
-    const empty = { text: "", totalBytes: 0, startOffset: 0, omittedBytes: 0 };
-    assert.deepEqual(await readTail(path, { maxChars: 1000 }), empty);
-    assert.deepEqual(await readTail(path, { maxChars: 1000, lines: 3 }), empty);
-    const missing = join(path, "..", "no-such.log");
-    assert.deepEqual(await readTail(missing, { maxChars: 1000 }), empty);
-    assert.deepEqual(await readTail(missing, { maxChars: 1000, lines: 3 }), empty);
-  });
-});
-
-Deno.test("readTail turns invalid UTF-8 and NUL into replacement characters", async () => {
-  const bytes = new Uint8Array([0x6f, 0x6b, 0xff, 0xfe, 0x00, 0x65, 0x6e, 0x64, 0x0a]);
-  await withLog(bytes, async (path) => {
-    const tail = await readTail(path, { maxChars: 1000 });
-    assert.equal(tail.text, "ok\uFFFD\uFFFD\uFFFDend\n");
-    assert.equal(tail.totalBytes, 9);
-    assert.equal(tail.omittedBytes, 0);
-  });
 });

@@ -6,3 +6,9 @@ export { Client } from "npm:@modelcontextprotocol/sdk@1.32.2/client/index.js";
 export { StdioClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/client/stdio.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/types"
 export type { CallToolResult } from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/types"
+export {
+  CallToolResultSchema,
+  ResourceUpdatedNotificationSchema,
+  TaskStatusNotificationSchema,
+} from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";

@@ -54,6 +54,7 @@ Deno.test("the schema is versioned, migrates forward, and refuses a newer databa
       createdAt: Date.now(),
       timeoutSeconds: null,
       owner: "x",
+      label: null,
     });
     store.close();
     const again = new Store(fresh);

@@ -20,6 +20,7 @@ const TOOLS = [
   "cancel_task",
   "list_tasks",
   "wait_for_task",
+  "run_command",
 ];
 
 /**
@@ -83,7 +84,9 @@ Deno.test("tools/list shows every tool with descriptions, schemas and annotation
     for (const name of ["task_status", "task_result", "list_tasks", "wait_for_task"]) {
       assert.equal(byName.get(name)?.annotations?.readOnlyHint, true, `${name} readOnlyHint`);
     }
-    for (const name of ["start_task", "cancel_task"]) {
+    assert.equal(byName.get("run_command")?.execution?.taskSupport, "optional");
+    assert.equal(byName.get("start_task")?.execution?.taskSupport ?? "forbidden", "forbidden");
+    for (const name of ["start_task", "cancel_task", "run_command"]) {
       assert.equal(byName.get(name)?.annotations?.destructiveHint, true, `${name} destructiveHint`);
       assert.notEqual(byName.get(name)?.annotations?.readOnlyHint, true, `${name} readOnlyHint`);
     }
@@ -135,7 +138,7 @@ Deno.test("a fast command's output is complete once it has ended", async () => {
     assert.equal(result.output, "a\nb\n");
     assert.equal(result.output_bytes, 4);
     assert.equal(result.output_truncated, false);
-    assert.equal(result.omitted_bytes, 0);
+    assert.equal(result.omitted_before, 0);
   } finally {
     await server.close();
     await cleanup(home);

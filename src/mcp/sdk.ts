@@ -8,3 +8,21 @@ export { McpServer, ResourceTemplate } from "npm:@modelcontextprotocol/sdk@1.32.
 export { StdioServerTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/server/stdio.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/types"
 export type { CallToolResult } from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";
+export type {
+  CreateTaskOptions,
+  TaskStore,
+} from "npm:@modelcontextprotocol/sdk@1.32.2/experimental/tasks";
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/types"
+export type {
+  Request,
+  RequestId,
+  Result,
+  Task as ProtocolTask,
+} from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/types"
+export {
+  ErrorCode,
+  McpError,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";

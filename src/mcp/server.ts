@@ -1,5 +1,7 @@
 import type { Engine } from "../engine.ts";
+import { registerTaskResources } from "./resources.ts";
 import { McpServer } from "./sdk.ts";
+import { announceTaskStatus, EngineTaskStore, registerRunCommand } from "./tasks.ts";
 import { registerTaskTools } from "./tools.ts";
 
 export const SERVER_NAME = "backburner";
@@ -10,15 +12,29 @@ export interface ServerOptions {
   readonly log: (message: string) => void;
 }
 
-/** An MCP server exposing the engine; connect it to any transport. */
-export function createMcpServer(options: ServerOptions): McpServer {
+/** An MCP server exposing the engine; connect it to any transport. Close it with `dispose`. */
+export function createMcpServer(options: ServerOptions): { server: McpServer; dispose(): void } {
   const server = new McpServer(
     { name: SERVER_NAME, version: options.version },
     {
+      capabilities: {
+        // Revision 2025-11-25 tasks: the SDK serves tasks/* from the store, which is the engine.
+        tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
+      },
+      taskStore: new EngineTaskStore(options.engine),
       instructions:
-        "backburner runs shell commands in the background. Use start_task for anything slow (tests, builds, installs), keep working, then use task_status / task_result to collect the result, cancel_task to stop it, list_tasks to find tasks again.",
+        "backburner runs shell commands in the background. Use start_task for anything slow (tests, builds, installs), keep working, then use wait_for_task, task_status or task_result to collect the result, cancel_task to stop it, list_tasks to find tasks again.",
     },
   );
   registerTaskTools(server, options.engine, options.log);
-  return server;
+  registerRunCommand(server, options.engine, { log: options.log });
+  const stopResources = registerTaskResources(server, options.engine);
+  const stopAnnouncing = announceTaskStatus(server, options.engine);
+  return {
+    server,
+    dispose() {
+      stopResources();
+      stopAnnouncing();
+    },
+  };
 }

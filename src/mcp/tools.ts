@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { Engine } from "../engine.ts";
-import { TASK_STATUSES, viewTask } from "../task.ts";
+import type { Engine, TaskOutput } from "../engine.ts";
+import { describe, TASK_STATUSES, viewTask } from "../task.ts";
 import { waitForTasks } from "../wait.ts";
 import type { CallToolResult, McpServer } from "./sdk.ts";
 
@@ -38,6 +38,93 @@ const statusView = {
     "True when the last output line looks like a prompt: the task will not finish by itself",
   ),
 };
+
+const commandResultFields = {
+  task_id: z.string(),
+  status: z.enum(TASK_STATUSES),
+  exit_code: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  status_message: z.string(),
+  output: z.string().describe("The output read, as text; for grep, the matches as text"),
+  output_bytes: z.number().int().describe("Size of the whole output log"),
+  start_offset: z.number().int().describe("Byte offset where the returned output starts"),
+  next_offset: z.number().int().describe("Byte offset to pass as offset to read what follows"),
+  omitted_before: z.number().int().describe("Bytes before start_offset not returned"),
+  omitted_after: z.number().int().describe("Bytes after next_offset not returned"),
+  output_truncated: z.boolean().describe("True when any output was left out"),
+  note: z.string().nullable().describe("What was left out and how to get it"),
+};
+
+/** The result of run_command and the default task_result: status plus the end of the output. */
+export const commandResultShape = commandResultFields;
+
+const taskResultShape = {
+  ...commandResultFields,
+  matches: z.array(z.object({
+    line: z.number().int().describe("Line number, from 1"),
+    offset: z.number().int().describe("Byte offset of the line: pass it as offset to read on"),
+    text: z.string(),
+    before: z.array(z.string()),
+    after: z.array(z.string()),
+  })).optional().describe("With grep: the matching lines"),
+  total_matches: z.number().int().optional().describe("With grep: every match in the log"),
+};
+
+function resultView(output: TaskOutput): Record<string, unknown> {
+  const { task } = output;
+  const base = {
+    task_id: task.id,
+    status: task.status,
+    exit_code: task.exitCode,
+    signal: task.signal,
+    status_message: describe(task),
+  };
+  if (output.grep) {
+    const grep = output.grep;
+    const text = grep.matches.map((match) =>
+      [
+        ...match.before.map((line, i) => `${match.line - match.before.length + i}-${line}`),
+        `${match.line}:${match.text}`,
+        ...match.after.map((line, i) => `${match.line + i + 1}-${line}`),
+      ].join("\n")
+    ).join("\n--\n");
+    return {
+      ...base,
+      output: text,
+      output_bytes: grep.totalBytes,
+      start_offset: 0,
+      next_offset: grep.totalBytes,
+      omitted_before: 0,
+      omitted_after: 0,
+      output_truncated: grep.truncated,
+      note: grep.note,
+      matches: grep.matches,
+      total_matches: grep.totalMatches,
+    };
+  }
+  const slice = output.slice!;
+  return {
+    ...base,
+    output: slice.text,
+    output_bytes: slice.totalBytes,
+    start_offset: slice.startOffset,
+    next_offset: slice.nextOffset,
+    omitted_before: slice.omittedBefore,
+    omitted_after: slice.omittedAfter,
+    output_truncated: slice.omittedBefore > 0 || slice.omittedAfter > 0,
+    note: slice.note,
+  };
+}
+
+/** What run_command returns, plain or as a task's result: an error result when it did not succeed. */
+export async function commandResult(engine: Engine, id: string): Promise<CallToolResult> {
+  const structured = resultView(await engine.output(id));
+  return {
+    content: [{ type: "text", text: JSON.stringify(structured, null, 2) }],
+    structuredContent: structured,
+    isError: structured.status !== "completed",
+  };
+}
 
 const taskIdInput = z.string().describe(
   'The task_id that start_task returned, e.g. "k3x9m2p7q4wz"',
@@ -137,40 +224,39 @@ export function registerTaskTools(
   server.registerTool("task_result", {
     title: "Task output",
     description:
-      "Read a task's status, exit code and the end of its output (stdout and stderr interleaved). Works while the task is still running, to see how far it got. The output is capped; a marker at its start says how many earlier bytes were left out. Pass tail_lines to get only the last N lines.",
+      "Read a task's status, exit code and output (stdout and stderr interleaved); works while it runs. Default: the end of the output, as clean text. tail_lines / head_lines for the last / first N lines; offset (+ max_bytes) to read from a byte offset and follow a running task with next_offset, reading only what is new; grep for the matching lines with line numbers. Every reply is capped and its note says what was left out and how to get it.",
     inputSchema: {
       task_id: taskIdInput,
-      tail_lines: z.number().optional().describe(
-        "Return only the last N lines of output. Default: as much of the end as fits the cap",
+      tail_lines: z.number().optional().describe("The last N lines"),
+      head_lines: z.number().optional().describe("The first N lines"),
+      offset: z.number().optional().describe(
+        "Read from this byte offset; pass the previous reply's next_offset to get only new output",
+      ),
+      max_bytes: z.number().optional().describe("With offset: read at most this many bytes"),
+      grep: z.string().optional().describe(
+        'A regular expression: return the matching lines with line numbers, e.g. "FAIL|Error"',
+      ),
+      context: z.number().optional().describe("With grep: lines around each match, 0 to 20"),
+      max_matches: z.number().optional().describe("With grep: most matches returned, 1 to 1000"),
+      raw: z.boolean().optional().describe(
+        "true: bytes as written. Default: clean text (ANSI escapes removed, \\r redraws collapsed, very long lines cut)",
       ),
     },
-    outputSchema: {
-      task_id: z.string(),
-      status: z.enum(TASK_STATUSES),
-      exit_code: z.number().int().nullable(),
-      signal: z.string().nullable(),
-      status_message: z.string(),
-      output: z.string().describe("The end of the output, as text"),
-      output_bytes: z.number().int().describe("Size of the whole output log"),
-      output_truncated: z.boolean().describe("True when earlier output was left out"),
-      omitted_bytes: z.number().int().describe("Bytes of earlier output left out"),
-    },
+    outputSchema: taskResultShape,
     annotations: { readOnlyHint: true, idempotentHint: true },
-  }, ({ task_id, tail_lines }) =>
+  }, (args) =>
     guarded(log, async () => {
-      const { task, tail } = await engine.output(task_id, { tailLines: tail_lines });
-      const status = viewTask(task, tail.totalBytes, Date.now());
-      return {
-        task_id: task.id,
-        status: task.status,
-        exit_code: task.exitCode,
-        signal: task.signal,
-        status_message: status.status_message,
-        output: tail.text,
-        output_bytes: tail.totalBytes,
-        output_truncated: tail.omittedBytes > 0,
-        omitted_bytes: tail.omittedBytes,
-      };
+      const output = await engine.output(args.task_id, {
+        tailLines: args.tail_lines,
+        headLines: args.head_lines,
+        offset: args.offset,
+        maxBytes: args.max_bytes,
+        grep: args.grep === undefined ? undefined : compilePattern(args.grep),
+        context: args.context,
+        maxMatches: args.max_matches,
+        raw: args.raw,
+      });
+      return resultView(output);
     }));
 
   server.registerTool("cancel_task", {

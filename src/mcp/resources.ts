@@ -1,0 +1,143 @@
+/**
+ * Tasks as resources: backburner://tasks/{task_id} (status JSON) and
+ * backburner://tasks/{task_id}/output (the output tail, bounded), listed through templates,
+ * readable, and subscribable.
+ */
+import type { Engine } from "../engine.ts";
+import { isTaskId, viewTask } from "../task.ts";
+import {
+  type McpServer,
+  ResourceTemplate,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from "./sdk.ts";
+
+const STATUS_URI = /^backburner:\/\/tasks\/([a-z0-9]+)$/;
+const OUTPUT_URI = /^backburner:\/\/tasks\/([a-z0-9]+)\/output$/;
+const LISTED_TASKS = 50;
+/** Output growth is announced at most this often per subscribed task. */
+const OUTPUT_NOTICE_MS = 1000;
+
+export function statusUri(id: string): string {
+  return `backburner://tasks/${id}`;
+}
+
+export function outputUri(id: string): string {
+  return `${statusUri(id)}/output`;
+}
+
+function taskIdOf(uri: string): string | null {
+  const match = STATUS_URI.exec(uri) ?? OUTPUT_URI.exec(uri);
+  return match && isTaskId(match[1]) ? match[1] : null;
+}
+
+/** Registers the two templates and the subscribe handlers; returns a function that stops them. */
+export function registerTaskResources(server: McpServer, engine: Engine): () => void {
+  const recent = () => engine.list({ limit: LISTED_TASKS }).tasks;
+
+  server.registerResource(
+    "task",
+    new ResourceTemplate("backburner://tasks/{task_id}", {
+      list: () => ({
+        resources: recent().map((task) => ({
+          uri: statusUri(task.id),
+          name: task.label ?? task.command.slice(0, 80),
+          description: `Status of task ${task.id} (${task.status})`,
+          mimeType: "application/json",
+        })),
+      }),
+    }),
+    {
+      title: "Task status",
+      description: "A task's status as JSON, the same as task_status returns",
+      mimeType: "application/json",
+    },
+    async (uri, { task_id }) => {
+      const { task, outputBytes, output } = await engine.inspect(String(task_id));
+      const view = {
+        ...viewTask(task, outputBytes, Date.now()),
+        progress: output.progress,
+        seconds_since_output: output.secondsSinceOutput,
+        waiting_for_input: output.waitingForInput,
+      };
+      return {
+        contents: [{
+          uri: uri.href,
+          mimeType: "application/json",
+          text: JSON.stringify(view, null, 2),
+        }],
+      };
+    },
+  );
+
+  server.registerResource(
+    "task-output",
+    new ResourceTemplate("backburner://tasks/{task_id}/output", {
+      list: () => ({
+        resources: recent().map((task) => ({
+          uri: outputUri(task.id),
+          name: `${task.label ?? task.command.slice(0, 80)} (output)`,
+          description: `The end of task ${task.id}'s output`,
+          mimeType: "text/plain",
+        })),
+      }),
+    }),
+    {
+      title: "Task output",
+      description: "The end of a task's output as clean text, bounded like task_result",
+      mimeType: "text/plain",
+    },
+    async (uri, { task_id }) => {
+      const { slice } = await engine.output(String(task_id));
+      return { contents: [{ uri: uri.href, mimeType: "text/plain", text: slice?.text ?? "" }] };
+    },
+  );
+
+  const subscribed = new Set<string>();
+  /** Per task: the status and output size last announced. */
+  const seen = new Map<string, { status: string; bytes: number }>();
+  server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
+  server.server.setRequestHandler(SubscribeRequestSchema, (request) => {
+    const id = taskIdOf(request.params.uri);
+    // Fails with the same one-sentence error as the tools when the task is unknown.
+    if (id === null) engine.status(request.params.uri);
+    else {
+      const { task, outputBytes } = engine.status(id);
+      seen.set(id, { status: task.status, bytes: outputBytes });
+    }
+    subscribed.add(request.params.uri);
+    return {};
+  });
+  server.server.setRequestHandler(UnsubscribeRequestSchema, (request) => {
+    subscribed.delete(request.params.uri);
+    return {};
+  });
+
+  const announce = (uri: string) => {
+    if (subscribed.has(uri)) void server.server.sendResourceUpdated({ uri }).catch(() => {});
+  };
+  const check = (id: string) => {
+    let status: string;
+    let bytes: number;
+    try {
+      ({ task: { status }, outputBytes: bytes } = engine.status(id));
+    } catch {
+      return;
+    }
+    const last = seen.get(id) ?? { status, bytes: 0 };
+    if (status !== last.status) announce(statusUri(id));
+    if (bytes !== last.bytes) announce(outputUri(id));
+    seen.set(id, { status, bytes });
+  };
+  // Changes this server records are announced at once; others' and output growth once a second.
+  const unsubscribe = engine.onChange((id) => check(id));
+  const timer = setInterval(() => {
+    const ids = new Set([...subscribed].map(taskIdOf).filter((id) => id !== null));
+    for (const id of ids) check(id);
+  }, OUTPUT_NOTICE_MS);
+  Deno.unrefTimer(timer);
+  return () => {
+    clearInterval(timer);
+    unsubscribe();
+  };
+}

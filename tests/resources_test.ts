@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { cleanup, startServer, tempDir, waitFor } from "./helpers.ts";
+import { ResourceUpdatedNotificationSchema } from "./sdk.ts";
+
+Deno.test("tasks are resources: listed through templates, readable, and subscribable", async () => {
+  const home = await tempDir();
+  const server = await startServer(home);
+  try {
+    const { resourceTemplates } = await server.client.listResourceTemplates();
+    assert.deepEqual(resourceTemplates.map((t) => t.uriTemplate).sort(), [
+      "backburner://tasks/{task_id}",
+      "backburner://tasks/{task_id}/output",
+    ]);
+    const task = await server.call("start_task", {
+      command: `echo first; while [ ! -f ${home}/more ]; do sleep 0.05; done; echo second; ` +
+        `while [ ! -f ${home}/end ]; do sleep 0.05; done`,
+      label: "watched",
+    });
+    const id = String(task.task_id);
+    const { resources } = await server.client.listResources();
+    const uris = resources.map((r) => r.uri);
+    assert.ok(uris.includes(`backburner://tasks/${id}`));
+    assert.ok(uris.includes(`backburner://tasks/${id}/output`));
+    assert.equal(resources.find((r) => r.uri === `backburner://tasks/${id}`)?.name, "watched");
+
+    const status = await server.client.readResource({ uri: `backburner://tasks/${id}` });
+    const parsed = JSON.parse(String((status.contents[0] as { text: string }).text));
+    assert.equal(parsed.task_id, id);
+    assert.equal(parsed.status, "working");
+    await waitFor(async () => {
+      const output = await server.client.readResource({ uri: `backburner://tasks/${id}/output` });
+      return (output.contents[0] as { text: string }).text === "first\n";
+    }, { what: "the output resource to show the first line" });
+
+    const updates: string[] = [];
+    server.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      updates.push(n.params.uri);
+    });
+    await server.client.subscribeResource({ uri: `backburner://tasks/${id}` });
+    await server.client.subscribeResource({ uri: `backburner://tasks/${id}/output` });
+    Deno.writeTextFileSync(`${home}/more`, "");
+    await waitFor(() => updates.includes(`backburner://tasks/${id}/output`), {
+      what: "an update for the output",
+    });
+    assert.ok(!updates.includes(`backburner://tasks/${id}`), "the status did not change yet");
+    Deno.writeTextFileSync(`${home}/end`, "");
+    await waitFor(() => updates.includes(`backburner://tasks/${id}`), {
+      what: "an update for the status",
+    });
+    const ended = await server.client.readResource({ uri: `backburner://tasks/${id}` });
+    assert.equal(
+      JSON.parse(String((ended.contents[0] as { text: string }).text)).status,
+      "completed",
+    );
+    // Output growth is announced at most once a second.
+    const outputUpdates = updates.filter((u) => u.endsWith("/output")).length;
+    assert.ok(outputUpdates <= 3, `${outputUpdates} output updates`);
+
+    await server.client.unsubscribeResource({ uri: `backburner://tasks/${id}/output` });
+    await assert.rejects(
+      server.client.readResource({ uri: "backburner://tasks/zzzzzzzzzzzz" }),
+      /Unknown task_id/,
+    );
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});
