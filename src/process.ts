@@ -1,7 +1,10 @@
 /**
- * Spawning task processes, finding them again, and stopping them: the only module that touches
- * Deno.Command and Deno.kill.
+ * Spawning task processes, finding them again, and stopping them: the only module (with its
+ * Windows half, process_windows.ts) that touches Deno.Command and Deno.kill.
  */
+import { listWindowsProcesses, spawnWindows, taskkill } from "./process_windows.ts";
+
+const isWindows = Deno.build.os === "windows";
 
 /** Environment variable every process of a task inherits; finds the tree even after setsid. */
 export const TASK_MARKER = "BACKBURNER_TASK_ID";
@@ -43,6 +46,7 @@ export interface SpawnedTask {
  * the cwd does not exist or is not a directory.
  */
 export function spawnTask(request: SpawnRequest): SpawnedTask {
+  if (isWindows) return spawnWindows(request, TASK_MARKER);
   const child = new Deno.Command("sh", {
     args: [
       "-c",
@@ -177,6 +181,7 @@ export class ProcessTable {
 
   /** Takes a snapshot: /proc on Linux, ps elsewhere (where markers are not visible). */
   static async read(): Promise<ProcessTable> {
+    if (isWindows) return new ProcessTable(await listWindowsProcesses());
     if (hasProc) return new ProcessTable(parseProcSnapshot(await run("sh", ["-c", PROC_SNAPSHOT])));
     return new ProcessTable(
       parsePs(await run("ps", ["-A", "-o", "pid=,ppid=,pgid=,stat=,lstart="])),
@@ -223,7 +228,9 @@ export async function ownStartTime(): Promise<string> {
   return (await ProcessTable.read()).get(Deno.pid)?.startTime ?? "";
 }
 
-function signal(pid: number, name: Deno.Signal): void {
+async function signal(pid: number, name: "SIGTERM" | "SIGKILL"): Promise<void> {
+  // Windows has no signals: taskkill asks the tree to close, or with /F ends it.
+  if (isWindows) return await taskkill(pid, name === "SIGKILL");
   try {
     Deno.kill(pid, name);
   } catch (error) {
@@ -265,13 +272,15 @@ export async function terminateTree(options: TerminateOptions): Promise<{ forced
     for (const entry of tree) {
       const key = `${entry.pid}:${entry.startTime}`;
       if (kill) {
-        signal(entry.pid, "SIGKILL");
+        await signal(entry.pid, "SIGKILL");
         forced = true;
       } else if (!termed.has(key)) {
         termed.add(key);
-        signal(entry.pid, "SIGTERM");
+        await signal(entry.pid, "SIGTERM");
       }
     }
-    await new Promise((resolve) => setTimeout(resolve, round < 10 ? 20 : 100));
+    // A listing costs about a second on Windows; there, look less often.
+    const pause = isWindows ? 500 : round < 10 ? 20 : 100;
+    await new Promise((resolve) => setTimeout(resolve, pause));
   }
 }

@@ -1,0 +1,39 @@
+/**
+ * Builds the single backburner executable for each release target (or those named as arguments),
+ * with the server's permission flags and --no-prompt embedded, into dist/.
+ *
+ *   deno task compile                              all five targets
+ *   deno task compile x86_64-unknown-linux-gnu     one of them
+ *
+ * deno compile downloads the runtime of each target from dl.deno.land, so this runs in the hosted
+ * release workflow, not on machines without that access.
+ */
+
+const TARGETS: Record<string, string> = {
+  "x86_64-unknown-linux-gnu": "backburner-linux-x64",
+  "aarch64-unknown-linux-gnu": "backburner-linux-arm64",
+  "x86_64-apple-darwin": "backburner-macos-x64",
+  "aarch64-apple-darwin": "backburner-macos-arm64",
+  "x86_64-pc-windows-msvc": "backburner-windows-x64.exe",
+};
+
+// The state directory is only known on the user's machine (BACKBURNER_HOME or ~/.backburner), so
+// the binary may read and write files; it needs no network, FFI or system information.
+const PERMISSIONS = ["--no-prompt", "--allow-read", "--allow-write", "--allow-run", "--allow-env"];
+
+const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(TARGETS);
+for (const target of wanted) {
+  const name = TARGETS[target];
+  if (!name) {
+    console.error(
+      `compile: unknown target "${target}": use one of ${Object.keys(TARGETS).join(", ")}`,
+    );
+    Deno.exit(2);
+  }
+  const { success } = await new Deno.Command(Deno.execPath(), {
+    args: ["compile", ...PERMISSIONS, "--target", target, "--output", `dist/${name}`, "main.ts"],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!success) Deno.exit(1);
+}
