@@ -103,6 +103,8 @@ export interface ProcessEntry {
 }
 
 const hasProc = Deno.build.os === "linux";
+/** Where the table shows each process's task marker; elsewhere the group and parents decide. */
+const hasMarkers = hasProc || Deno.build.os === "darwin";
 
 // Deno refuses every read of /proc without --allow-all, so a narrowly permitted server reads it
 // through one short shell pipeline: all stat lines, then the marker of every process that has one.
@@ -152,18 +154,22 @@ function parseProcSnapshot(text: string): ProcessEntry[] {
   return entries;
 }
 
+const MARKER_WORD = new RegExp(`(?:^|\\s)${TASK_MARKER}=([a-z0-9]+)(?:\\s|$)`);
+
+/** `ps` output of pid, ppid, pgid, stat, lstart (five words), then the command and, with -E, the environment. */
 function parsePs(text: string): ProcessEntry[] {
   const entries: ProcessEntry[] = [];
   for (const line of text.split("\n")) {
     const parts = line.trim().split(/\s+/);
-    if (parts.length < 5) continue;
+    if (parts.length < 9) continue;
+    const rest = parts.slice(9).join(" ");
     entries.push({
       pid: Number(parts[0]),
       ppid: Number(parts[1]),
       pgid: Number(parts[2]),
       zombie: parts[3].startsWith("Z"),
-      startTime: parts.slice(4).join(" "),
-      taskId: null,
+      startTime: parts.slice(4, 9).join(" "),
+      taskId: MARKER_WORD.exec(rest)?.[1] ?? null,
     });
   }
   return entries;
@@ -183,8 +189,10 @@ export class ProcessTable {
   static async read(): Promise<ProcessTable> {
     if (isWindows) return new ProcessTable(await listWindowsProcesses());
     if (hasProc) return new ProcessTable(parseProcSnapshot(await run("sh", ["-c", PROC_SNAPSHOT])));
+    // macOS: -E shows each process's environment after its command, and with it the marker.
+    const args = ["-A", "-ww", "-o", "pid=,ppid=,pgid=,stat=,lstart=,command="];
     return new ProcessTable(
-      parsePs(await run("ps", ["-A", "-o", "pid=,ppid=,pgid=,stat=,lstart="])),
+      parsePs(await run("ps", Deno.build.os === "darwin" ? ["-E", ...args] : args)),
     );
   }
 
@@ -205,7 +213,7 @@ export class ProcessTable {
   tree(taskId: string, pgid: number | null): ProcessEntry[] {
     const members = new Map<number, ProcessEntry>();
     for (const entry of this.entries) {
-      if (entry.taskId === taskId || (!hasProc && pgid !== null && entry.pgid === pgid)) {
+      if (entry.taskId === taskId || (!hasMarkers && pgid !== null && entry.pgid === pgid)) {
         members.set(entry.pid, entry);
       }
     }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cleanup, MAIN, ROOT, runToEnd, startServer, tempDir } from "./helpers.ts";
+import { cleanup, MAIN, posixTest, ROOT, runToEnd, startServer, tempDir } from "./helpers.ts";
 
-Deno.test("the single-file bundle runs the server", async () => {
+posixTest("the single-file bundle runs the server", async () => {
   const dir = await tempDir();
   try {
     const bundle = join(dir, "backburner.js");

@@ -4,6 +4,7 @@ import {
   cleanup,
   errorText,
   isAlive,
+  posixTest,
   runToEnd,
   startServer,
   taskPids,
@@ -23,44 +24,50 @@ function stubbornTree(dir: string): string {
   ].join("\n");
 }
 
-Deno.test("cancel_task kills a grandchild that ignores SIGTERM and one that called setsid", async () => {
-  const home = await tempDir();
-  const server = await startServer(home, { env: { BACKBURNER_GRACE_SECONDS: "1" } });
-  try {
-    const started = await server.call("start_task", { command: stubbornTree(home) });
-    const id = started.task_id as string;
-    await waitFor(() =>
-      Deno.statSync(join(home, "escaped")) && Deno.statSync(join(home, "stubborn"))
-    );
-    const before = await waitFor(() => {
-      const pids = taskPids(id);
-      return pids.length >= 5 ? pids : null;
-    }, { what: "the whole tree to start" });
-    // The setsid'd process is in another session and process group than the task's leader.
-    const sessions = new Set(before.map((pid) => {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3];
-    }));
-    assert.ok(
-      sessions.size >= 2,
-      `expected a process outside the task's session: ${[...sessions]}`,
-    );
+posixTest(
+  "cancel_task kills a grandchild that ignores SIGTERM and one that called setsid",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home, { env: { BACKBURNER_GRACE_SECONDS: "1" } });
+    try {
+      const started = await server.call("start_task", { command: stubbornTree(home) });
+      const id = started.task_id as string;
+      await waitFor(() =>
+        Deno.statSync(join(home, "escaped")) && Deno.statSync(join(home, "stubborn"))
+      );
+      const before = await waitFor(() => {
+        const pids = taskPids(id);
+        return pids.length >= 5 ? pids : null;
+      }, { what: "the whole tree to start" });
+      // The setsid'd process is in another session and process group than the task's leader.
+      const sessions = new Set(before.map((pid) => {
+        const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+        return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3];
+      }));
+      assert.ok(
+        sessions.size >= 2,
+        `expected a process outside the task's session: ${[...sessions]}`,
+      );
 
-    const cancelled = await server.call("cancel_task", { task_id: id });
-    assert.equal(cancelled.status, "cancelled");
-    assert.equal(cancelled.already_ended, false);
-    assert.equal(cancelled.signal, "SIGKILL");
-    assert.match(String(cancelled.status_message), /SIGKILL was needed after the 1 s grace period/);
-    // The status said cancelled only once nothing was left.
-    assert.deepEqual(before.filter(isAlive), []);
-    assert.deepEqual(taskPids(id), []);
-  } finally {
-    await server.close();
-    await cleanup(home);
-  }
-});
+      const cancelled = await server.call("cancel_task", { task_id: id });
+      assert.equal(cancelled.status, "cancelled");
+      assert.equal(cancelled.already_ended, false);
+      assert.equal(cancelled.signal, "SIGKILL");
+      assert.match(
+        String(cancelled.status_message),
+        /SIGKILL was needed after the 1 s grace period/,
+      );
+      // The status said cancelled only once nothing was left.
+      assert.deepEqual(before.filter(isAlive), []);
+      assert.deepEqual(taskPids(id), []);
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
 
-Deno.test("cancel_task of a task that exits on SIGTERM needs no SIGKILL", async () => {
+posixTest("cancel_task of a task that exits on SIGTERM needs no SIGKILL", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -85,7 +92,7 @@ Deno.test("cancel_task of a task that exits on SIGTERM needs no SIGKILL", async 
   }
 });
 
-Deno.test("cancel_task of an ended task changes nothing and says so", async () => {
+posixTest("cancel_task of an ended task changes nothing and says so", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -106,7 +113,7 @@ Deno.test("cancel_task of an ended task changes nothing and says so", async () =
   }
 });
 
-Deno.test("a timeout kills the whole tree and ends the task as timed_out", async () => {
+posixTest("a timeout kills the whole tree and ends the task as timed_out", async () => {
   const home = await tempDir();
   const server = await startServer(home, { env: { BACKBURNER_GRACE_SECONDS: "1" } });
   try {
@@ -124,7 +131,7 @@ Deno.test("a timeout kills the whole tree and ends the task as timed_out", async
   }
 });
 
-Deno.test("two cancels at once both answer with the final status", async () => {
+posixTest("two cancels at once both answer with the final status", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -143,21 +150,24 @@ Deno.test("two cancels at once both answer with the final status", async () => {
   }
 });
 
-Deno.test("cancel_task of an ended task stops the background processes it left running", async () => {
-  const home = await tempDir();
-  const server = await startServer(home, { env: { BACKBURNER_GRACE_SECONDS: "1" } });
-  try {
-    const done = await runToEnd(server, { command: "(sleep 600; echo late) & echo early" });
-    assert.equal(done.status, "completed");
-    const id = String(done.task_id);
-    assert.ok(taskPids(id).length > 0, "the background process should still run");
-    const cancelled = await server.call("cancel_task", { task_id: id });
-    assert.equal(cancelled.status, "completed");
-    assert.equal(cancelled.already_ended, true);
-    assert.ok(Number(cancelled.leftover_processes_stopped) >= 1);
-    assert.deepEqual(taskPids(id), []);
-  } finally {
-    await server.close();
-    await cleanup(home);
-  }
-});
+posixTest(
+  "cancel_task of an ended task stops the background processes it left running",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home, { env: { BACKBURNER_GRACE_SECONDS: "1" } });
+    try {
+      const done = await runToEnd(server, { command: "(sleep 600; echo late) & echo early" });
+      assert.equal(done.status, "completed");
+      const id = String(done.task_id);
+      assert.ok(taskPids(id).length > 0, "the background process should still run");
+      const cancelled = await server.call("cancel_task", { task_id: id });
+      assert.equal(cancelled.status, "completed");
+      assert.equal(cancelled.already_ended, true);
+      assert.ok(Number(cancelled.leftover_processes_stopped) >= 1);
+      assert.deepEqual(taskPids(id), []);
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);

@@ -127,8 +127,36 @@ export function errorText(result: CallToolResult): string {
   return result.content.map((c) => c.type === "text" ? c.text : "").join("");
 }
 
+/** Linux and macOS: tasks run POSIX shell commands, and the tests can see each process's tree. */
+export const POSIX = Deno.build.os !== "windows";
+
+/**
+ * Deno.test for the tests whose commands are POSIX shell (sleep, printf, traps) and whose checks
+ * look at processes; Windows runs its own in windows_test.ts.
+ */
+export function posixTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore: !POSIX, fn });
+}
+
+function psLines(args: string[]): string[] {
+  const output = new Deno.Command("ps", { args, stdout: "piped", stderr: "null" }).outputSync();
+  return new TextDecoder().decode(output.stdout).split("\n").filter((line) => line.trim());
+}
+
 /** True while a process runs; a zombie counts as gone. */
 export function isAlive(pid: number): boolean {
+  if (Deno.build.os === "windows") {
+    const output = new Deno.Command("tasklist", {
+      args: ["/FI", `PID eq ${pid}`, "/NH"],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    return new TextDecoder().decode(output.stdout).includes(` ${pid} `);
+  }
+  if (Deno.build.os !== "linux") {
+    const state = psLines(["-o", "stat=", "-p", String(pid)])[0]?.trim() ?? "";
+    return state !== "" && !state.startsWith("Z");
+  }
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
@@ -138,15 +166,24 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Pids of live processes whose environment carries the task's marker. */
+/** Pids of live processes whose environment carries the task's marker ([] where unseen). */
 export function taskPids(taskId: string): number[] {
+  const marker = `BACKBURNER_TASK_ID=${taskId}`;
+  if (Deno.build.os === "windows") return [];
+  if (Deno.build.os !== "linux") {
+    // macOS: ps -E appends each process's environment to its command line.
+    return psLines(["-A", "-E", "-ww", "-o", "pid=,stat=,command="])
+      .map((line) => line.trim().split(/\s+/))
+      .filter(([, stat, ...rest]) => !stat.startsWith("Z") && rest.includes(marker))
+      .map(([pid]) => Number(pid));
+  }
   const pids: number[] = [];
   for (const entry of Deno.readDirSync("/proc")) {
     const pid = Number(entry.name);
     if (!Number.isInteger(pid) || !isAlive(pid)) continue;
     try {
       const environ = Deno.readTextFileSync(`/proc/${pid}/environ`);
-      if (environ.split("\0").includes(`BACKBURNER_TASK_ID=${taskId}`)) pids.push(pid);
+      if (environ.split("\0").includes(marker)) pids.push(pid);
     } catch {
       // gone meanwhile
     }

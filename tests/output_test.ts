@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cleanup, errorText, type ServerHandle, startServer, tempDir, waitFor } from "./helpers.ts";
+import {
+  cleanup,
+  errorText,
+  posixTest,
+  type ServerHandle,
+  startServer,
+  tempDir,
+  waitFor,
+} from "./helpers.ts";
 
 type Reply = Record<string, unknown>;
 
@@ -59,34 +67,37 @@ function seqText(from: number, to: number): string {
   return text;
 }
 
-Deno.test("a reply never exceeds the output cap and its marker names the bytes left out", async () => {
-  const home = await tempDir();
-  const server = await startServer(home, { env: { BACKBURNER_MAX_OUTPUT_CHARS: "1000" } });
-  try {
-    const { id, status } = await finish(server, "seq 1 50000");
-    const total = utf8Bytes(seqText(1, 50000));
-    assert.equal(status.output_bytes, total);
-    const result = await server.call("task_result", { task_id: id });
-    const output = result.output as string;
-    const rest = assertCoherent(result, 1000);
-    assert.ok(output.length > 800, `only ${output.length} chars of a 1000 cap were used`);
-    assert.equal(result.output_truncated, true);
-    assert.equal(result.output_bytes, total);
-    const omitted = result.omitted_before as number;
-    assert.ok(omitted > 0);
-    assert.ok(output.startsWith(marker(omitted)));
-    assert.equal(omitted + utf8Bytes(rest), result.output_bytes);
-    assert.ok(output.endsWith("\n49999\n50000\n"));
-    // The text after the marker starts on a line boundary: whole lines up to the last.
-    const first = Number(rest.slice(0, rest.indexOf("\n")));
-    assert.equal(rest, seqText(first, 50000));
-  } finally {
-    await server.close();
-    await cleanup(home);
-  }
-});
+posixTest(
+  "a reply never exceeds the output cap and its marker names the bytes left out",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home, { env: { BACKBURNER_MAX_OUTPUT_CHARS: "1000" } });
+    try {
+      const { id, status } = await finish(server, "seq 1 50000");
+      const total = utf8Bytes(seqText(1, 50000));
+      assert.equal(status.output_bytes, total);
+      const result = await server.call("task_result", { task_id: id });
+      const output = result.output as string;
+      const rest = assertCoherent(result, 1000);
+      assert.ok(output.length > 800, `only ${output.length} chars of a 1000 cap were used`);
+      assert.equal(result.output_truncated, true);
+      assert.equal(result.output_bytes, total);
+      const omitted = result.omitted_before as number;
+      assert.ok(omitted > 0);
+      assert.ok(output.startsWith(marker(omitted)));
+      assert.equal(omitted + utf8Bytes(rest), result.output_bytes);
+      assert.ok(output.endsWith("\n49999\n50000\n"));
+      // The text after the marker starts on a line boundary: whole lines up to the last.
+      const first = Number(rest.slice(0, rest.indexOf("\n")));
+      assert.equal(rest, seqText(first, 50000));
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
 
-Deno.test("by default a reply is capped at 20000 characters", async () => {
+posixTest("by default a reply is capped at 20000 characters", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -105,7 +116,7 @@ Deno.test("by default a reply is capped at 20000 characters", async () => {
   }
 });
 
-Deno.test("tail_lines returns exactly the last N lines", async () => {
+posixTest("tail_lines returns exactly the last N lines", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -129,7 +140,7 @@ Deno.test("tail_lines returns exactly the last N lines", async () => {
   }
 });
 
-Deno.test("tail_lines beyond the number of lines returns all of them", async () => {
+posixTest("tail_lines beyond the number of lines returns all of them", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -152,31 +163,34 @@ Deno.test("tail_lines beyond the number of lines returns all of them", async () 
   }
 });
 
-Deno.test("invalid UTF-8 and NUL bytes come back as valid text with replacement characters", async () => {
-  const home = await tempDir();
-  const server = await startServer(home);
-  try {
-    const { id } = await finish(server, "printf 'ok\\377\\376\\000end\\n'");
-    const result = await server.call("task_result", { task_id: id });
-    const output = result.output as string;
-    assert.equal(result.output_bytes, 9);
-    assert.ok(output.includes("ok"));
-    assert.ok(output.includes("end"));
-    assert.ok(output.includes("\uFFFD"));
-    assert.ok(!output.includes("\0"));
-    assert.ok(output.isWellFormed());
-    assert.ok(output.startsWith("ok") && output.endsWith("end\n"));
-    // It survives the trip through JSON as the client saw it.
-    const raw = await server.raw("task_result", { task_id: id });
-    const text = raw.content[0].type === "text" ? raw.content[0].text : "";
-    assert.equal(JSON.parse(text).output, output);
-  } finally {
-    await server.close();
-    await cleanup(home);
-  }
-});
+posixTest(
+  "invalid UTF-8 and NUL bytes come back as valid text with replacement characters",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const { id } = await finish(server, "printf 'ok\\377\\376\\000end\\n'");
+      const result = await server.call("task_result", { task_id: id });
+      const output = result.output as string;
+      assert.equal(result.output_bytes, 9);
+      assert.ok(output.includes("ok"));
+      assert.ok(output.includes("end"));
+      assert.ok(output.includes("\uFFFD"));
+      assert.ok(!output.includes("\0"));
+      assert.ok(output.isWellFormed());
+      assert.ok(output.startsWith("ok") && output.endsWith("end\n"));
+      // It survives the trip through JSON as the client saw it.
+      const raw = await server.raw("task_result", { task_id: id });
+      const text = raw.content[0].type === "text" ? raw.content[0].text : "";
+      assert.equal(JSON.parse(text).output, output);
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
 
-Deno.test("multibyte text cut at the cap stays valid", async () => {
+posixTest("multibyte text cut at the cap stays valid", async () => {
   const home = await tempDir();
   const server = await startServer(home, { env: { BACKBURNER_MAX_OUTPUT_CHARS: "1000" } });
   try {
@@ -206,7 +220,7 @@ Deno.test("multibyte text cut at the cap stays valid", async () => {
   }
 });
 
-Deno.test("tail_lines works on a 300 MB log", async () => {
+posixTest("tail_lines works on a 300 MB log", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -234,7 +248,7 @@ Deno.test("tail_lines works on a 300 MB log", async () => {
   }
 });
 
-Deno.test("task_result of a task whose log is missing returns empty output", async () => {
+posixTest("task_result of a task whose log is missing returns empty output", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {

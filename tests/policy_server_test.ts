@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
-import { cleanup, errorText, runToEnd, startServer, tempDir, waitFor } from "./helpers.ts";
+import {
+  cleanup,
+  errorText,
+  posixTest,
+  runToEnd,
+  startServer,
+  tempDir,
+  waitFor,
+} from "./helpers.ts";
 
-Deno.test("the policy refuses a command hidden after an allowed one, naming the rule", async () => {
+posixTest("the policy refuses a command hidden after an allowed one, naming the rule", async () => {
   const home = await tempDir();
   const server = await startServer(home, {
     env: { BACKBURNER_ALLOW: "^echo( |$),^true$", BACKBURNER_DENY: "^echo secret" },
@@ -28,26 +36,29 @@ Deno.test("the policy refuses a command hidden after an allowed one, naming the 
   }
 });
 
-Deno.test("an invalid policy regex is reported at start and refuses every command until fixed", async () => {
-  const home = await tempDir();
-  const broken = await startServer(home, { env: { BACKBURNER_DENY: "^rm,(" } });
-  try {
-    await waitFor(() => broken.stderr().includes('BACKBURNER_DENY rule "("'), {
-      what: "the invalid rule to be reported on stderr",
-    });
-    const refused = await broken.raw("start_task", { command: "echo harmless" });
-    assert.match(
-      errorText(refused),
-      /^BACKBURNER_DENY rule "\(" is not a valid regular expression .*: fix the rule and restart backburner$/,
-    );
-  } finally {
-    await broken.close();
-  }
-  const fixed = await startServer(home, { env: { BACKBURNER_DENY: "^rm" } });
-  try {
-    assert.equal((await runToEnd(fixed, { command: "echo harmless" })).status, "completed");
-  } finally {
-    await fixed.close();
-    await cleanup(home);
-  }
-});
+posixTest(
+  "an invalid policy regex is reported at start and refuses every command until fixed",
+  async () => {
+    const home = await tempDir();
+    const broken = await startServer(home, { env: { BACKBURNER_DENY: "^rm,(" } });
+    try {
+      await waitFor(() => broken.stderr().includes('BACKBURNER_DENY rule "("'), {
+        what: "the invalid rule to be reported on stderr",
+      });
+      const refused = await broken.raw("start_task", { command: "echo harmless" });
+      assert.match(
+        errorText(refused),
+        /^BACKBURNER_DENY rule "\(" is not a valid regular expression .*: fix the rule and restart backburner$/,
+      );
+    } finally {
+      await broken.close();
+    }
+    const fixed = await startServer(home, { env: { BACKBURNER_DENY: "^rm" } });
+    try {
+      assert.equal((await runToEnd(fixed, { command: "echo harmless" })).status, "completed");
+    } finally {
+      await fixed.close();
+      await cleanup(home);
+    }
+  },
+);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   cleanup,
   isAlive,
+  posixTest,
   type ServerHandle,
   startServer,
   taskPids,
@@ -26,55 +27,61 @@ async function streamTask(server: ServerHandle, args: Record<string, unknown>, t
   return messages;
 }
 
-Deno.test("run_command as a task: created at once, then its result, same id space as the plain tools", async () => {
-  const home = await tempDir();
-  const server = await startServer(home);
-  try {
-    const statuses: string[] = [];
-    server.client.setNotificationHandler(TaskStatusNotificationSchema, (n) => {
-      statuses.push(`${n.params.taskId}:${n.params.status}`);
-    });
-    const messages = await streamTask(server, { command: "echo from a task; exit 0" }, 60_000);
-    assert.equal(messages[0].type, "taskCreated");
-    const id = messages[0].task!.taskId;
-    const last = messages.at(-1)!;
-    assert.equal(last.type, "result");
-    const result = last.result as { structuredContent: Record<string, unknown>; isError?: boolean };
-    assert.equal(result.structuredContent.status, "completed");
-    assert.equal(result.structuredContent.output, "from a task\n");
-    assert.notEqual(result.isError, true);
+posixTest(
+  "run_command as a task: created at once, then its result, same id space as the plain tools",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const statuses: string[] = [];
+      server.client.setNotificationHandler(TaskStatusNotificationSchema, (n) => {
+        statuses.push(`${n.params.taskId}:${n.params.status}`);
+      });
+      const messages = await streamTask(server, { command: "echo from a task; exit 0" }, 60_000);
+      assert.equal(messages[0].type, "taskCreated");
+      const id = messages[0].task!.taskId;
+      const last = messages.at(-1)!;
+      assert.equal(last.type, "result");
+      const result = last.result as {
+        structuredContent: Record<string, unknown>;
+        isError?: boolean;
+      };
+      assert.equal(result.structuredContent.status, "completed");
+      assert.equal(result.structuredContent.output, "from a task\n");
+      assert.notEqual(result.isError, true);
 
-    // The protocol task is a backburner task like any other.
-    const status = await server.call("task_status", { task_id: id });
-    assert.equal(status.status, "completed");
-    const listed = await server.call("list_tasks", {});
-    assert.equal((listed.tasks as { task_id: string }[])[0].task_id, id);
-    const got = await server.client.experimental.tasks.getTask(id);
-    assert.equal(got.status, "completed");
-    assert.equal(got.ttl, 60_000);
-    assert.equal(got.pollInterval, 500);
-    await waitFor(() => statuses.includes(`${id}:completed`), {
-      what: "notifications/tasks/status",
-    });
+      // The protocol task is a backburner task like any other.
+      const status = await server.call("task_status", { task_id: id });
+      assert.equal(status.status, "completed");
+      const listed = await server.call("list_tasks", {});
+      assert.equal((listed.tasks as { task_id: string }[])[0].task_id, id);
+      const got = await server.client.experimental.tasks.getTask(id);
+      assert.equal(got.status, "completed");
+      assert.equal(got.ttl, 60_000);
+      assert.equal(got.pollInterval, 500);
+      await waitFor(() => statuses.includes(`${id}:completed`), {
+        what: "notifications/tasks/status",
+      });
 
-    // And a task started with start_task answers tasks/get and tasks/result.
-    const plain = await server.call("start_task", { command: "echo plain; exit 3" });
-    const fetched = await server.client.experimental.tasks.getTaskResult(
-      String(plain.task_id),
-      CallToolResultSchema,
-    );
-    assert.equal(fetched.isError, true);
-    assert.equal((fetched.structuredContent as Record<string, unknown>).exit_code, 3);
-    const mapped = await server.client.experimental.tasks.getTask(String(plain.task_id));
-    assert.equal(mapped.status, "failed");
-    assert.match(String(mapped.statusMessage), /exited with code 3/);
-  } finally {
-    await server.close();
-    await cleanup(home);
-  }
-});
+      // And a task started with start_task answers tasks/get and tasks/result.
+      const plain = await server.call("start_task", { command: "echo plain; exit 3" });
+      const fetched = await server.client.experimental.tasks.getTaskResult(
+        String(plain.task_id),
+        CallToolResultSchema,
+      );
+      assert.equal(fetched.isError, true);
+      assert.equal((fetched.structuredContent as Record<string, unknown>).exit_code, 3);
+      const mapped = await server.client.experimental.tasks.getTask(String(plain.task_id));
+      assert.equal(mapped.status, "failed");
+      assert.match(String(mapped.statusMessage), /exited with code 3/);
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
 
-Deno.test("run_command called plainly returns the command's result", async () => {
+posixTest("run_command called plainly returns the command's result", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -99,7 +106,7 @@ Deno.test("run_command called plainly returns the command's result", async () =>
   }
 });
 
-Deno.test("tasks/cancel kills the whole tree; a timeout maps to failed with a reason", async () => {
+posixTest("tasks/cancel kills the whole tree; a timeout maps to failed with a reason", async () => {
   const home = await tempDir();
   const server = await startServer(home, { env: { BACKBURNER_GRACE_SECONDS: "1" } });
   try {
@@ -123,66 +130,72 @@ Deno.test("tasks/cancel kills the whole tree; a timeout maps to failed with a re
   }
 });
 
-Deno.test("tasks/list pages newest first; the ttl is honoured up to the retention period", async () => {
-  const home = await tempDir();
-  const server = await startServer(home, { env: { BACKBURNER_RETENTION_DAYS: "1" } });
-  try {
-    const ids: string[] = [];
-    for (let i = 0; i < 55; i++) {
-      ids.push(String((await server.call("start_task", { command: "true" })).task_id));
+posixTest(
+  "tasks/list pages newest first; the ttl is honoured up to the retention period",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home, { env: { BACKBURNER_RETENTION_DAYS: "1" } });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 55; i++) {
+        ids.push(String((await server.call("start_task", { command: "true" })).task_id));
+      }
+      const first = await server.client.experimental.tasks.listTasks();
+      assert.equal(first.tasks.length, 50);
+      assert.ok(first.nextCursor);
+      const second = await server.client.experimental.tasks.listTasks(first.nextCursor);
+      assert.equal(second.tasks.length, 5);
+      assert.equal(second.nextCursor, undefined);
+      assert.deepEqual(
+        [...first.tasks, ...second.tasks].map((t) => t.taskId),
+        [...ids].reverse(),
+      );
+      await assert.rejects(server.client.experimental.tasks.listTasks("bogus"), /Invalid cursor/);
+
+      const long = await streamTask(server, { command: "true" }, 365 * 86_400_000);
+      const task = await server.client.experimental.tasks.getTask(long[0].task!.taskId);
+      assert.equal(task.ttl, 86_400_000);
+    } finally {
+      await server.close();
+      await cleanup(home);
     }
-    const first = await server.client.experimental.tasks.listTasks();
-    assert.equal(first.tasks.length, 50);
-    assert.ok(first.nextCursor);
-    const second = await server.client.experimental.tasks.listTasks(first.nextCursor);
-    assert.equal(second.tasks.length, 5);
-    assert.equal(second.nextCursor, undefined);
-    assert.deepEqual(
-      [...first.tasks, ...second.tasks].map((t) => t.taskId),
-      [...ids].reverse(),
-    );
-    await assert.rejects(server.client.experimental.tasks.listTasks("bogus"), /Invalid cursor/);
+  },
+);
 
-    const long = await streamTask(server, { command: "true" }, 365 * 86_400_000);
-    const task = await server.client.experimental.tasks.getTask(long[0].task!.taskId);
-    assert.equal(task.ttl, 86_400_000);
-  } finally {
-    await server.close();
-    await cleanup(home);
-  }
-});
+posixTest(
+  "a protocol task survives a kill -9 of the server and is read back from the next one",
+  async () => {
+    const home = await tempDir();
+    let second: ServerHandle | undefined;
+    try {
+      const first = await startServer(home);
+      const stream = first.client.experimental.tasks.callToolStream(
+        { name: "run_command", arguments: { command: "sleep 1; echo survived; exit 4" } },
+        CallToolResultSchema,
+        { task: { ttl: 600_000 } },
+      );
+      const created = (await stream.next()).value as Message;
+      const id = created.task!.taskId;
+      Deno.kill(first.pid, "SIGKILL");
+      await waitFor(() => !isAlive(first.pid));
+      await first.client.close().catch(() => {});
 
-Deno.test("a protocol task survives a kill -9 of the server and is read back from the next one", async () => {
-  const home = await tempDir();
-  let second: ServerHandle | undefined;
-  try {
-    const first = await startServer(home);
-    const stream = first.client.experimental.tasks.callToolStream(
-      { name: "run_command", arguments: { command: "sleep 1; echo survived; exit 4" } },
-      CallToolResultSchema,
-      { task: { ttl: 600_000 } },
-    );
-    const created = (await stream.next()).value as Message;
-    const id = created.task!.taskId;
-    Deno.kill(first.pid, "SIGKILL");
-    await waitFor(() => !isAlive(first.pid));
-    await first.client.close().catch(() => {});
+      second = await startServer(home);
+      const result = await second.client.experimental.tasks.getTaskResult(id, CallToolResultSchema);
+      const structured = result.structuredContent as Record<string, unknown>;
+      assert.equal(structured.exit_code, 4);
+      assert.equal(structured.output, "survived\n");
+      const task = await second.client.experimental.tasks.getTask(id);
+      assert.equal(task.status, "failed");
+      assert.equal(task.ttl, 600_000);
+    } finally {
+      await second?.close();
+      await cleanup(home);
+    }
+  },
+);
 
-    second = await startServer(home);
-    const result = await second.client.experimental.tasks.getTaskResult(id, CallToolResultSchema);
-    const structured = result.structuredContent as Record<string, unknown>;
-    assert.equal(structured.exit_code, 4);
-    assert.equal(structured.output, "survived\n");
-    const task = await second.client.experimental.tasks.getTask(id);
-    assert.equal(task.status, "failed");
-    assert.equal(task.ttl, 600_000);
-  } finally {
-    await second?.close();
-    await cleanup(home);
-  }
-});
-
-Deno.test("a task-augmented call with a progressToken gets progress notifications", async () => {
+posixTest("a task-augmented call with a progressToken gets progress notifications", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {

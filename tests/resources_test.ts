@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { cleanup, startServer, tempDir, waitFor } from "./helpers.ts";
+import { cleanup, posixTest, startServer, tempDir, waitFor } from "./helpers.ts";
 import { ResourceUpdatedNotificationSchema } from "./sdk.ts";
 
-Deno.test("tasks are resources: listed through templates, readable, and subscribable", async () => {
+posixTest("tasks are resources: listed through templates, readable, and subscribable", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   cleanup,
   isAlive,
+  posixTest,
   type ServerHandle,
   startServer,
   taskPids,
@@ -31,7 +32,7 @@ function logOf(home: string, id: unknown): string {
   return Deno.readTextFileSync(join(home, "tasks", String(id), "output.log"));
 }
 
-Deno.test("tasks outlive a kill -9 of the server and the next server adopts them", async () => {
+posixTest("tasks outlive a kill -9 of the server and the next server adopts them", async () => {
   const home = await tempDir();
   let first: ServerHandle | undefined;
   let second: ServerHandle | undefined;
@@ -90,7 +91,7 @@ Deno.test("tasks outlive a kill -9 of the server and the next server adopts them
 });
 
 for (const how of ["stdin closed", "SIGTERM"] as const) {
-  Deno.test(`tasks keep running when the server exits (${how})`, async () => {
+  posixTest(`tasks keep running when the server exits (${how})`, async () => {
     const home = await tempDir();
     let second: ServerHandle | undefined;
     try {
@@ -124,7 +125,7 @@ for (const how of ["stdin closed", "SIGTERM"] as const) {
   });
 }
 
-Deno.test("BACKBURNER_ON_EXIT=cancel stops the server's tasks before it exits", async () => {
+posixTest("BACKBURNER_ON_EXIT=cancel stops the server's tasks before it exits", async () => {
   const home = await tempDir();
   let second: ServerHandle | undefined;
   try {

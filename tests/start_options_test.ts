@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cleanup, errorText, runToEnd, startServer, tempDir } from "./helpers.ts";
+import { cleanup, errorText, posixTest, runToEnd, startServer, tempDir } from "./helpers.ts";
 
-Deno.test("start_task passes env, label and stdin to the task", async () => {
+posixTest("start_task passes env, label and stdin to the task", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -28,7 +28,7 @@ Deno.test("start_task passes env, label and stdin to the task", async () => {
   }
 });
 
-Deno.test("start_task refuses bad env, label and stdin", async () => {
+posixTest("start_task refuses bad env, label and stdin", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -53,7 +53,7 @@ Deno.test("start_task refuses bad env, label and stdin", async () => {
   }
 });
 
-Deno.test("the policy sees env entries as assignments", async () => {
+posixTest("the policy sees env entries as assignments", async () => {
   const home = await tempDir();
   const server = await startServer(home, {
     env: { BACKBURNER_ALLOW: "^echo( |$),^CI=", BACKBURNER_DENY: "^LD_PRELOAD=" },
@@ -77,7 +77,7 @@ Deno.test("the policy sees env entries as assignments", async () => {
   }
 });
 
-Deno.test("list_tasks filters by status, label and cwd and gives the total", async () => {
+posixTest("list_tasks filters by status, label and cwd and gives the total", async () => {
   const home = await tempDir();
   const other = join(home, "other");
   Deno.mkdirSync(other);

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { cleanup, runToEnd, startServer, tempDir, waitFor } from "./helpers.ts";
+import { cleanup, posixTest, runToEnd, startServer, tempDir, waitFor } from "./helpers.ts";
 
 type Progress = { percent?: number; current?: number; total?: number; message?: string };
 
-Deno.test("task_status shows tqdm-style progress as it redraws, in colour", async () => {
+posixTest("task_status shows tqdm-style progress as it redraws, in colour", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -39,7 +39,7 @@ Deno.test("task_status shows tqdm-style progress as it redraws, in colour", asyn
   }
 });
 
-Deno.test("task_status reads an explicit ::progress:: marker line", async () => {
+posixTest("task_status reads an explicit ::progress:: marker line", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -59,31 +59,36 @@ Deno.test("task_status reads an explicit ::progress:: marker line", async () => 
   }
 });
 
-Deno.test("task_status flags a command waiting on a prompt, and seconds_since_output grows", async () => {
-  const home = await tempDir();
-  const server = await startServer(home);
-  try {
-    const task = await server.call("start_task", {
-      command:
-        "echo 'Installing 3 packages'; printf 'Proceed with installation? [y/N] '; sleep 600",
-    });
-    const waiting = await waitFor(async () => {
-      const status = await server.call("task_status", { task_id: task.task_id });
-      return status.waiting_for_input === true ? status : null;
-    }, { what: "waiting_for_input" });
-    assert.equal(waiting.status, "working");
-    await waitFor(async () =>
-      Number((await server.call("task_status", { task_id: task.task_id })).seconds_since_output) >=
-        1
-    );
-    const plain = await runToEnd(server, { command: "echo 'Compiling foo:'" });
-    assert.equal(
-      (await server.call("task_status", { task_id: plain.task_id })).waiting_for_input,
-      false,
-    );
-    await server.call("cancel_task", { task_id: task.task_id });
-  } finally {
-    await server.close();
-    await cleanup(home);
-  }
-});
+posixTest(
+  "task_status flags a command waiting on a prompt, and seconds_since_output grows",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const task = await server.call("start_task", {
+        command:
+          "echo 'Installing 3 packages'; printf 'Proceed with installation? [y/N] '; sleep 600",
+      });
+      const waiting = await waitFor(async () => {
+        const status = await server.call("task_status", { task_id: task.task_id });
+        return status.waiting_for_input === true ? status : null;
+      }, { what: "waiting_for_input" });
+      assert.equal(waiting.status, "working");
+      await waitFor(async () =>
+        Number(
+          (await server.call("task_status", { task_id: task.task_id })).seconds_since_output,
+        ) >=
+          1
+      );
+      const plain = await runToEnd(server, { command: "echo 'Compiling foo:'" });
+      assert.equal(
+        (await server.call("task_status", { task_id: plain.task_id })).waiting_for_input,
+        false,
+      );
+      await server.call("cancel_task", { task_id: task.task_id });
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);

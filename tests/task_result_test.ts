@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cleanup, errorText, runToEnd, startServer, tempDir, waitFor } from "./helpers.ts";
+import {
+  cleanup,
+  errorText,
+  posixTest,
+  runToEnd,
+  startServer,
+  tempDir,
+  waitFor,
+} from "./helpers.ts";
 
 type Match = { line: number; text: string; before: string[]; after: string[] };
 
-Deno.test("task_result: head_lines, and clean text by default with raw on request", async () => {
+posixTest("task_result: head_lines, and clean text by default with raw on request", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -29,7 +37,7 @@ Deno.test("task_result: head_lines, and clean text by default with raw on reques
   }
 });
 
-Deno.test("task_result: a cursor follows a running task without gaps or repeats", async () => {
+posixTest("task_result: a cursor follows a running task without gaps or repeats", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -67,47 +75,50 @@ Deno.test("task_result: a cursor follows a running task without gaps or repeats"
   }
 });
 
-Deno.test("task_result: grep returns numbered matches with context and the total count", async () => {
-  const home = await tempDir();
-  const server = await startServer(home);
-  try {
-    const task = await runToEnd(server, {
-      command: 'for i in $(seq 1 100); do if [ $((i % 10)) -eq 0 ]; then echo "FAIL test $i"; ' +
-        'else echo "ok test $i"; fi; done',
-    });
-    const reply = await server.call("task_result", {
-      task_id: task.task_id,
-      grep: "^FAIL",
-      context: 1,
-      max_matches: 3,
-    });
-    assert.equal(reply.total_matches, 10);
-    const matches = reply.matches as Match[];
-    assert.deepEqual(matches.map((m) => m.line), [10, 20, 30]);
-    assert.deepEqual(matches[0], {
-      ...matches[0],
-      text: "FAIL test 10",
-      before: ["ok test 9"],
-      after: ["ok test 11"],
-    });
-    assert.equal(reply.output_truncated, true);
-    assert.match(String(reply.note), /max_matches/);
-    assert.match(String(reply.output), /^9-ok test 9\n10:FAIL test 10\n11-ok test 11\n--\n/);
-    const bad = await server.raw("task_result", { task_id: task.task_id, grep: "[" });
-    assert.match(errorText(bad), /not a valid regular expression/);
-    const both = await server.raw("task_result", {
-      task_id: task.task_id,
-      grep: "x",
-      tail_lines: 3,
-    });
-    assert.match(errorText(both), /Pass only one of tail_lines, head_lines, offset and grep/);
-  } finally {
-    await server.close();
-    await cleanup(home);
-  }
-});
+posixTest(
+  "task_result: grep returns numbered matches with context and the total count",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const task = await runToEnd(server, {
+        command: 'for i in $(seq 1 100); do if [ $((i % 10)) -eq 0 ]; then echo "FAIL test $i"; ' +
+          'else echo "ok test $i"; fi; done',
+      });
+      const reply = await server.call("task_result", {
+        task_id: task.task_id,
+        grep: "^FAIL",
+        context: 1,
+        max_matches: 3,
+      });
+      assert.equal(reply.total_matches, 10);
+      const matches = reply.matches as Match[];
+      assert.deepEqual(matches.map((m) => m.line), [10, 20, 30]);
+      assert.deepEqual(matches[0], {
+        ...matches[0],
+        text: "FAIL test 10",
+        before: ["ok test 9"],
+        after: ["ok test 11"],
+      });
+      assert.equal(reply.output_truncated, true);
+      assert.match(String(reply.note), /max_matches/);
+      assert.match(String(reply.output), /^9-ok test 9\n10:FAIL test 10\n11-ok test 11\n--\n/);
+      const bad = await server.raw("task_result", { task_id: task.task_id, grep: "[" });
+      assert.match(errorText(bad), /not a valid regular expression/);
+      const both = await server.raw("task_result", {
+        task_id: task.task_id,
+        grep: "x",
+        tail_lines: 3,
+      });
+      assert.match(errorText(both), /Pass only one of tail_lines, head_lines, offset and grep/);
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
 
-Deno.test("task_result: tail, range and grep on a 200 MB log", async () => {
+posixTest("task_result: tail, range and grep on a 200 MB log", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -136,7 +147,7 @@ Deno.test("task_result: tail, range and grep on a 200 MB log", async () => {
   }
 });
 
-Deno.test("task_result refuses bad reading arguments in the tool's own words", async () => {
+posixTest("task_result refuses bad reading arguments in the tool's own words", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {

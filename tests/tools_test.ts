@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   cleanup,
   errorText,
+  posixTest,
   type ServerHandle,
   startServer,
   taskPids,
@@ -68,7 +69,7 @@ async function output(server: ServerHandle, id: unknown): Promise<string> {
   return (await ok(server, "task_result", { task_id: id })).output as string;
 }
 
-Deno.test("tools/list shows every tool with descriptions, schemas and annotations", async () => {
+posixTest("tools/list shows every tool with descriptions, schemas and annotations", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -104,30 +105,33 @@ Deno.test("tools/list shows every tool with descriptions, schemas and annotation
   }
 });
 
-Deno.test("every successful reply carries structuredContent and the same JSON as text", async () => {
-  const home = await tempDir();
-  const server = await startServer(home);
-  try {
-    // ok() checks the mirror on each of these five replies.
-    const started = await ok(server, "start_task", { command: "echo mirrored" });
-    const id = started.task_id;
-    await waitFor(async () =>
-      (await ok(server, "task_status", { task_id: id })).status !== "working"
-    );
-    const result = await ok(server, "task_result", { task_id: id });
-    assert.equal(result.output, "mirrored\n");
-    const cancelled = await ok(server, "cancel_task", { task_id: id });
-    assert.equal(cancelled.already_ended, true);
-    assert.equal(cancelled.status, "completed");
-    const listed = await ok(server, "list_tasks", {});
-    assert.equal(listed.count, 1);
-  } finally {
-    await server.close();
-    await cleanup(home);
-  }
-});
+posixTest(
+  "every successful reply carries structuredContent and the same JSON as text",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      // ok() checks the mirror on each of these five replies.
+      const started = await ok(server, "start_task", { command: "echo mirrored" });
+      const id = started.task_id;
+      await waitFor(async () =>
+        (await ok(server, "task_status", { task_id: id })).status !== "working"
+      );
+      const result = await ok(server, "task_result", { task_id: id });
+      assert.equal(result.output, "mirrored\n");
+      const cancelled = await ok(server, "cancel_task", { task_id: id });
+      assert.equal(cancelled.already_ended, true);
+      assert.equal(cancelled.status, "completed");
+      const listed = await ok(server, "list_tasks", {});
+      assert.equal(listed.count, 1);
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
 
-Deno.test("a fast command's output is complete once it has ended", async () => {
+posixTest("a fast command's output is complete once it has ended", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -145,7 +149,7 @@ Deno.test("a fast command's output is complete once it has ended", async () => {
   }
 });
 
-Deno.test("a command printing 100000 lines completes with the true byte count", async () => {
+posixTest("a command printing 100000 lines completes with the true byte count", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -162,7 +166,7 @@ Deno.test("a command printing 100000 lines completes with the true byte count", 
   }
 });
 
-Deno.test("stdout and stderr interleave in the order they were written", async () => {
+posixTest("stdout and stderr interleave in the order they were written", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -175,7 +179,7 @@ Deno.test("stdout and stderr interleave in the order they were written", async (
   }
 });
 
-Deno.test("a non-zero exit ends as failed with that exit code", async () => {
+posixTest("a non-zero exit ends as failed with that exit code", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -193,22 +197,25 @@ Deno.test("a non-zero exit ends as failed with that exit code", async () => {
   }
 });
 
-Deno.test("a command killed by SIGKILL ends as failed with the signal and exit code 137", async () => {
-  const home = await tempDir();
-  const server = await startServer(home);
-  try {
-    const status = await finish(server, { command: "sh -c 'kill -9 $$'" });
-    assert.equal(status.status, "failed");
-    assert.equal(status.exit_code, 137);
-    assert.equal(status.signal, "SIGKILL");
-    assert.match(status.status_message as string, /SIGKILL/);
-  } finally {
-    await server.close();
-    await cleanup(home);
-  }
-});
+posixTest(
+  "a command killed by SIGKILL ends as failed with the signal and exit code 137",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const status = await finish(server, { command: "sh -c 'kill -9 $$'" });
+      assert.equal(status.status, "failed");
+      assert.equal(status.exit_code, 137);
+      assert.equal(status.signal, "SIGKILL");
+      assert.match(status.status_message as string, /SIGKILL/);
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
 
-Deno.test("a missing command fails with exit code 127 and says command not found", async () => {
+posixTest("a missing command fails with exit code 127 and says command not found", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -223,7 +230,7 @@ Deno.test("a missing command fails with exit code 127 and says command not found
   }
 });
 
-Deno.test("by default a task runs in the server's working directory", async () => {
+posixTest("by default a task runs in the server's working directory", async () => {
   const home = await tempDir();
   const serverCwd = await tempDir("backburner-cwd-");
   const server = await startServer(home, { cwd: serverCwd });
@@ -239,7 +246,7 @@ Deno.test("by default a task runs in the server's working directory", async () =
   }
 });
 
-Deno.test("an absolute cwd is used as given", async () => {
+posixTest("an absolute cwd is used as given", async () => {
   const home = await tempDir();
   const elsewhere = await tempDir("backburner-cwd-");
   const server = await startServer(home);
@@ -255,7 +262,7 @@ Deno.test("an absolute cwd is used as given", async () => {
   }
 });
 
-Deno.test("a relative cwd resolves against the server's working directory", async () => {
+posixTest("a relative cwd resolves against the server's working directory", async () => {
   const home = await tempDir();
   const serverCwd = await tempDir("backburner-cwd-");
   Deno.mkdirSync(join(serverCwd, "sub", "inner"), { recursive: true });
@@ -275,26 +282,29 @@ Deno.test("a relative cwd resolves against the server's working directory", asyn
   }
 });
 
-Deno.test("a cwd that does not exist is refused with a clear message and leaves no task", async () => {
-  const home = await tempDir();
-  const server = await startServer(home);
-  try {
-    const text = await refused(server, "start_task", { command: "pwd", cwd: "/nonexistent/dir" });
-    assert.equal(
-      text,
-      'Cannot start task: cwd "/nonexistent/dir" does not exist: pass an existing directory',
-    );
-    const listed = await ok(server, "list_tasks", {});
-    assert.equal(listed.count, 0);
-    assert.deepEqual(listed.tasks, []);
-    assert.deepEqual([...Deno.readDirSync(join(home, "tasks"))], []);
-  } finally {
-    await server.close();
-    await cleanup(home);
-  }
-});
+posixTest(
+  "a cwd that does not exist is refused with a clear message and leaves no task",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const text = await refused(server, "start_task", { command: "pwd", cwd: "/nonexistent/dir" });
+      assert.equal(
+        text,
+        'Cannot start task: cwd "/nonexistent/dir" does not exist: pass an existing directory',
+      );
+      const listed = await ok(server, "list_tasks", {});
+      assert.equal(listed.count, 0);
+      assert.deepEqual(listed.tasks, []);
+      assert.deepEqual([...Deno.readDirSync(join(home, "tasks"))], []);
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
 
-Deno.test("a cwd that is a file is refused as not a directory and leaves no task", async () => {
+posixTest("a cwd that is a file is refused as not a directory and leaves no task", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -314,7 +324,7 @@ Deno.test("a cwd that is a file is refused as not a directory and leaves no task
   }
 });
 
-Deno.test("a task past its timeout ends as timed_out and its processes are gone", async () => {
+posixTest("a task past its timeout ends as timed_out and its processes are gone", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -342,7 +352,7 @@ Deno.test("a task past its timeout ends as timed_out and its processes are gone"
   }
 });
 
-Deno.test("task_status reports every field, with ISO 8601 times", async () => {
+posixTest("task_status reports every field, with ISO 8601 times", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -393,7 +403,7 @@ Deno.test("task_status reports every field, with ISO 8601 times", async () => {
   }
 });
 
-Deno.test("a quick task's times are in order: created, then started, then ended", async () => {
+posixTest("a quick task's times are in order: created, then started, then ended", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -414,7 +424,7 @@ Deno.test("a quick task's times are in order: created, then started, then ended"
   }
 });
 
-Deno.test("a running task has no end time and its duration grows", async () => {
+posixTest("a running task has no end time and its duration grows", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -442,7 +452,7 @@ Deno.test("a running task has no end time and its duration grows", async () => {
   }
 });
 
-Deno.test("task_result shows the output printed so far while the task still runs", async () => {
+posixTest("task_result shows the output printed so far while the task still runs", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -463,7 +473,7 @@ Deno.test("task_result shows the output printed so far while the task still runs
   }
 });
 
-Deno.test("list_tasks lists newest first, respects the limit and counts its tasks", async () => {
+posixTest("list_tasks lists newest first, respects the limit and counts its tasks", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -511,7 +521,7 @@ async function refuseAll(
 
 const HUGE_ID = "k".repeat(10_000);
 
-Deno.test("start_task refuses bad arguments with a short message and starts nothing", async () => {
+posixTest("start_task refuses bad arguments with a short message and starts nothing", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -548,7 +558,7 @@ Deno.test("start_task refuses bad arguments with a short message and starts noth
   }
 });
 
-Deno.test("task_status, task_result and cancel_task refuse bad task ids", async () => {
+posixTest("task_status, task_result and cancel_task refuse bad task ids", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -586,7 +596,7 @@ Deno.test("task_status, task_result and cancel_task refuse bad task ids", async 
   }
 });
 
-Deno.test("task_result refuses bad tail_lines and list_tasks refuses bad limits", async () => {
+posixTest("task_result refuses bad tail_lines and list_tasks refuses bad limits", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cleanup, errorText, runToEnd, startServer, tempDir } from "./helpers.ts";
+import { cleanup, errorText, posixTest, runToEnd, startServer, tempDir } from "./helpers.ts";
 
 type Tasks = { task_id: string; status: string; exit_code: number | null }[];
 
-Deno.test("wait_for_task in mode any returns when the first task ends", async () => {
+posixTest("wait_for_task in mode any returns when the first task ends", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -30,7 +30,7 @@ Deno.test("wait_for_task in mode any returns when the first task ends", async ()
   }
 });
 
-Deno.test("wait_for_task in mode all waits for every task and sends progress", async () => {
+posixTest("wait_for_task in mode all waits for every task and sends progress", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -64,7 +64,7 @@ Deno.test("wait_for_task in mode all waits for every task and sends progress", a
   }
 });
 
-Deno.test("wait_for_task returns as soon as until_pattern appears in the output", async () => {
+posixTest("wait_for_task returns as soon as until_pattern appears in the output", async () => {
   const home = await tempDir();
   const server = await startServer(home);
   try {
@@ -96,51 +96,54 @@ Deno.test("wait_for_task returns as soon as until_pattern appears in the output"
   }
 });
 
-Deno.test("wait_for_task times out with each status, caps the timeout, and returns at once for ended tasks", async () => {
-  const home = await tempDir();
-  const server = await startServer(home);
-  try {
-    const running = await server.call("start_task", { command: "sleep 600" });
-    const t0 = Date.now();
-    const timedOut = await server.call("wait_for_task", {
-      task_ids: [running.task_id],
-      timeout_seconds: 0.5,
-    });
-    assert.equal(timedOut.reason, "timeout");
-    assert.ok(Date.now() - t0 >= 400);
-    assert.equal((timedOut.tasks as Tasks)[0].status, "working");
-    assert.equal(timedOut.note, null);
+posixTest(
+  "wait_for_task times out with each status, caps the timeout, and returns at once for ended tasks",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const running = await server.call("start_task", { command: "sleep 600" });
+      const t0 = Date.now();
+      const timedOut = await server.call("wait_for_task", {
+        task_ids: [running.task_id],
+        timeout_seconds: 0.5,
+      });
+      assert.equal(timedOut.reason, "timeout");
+      assert.ok(Date.now() - t0 >= 400);
+      assert.equal((timedOut.tasks as Tasks)[0].status, "working");
+      assert.equal(timedOut.note, null);
 
-    const done = await runToEnd(server, { command: "true" });
-    const t1 = Date.now();
-    const immediate = await server.call("wait_for_task", {
-      task_ids: [done.task_id],
-      timeout_seconds: 500,
-    });
-    assert.equal(immediate.reason, "ended");
-    assert.ok(Date.now() - t1 < 2000);
-    assert.match(String(immediate.note), /capped at 50/);
+      const done = await runToEnd(server, { command: "true" });
+      const t1 = Date.now();
+      const immediate = await server.call("wait_for_task", {
+        task_ids: [done.task_id],
+        timeout_seconds: 500,
+      });
+      assert.equal(immediate.reason, "ended");
+      assert.ok(Date.now() - t1 < 2000);
+      assert.match(String(immediate.note), /capped at 50/);
 
-    const unknown = await server.raw("wait_for_task", { task_ids: ["zzzzzzzzzzzz"] });
-    assert.equal(
-      errorText(unknown),
-      'Unknown task_id "zzzzzzzzzzzz": call list_tasks to see the task ids',
-    );
-    assert.match(errorText(await server.raw("wait_for_task", { task_ids: [] })), /1 to 50/);
-    assert.match(
-      errorText(
-        await server.raw("wait_for_task", { task_ids: [done.task_id], until_pattern: "(" }),
-      ),
-      /not a valid regular expression/,
-    );
-    await server.call("cancel_task", { task_id: running.task_id });
-  } finally {
-    await server.close();
-    await cleanup(home);
-  }
-});
+      const unknown = await server.raw("wait_for_task", { task_ids: ["zzzzzzzzzzzz"] });
+      assert.equal(
+        errorText(unknown),
+        'Unknown task_id "zzzzzzzzzzzz": call list_tasks to see the task ids',
+      );
+      assert.match(errorText(await server.raw("wait_for_task", { task_ids: [] })), /1 to 50/);
+      assert.match(
+        errorText(
+          await server.raw("wait_for_task", { task_ids: [done.task_id], until_pattern: "(" }),
+        ),
+        /not a valid regular expression/,
+      );
+      await server.call("cancel_task", { task_id: running.task_id });
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
 
-Deno.test("wait_for_task sees a task end that another server recorded", async () => {
+posixTest("wait_for_task sees a task end that another server recorded", async () => {
   const home = await tempDir();
   const a = await startServer(home);
   const b = await startServer(home);
