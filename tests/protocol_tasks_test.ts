@@ -73,7 +73,7 @@ posixTest(
       assert.equal((fetched.structuredContent as Record<string, unknown>).exit_code, 3);
       const mapped = await server.client.experimental.tasks.getTask(String(plain.task_id));
       assert.equal(mapped.status, "failed");
-      assert.match(String(mapped.statusMessage), /exited with code 3/);
+      assert.equal(mapped.statusMessage, "failed: The command failed with exit code 3");
     } finally {
       await server.close();
       await cleanup(home);

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { Engine } from "../engine.ts";
-import { isTaskId, isTerminal, type Task } from "../task.ts";
+import { describe, isTaskId, isTerminal, type Task } from "../task.ts";
 import {
   ErrorCode,
   McpError,
@@ -41,14 +41,7 @@ export function toProtocolTask(task: Task): ProtocolTask {
         statusMessage: task.statusMessage ?? "Cancelled",
       };
     case "failed":
-      return {
-        ...base,
-        status: "failed",
-        statusMessage: task.statusMessage ??
-          `failed: the command exited with code ${task.exitCode}${
-            task.signal ? ` (${task.signal})` : ""
-          }`,
-      };
+      return { ...base, status: "failed", statusMessage: `failed: ${describe(task)}` };
     case "timed_out":
       return {
         ...base,
