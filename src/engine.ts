@@ -44,6 +44,13 @@ export interface EngineOptions {
   readonly monitorIntervalMs?: number;
   /** Where diagnostics go. Default: stderr. */
   readonly log?: (message: string) => void;
+  /**
+   * False for a short-lived engine such as the command line's: open() only registers it, so that a
+   * task it is starting is not taken for an orphan, and it adopts, sweeps and watches nothing by
+   * itself (tick() makes one pass on demand). Once it has closed, a watching engine adopts the
+   * tasks it started. Default true.
+   */
+  readonly watch?: boolean;
 }
 
 export interface StartRequest {
@@ -56,7 +63,11 @@ export interface StartRequest {
   readonly label?: string;
   /** Text fed to the command's stdin, which is then closed. Default: empty stdin. */
   readonly stdin?: string;
-  /** Keep the task this long after creation (ms), at most the retention period. */
+  /**
+   * A protocol task's ttl: keep it this long after creation (ms), capped at the retention period;
+   * null for the retention period. Left out (plain tasks), a task is kept for the retention
+   * period after it ends.
+   */
   readonly ttlMs?: number | null;
 }
 
@@ -210,7 +221,7 @@ export class Engine {
     return this.#serverId;
   }
 
-  /** Registers this server, adopts orphaned tasks, and starts watching. */
+  /** Registers this server, adopts orphaned tasks, and starts watching (unless `watch` is false). */
   async open(): Promise<void> {
     Deno.mkdirSync(join(this.#options.home, "tasks"), { recursive: true, mode: 0o700 });
     this.#store.registerServer({
@@ -219,6 +230,7 @@ export class Engine {
       startTime: await ownStartTime(),
       startedAt: Date.now(),
     });
+    if (this.#options.watch === false) return;
     this.sweep();
     const sweeper = setInterval(() => this.sweep(), RETENTION_SWEEP_MS);
     Deno.unrefTimer(sweeper);
@@ -264,6 +276,11 @@ export class Engine {
       throw new RangeError(`Unknown task_id "${shown}": call list_tasks to see the task ids`);
     }
     return task;
+  }
+
+  /** How long ended tasks are kept, in ms. */
+  get retentionMs(): number {
+    return this.#options.retentionDays * 86_400_000;
   }
 
   /** The ttl a task gets for a requested one: never longer than the retention period. */
@@ -346,7 +363,7 @@ export class Engine {
       timeoutSeconds,
       owner: this.#serverId,
       label,
-      ttlMs: this.effectiveTtl(request.ttlMs),
+      ttlMs: request.ttlMs === undefined ? null : this.effectiveTtl(request.ttlMs),
     });
     const startedAt = Date.now();
     let child: SpawnedTask;

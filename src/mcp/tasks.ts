@@ -20,13 +20,17 @@ import { commandResult, commandResultShape } from "./tools.ts";
 export const POLL_INTERVAL_MS = 500;
 const PAGE_SIZE = 50;
 
-/** The protocol's view of a task: its five statuses, with ours folded in and explained. */
-export function toProtocolTask(task: Task): ProtocolTask {
+/**
+ * The protocol's view of a task: its five statuses, with ours folded in and explained. A task
+ * started without a protocol ttl is kept for the retention period after it ends: its ttl (from
+ * creation) is reported as that, counted from its end or, while it runs, from now.
+ */
+export function toProtocolTask(task: Task, retentionMs: number): ProtocolTask {
   const base = {
     taskId: task.id,
     createdAt: new Date(task.createdAt).toISOString(),
     lastUpdatedAt: new Date(task.endedAt ?? task.startedAt ?? task.createdAt).toISOString(),
-    ttl: task.ttlMs,
+    ttl: task.ttlMs ?? (task.endedAt ?? Date.now()) - task.createdAt + retentionMs,
     pollInterval: POLL_INTERVAL_MS,
   };
   switch (task.status) {
@@ -103,7 +107,7 @@ export class EngineTaskStore implements TaskStore {
 
   getTask(taskId: string): Promise<ProtocolTask | null> {
     const task = this.#find(taskId);
-    return Promise.resolve(task && toProtocolTask(task));
+    return Promise.resolve(task && toProtocolTask(task, this.#engine.retentionMs));
   }
 
   storeTaskResult(): Promise<void> {
@@ -131,7 +135,7 @@ export class EngineTaskStore implements TaskStore {
     const { tasks } = this.#engine.list({ limit: PAGE_SIZE + 1, before });
     const page = tasks.slice(0, PAGE_SIZE);
     return Promise.resolve({
-      tasks: page.map(toProtocolTask),
+      tasks: page.map((task) => toProtocolTask(task, this.#engine.retentionMs)),
       nextCursor: tasks.length > PAGE_SIZE ? encodeCursor(page[page.length - 1]) : undefined,
     });
   }
@@ -185,11 +189,11 @@ export function registerRunCommand(
       if (progressToken !== undefined) {
         reportProgress(server, engine, task.id, progressToken, options.log);
       }
-      return { task: toProtocolTask(task) };
+      return { task: toProtocolTask(task, engine.retentionMs) };
     },
     getTask: (_args, extra) => {
       const task = engine.status(extra.taskId).task;
-      return toProtocolTask(task);
+      return toProtocolTask(task, engine.retentionMs);
     },
     getTaskResult: async (_args, extra) => await commandResult(engine, extra.taskId),
   });
@@ -235,7 +239,7 @@ function reportProgress(
 export function announceTaskStatus(server: McpServer, engine: Engine): () => void {
   return engine.onChange((id) => {
     try {
-      const task = toProtocolTask(engine.status(id).task);
+      const task = toProtocolTask(engine.status(id).task, engine.retentionMs);
       void server.server.notification({ method: "notifications/tasks/status", params: task })
         .catch(() => {});
     } catch {
