@@ -1,7 +1,7 @@
 import process from "node:process";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import denoConfig from "./deno.json" with { type: "json" };
+import { runCli } from "./src/cli.ts";
 import { type Config, loadConfig } from "./src/config.ts";
 import { Engine } from "./src/engine.ts";
 import { createMcpServer } from "./src/mcp/server.ts";
@@ -11,18 +11,6 @@ import { Store } from "./src/store.ts";
 
 const VERSION = denoConfig.version;
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
-
-const HELP = `backburner ${VERSION}: an MCP server that runs shell commands as background tasks
-
-Usage:
-  backburner [serve]   Run the MCP server on stdio (what an MCP client starts)
-  backburner --version
-  backburner --help
-
-Settings come from the environment; see the README for each:
-  BACKBURNER_HOME, BACKBURNER_GRACE_SECONDS, BACKBURNER_MAX_OUTPUT_CHARS,
-  BACKBURNER_MAX_LOG_BYTES, BACKBURNER_RETENTION_DAYS, BACKBURNER_ON_EXIT,
-  BACKBURNER_ALLOW, BACKBURNER_DENY`;
 
 function log(message: string): void {
   console.error(`backburner: ${message}`);
@@ -89,7 +77,11 @@ export async function serve(config: Config): Promise<void> {
     event.preventDefault();
     log(`unexpected error: ${event.reason instanceof Error ? event.reason.stack : event.reason}`);
   });
-  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+  // Windows delivers only SIGINT and SIGBREAK to a listener; the others throw there.
+  const signals = Deno.build.os === "windows"
+    ? (["SIGINT", "SIGBREAK"] as const)
+    : (["SIGTERM", "SIGINT", "SIGHUP"] as const);
+  for (const signal of signals) {
     Deno.addSignalListener(signal, () => void shutdown(signal).finally(() => Deno.exit(0)));
   }
   process.stdin.once("end", () => void shutdown("stdin closed").finally(() => Deno.exit(0)));
@@ -104,30 +96,10 @@ export async function serve(config: Config): Promise<void> {
   log(`serving on stdio (state directory ${config.home})`);
 }
 
+/** `backburner` and `backburner serve` serve MCP on stdio; everything else is the command line. */
 async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "V" } },
-    });
-  } catch (error) {
-    log(`${(error as Error).message}: see backburner --help`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (parsed.values.version) {
-    console.log(VERSION);
-    return 0;
-  }
-  const [command = "serve", ...rest] = parsed.positionals;
-  if (command !== "serve" || rest.length > 0) {
-    log(`unknown command "${parsed.positionals.join(" ")}": see backburner --help`);
-    return 2;
+  if (args.length > 1 || (args.length === 1 && args[0] !== "serve")) {
+    return await runCli(args, { version: VERSION, openStore });
   }
   let config: Config;
   try {
