@@ -1,671 +1,866 @@
 /**
- * Benchmarks backburner end to end: main.ts runs as a subprocess and a real MCP SDK client talks
- * to it over stdio (tests/helpers.ts startServer), exactly as an agent's client would.
+ * Benchmarks backburner end to end against a reference for each figure, and writes
+ * docs/BENCHMARKS.md and docs/benchmarks.svg:
  *
- *   deno run --no-prompt --allow-read --allow-write --allow-run --allow-env bench/bench.ts
+ *   deno run --no-prompt -A bench/bench.ts [--quick]
  *
- * Measures:
- *   1. start_task round trip (command `true`), 200 sequential calls after 5 uncounted warm-ups.
- *   2. Exit-to-visible latency of a task this server started (`sleep 0.3`), 30 runs.
- *   3. Exit-to-visible latency of a task adopted from a server killed with SIGKILL (`sleep 2` plus
- *      a jitter, see below), 10 runs, each on a fresh state directory.
- *   4. Cold start: process spawn to the initialize answer (startServer returning), 10 runs after
- *      one uncounted warm-up.
+ * backburner runs as main.ts in a subprocess with a real MCP SDK client over stdio
+ * (tests/helpers.ts startServer), exactly as an agent's client would start it. The references:
+ *   - the peer, desktop-commander (bench/peer.ts), started the same way with the same client;
+ *     installed from npm into bench/.peer/ on the first run. Without it the bench still runs and
+ *     marks those rows "peer unavailable";
+ *   - the physical limit: the same work done by a plain shell, `tail`, or SQL on the database;
+ *   - an idle `deno run` of an empty script, for memory.
  *
- * Prints a plain table and writes it as Markdown to bench/LAST_RUN.md. Every server it starts is
- * stopped and every state directory it makes is removed (tests/helpers.ts cleanup), also on
- * failure and on Ctrl-C; at the end it checks with `ps` that nothing of its own is left.
+ * -A is needed: Deno 2.9 refuses reads under /proc (RSS, CPU time, process scans) without it.
+ * --quick runs every measurement with fewer samples and a 128 MiB log instead of 1 GiB (a smoke
+ * test of the benchmark itself; its figures are not the ones to publish).
  *
- * Percentiles are nearest-rank over the sorted samples: with n = 10, p95 is the maximum; with
- * n = 30, p95 is the 29th of 30.
- *
- * What "the task's real exit" means in 2 and 3. The server learns how a task ended only from its
- * exit record, tasks/<id>/exit, which the task's wrapper shell writes (temp file + rename) right
- * after the command exits and right before the wrapper itself exits. So the record's mtime is the
- * earliest moment any server could know the task has ended, and it is stamped by the kernel for
- * the task's own process tree, independently of the server under test. Alternatives are worse:
- *   - `sleep 0.3; date +%s%N > MARKER` stamps a moment before the command even exits (marker,
- *     then shell exit, then the wrapper's fork + write + rename), so it would charge the wrapper's
- *     own milliseconds to the server.
- *   - the reported ended_at is not independent: the engine copies it from the same mtime (in
- *     whole ms). The benchmark only checks that it agrees.
- * The mtime is read with nanoseconds (`stat -c %.9Y`; Deno's FileInfo has whole ms only).
- * Caveat: Linux may stamp mtimes from its coarse clock, which advances once per timer tick (4 ms
- * at HZ=250), so the real write happened up to one tick after the mtime and the latencies are
- * overstated by half a tick on average. The benchmark detects the tick from the mtimes (they all
- * share one phase modulo the tick) and reports it next to the results; it does not correct for it.
- *
- * "First observed" is when the task_status reply saying `completed` arrives at the client, on a
- * wall clock with sub-ms resolution (performance.now() anchored to a Date.now() tick edge just
- * before each run). The client polls back to back with a ~2 ms pause, so the observation itself
- * is late by up to about one poll round trip plus 2 ms (the mean poll round trip is reported).
- *
- * Adopted tasks (3) are not the new server's children, so it can only notice their exit on its
- * periodic monitor tick. Were every run timed identically, the exit would always fall at the same
- * phase of that tick and the benchmark would report one arbitrary point of the interval. So each
- * run's sleep gets a jitter spread evenly (stratified, shuffled) over one monitor interval, and
- * the samples cover the phases an agent meets in practice.
+ * Every server, peer, task and directory is torn down at the end, also on failure and on Ctrl-C
+ * (bench/lab.ts); the last line says whether anything had to be killed.
  */
 
 import { join } from "node:path";
-import { cleanup, ROOT, type ServerHandle, startServer, tempDir } from "../tests/helpers.ts";
+import { parseArgs } from "node:util";
+import { DatabaseSync } from "node:sqlite";
+import { ROOT, type ServerHandle } from "../tests/helpers.ts";
+import { Store } from "../src/store.ts";
+import { newTaskId } from "../src/task.ts";
+import {
+  cpuMs,
+  cpuPreciseMs,
+  formatFile,
+  killAllWith,
+  machine,
+  type McpProcess,
+  mtimeTick,
+  rssMiB,
+  sleep,
+  type Stats,
+  stats,
+} from "./common.ts";
+import {
+  ADOPT_RUNS,
+  ADOPT_SLEEP_S,
+  adoptedExit,
+  blockingExit,
+  BLOCKING_RUNS,
+  ENGINE_MONITOR_MS,
+  OWN_RUNS,
+  OWN_SLEEP_S,
+  ownExit,
+} from "./exit_latency.ts";
+import { Lab } from "./lab.ts";
+import { installPeer, PEER_NAME, PEER_PACKAGE, PEER_VERSION, peerPid } from "./peer.ts";
+import { formatRatio, formatValue, markdownTable, ratio, type Row, svgChart } from "./report.ts";
 
-const START_CALLS = 200;
+const args = parseArgs({ args: Deno.args, options: { quick: { type: "boolean" } } });
+const QUICK = args.values.quick ?? false;
+
+const COLD_RUNS = QUICK ? 3 : 20;
+const START_CALLS = QUICK ? 20 : 200;
 const START_WARMUP = 5;
-const OWN_RUNS = 30;
-const OWN_SLEEP_S = 0.3;
-const ADOPT_RUNS = 10;
-const ADOPT_SLEEP_S = 2;
-const COLD_RUNS = 10;
-const POLL_PAUSE_MS = 2;
-/** The engine's default monitor interval (EngineOptions.monitorIntervalMs; main.ts sets none). */
-const ENGINE_MONITOR_MS = 500;
+const CAPTURE_RUNS = QUICK ? 2 : 5;
+const LOG_BYTES = QUICK ? 128 * 1024 * 1024 : 1024 * 1024 * 1024;
+/** Lines of the tail log: 128 bytes each, numbered, so that the tail can be checked. */
+const LINE_BYTES = 128;
+const TAIL_LINES = 100;
+const TAIL_RUNS = QUICK ? 5 : 30;
+const LIST_TASKS = QUICK ? 10_000 : 100_000;
+const LIST_CALLS = QUICK ? 20 : 200;
+const RUNNING_TASKS = QUICK ? 20 : 200;
+const CPU_WINDOW_S = QUICK ? 5 : 30;
+const IDLE_SAMPLES = 10;
 
-// ---------------------------------------------------------------------------------------------
-// Resources: every server and state directory is tracked and torn down, whatever happens.
-//
-// Deno 2.9 wants --allow-all for any read under /proc, and the bench runs with plain
-// --allow-read, so helpers' cleanup() (which scans /proc for task processes) throws NotCapable
-// and helpers' isAlive() always answers false. Then the same job is done with `ps` (needs only
-// --allow-run): every process of a bench state directory carries BACKBURNER_HOME=<dir> in its
-// environment (servers get it from startServer, tasks inherit it from their server), and tasks
-// also carry BACKBURNER_TASK_ID=<id>.
+const PEER_DIR = join(ROOT, "bench", ".peer");
+const DOCS = join(ROOT, "docs");
 
-const servers = new Set<ServerHandle>();
-const homes = new Set<string>();
-/** Every state directory ever made, for the final check that nothing of ours is left running. */
-const allHomes = new Set<string>();
+const lab = new Lab();
+const log = (message: string) => console.error(`bench: ${message}`);
 
-async function newHome(): Promise<string> {
-  const home = await tempDir("backburner-bench-");
-  homes.add(home);
-  allHomes.add(home);
-  return home;
+/** The peer's entry script, or why there is none. */
+let peerEntry: string | null = null;
+let peerMissing = "peer unavailable";
+
+function peerRow(row: Omit<Row, "missing">): Row {
+  return row.ref ? row : { ...row, missing: peerMissing };
 }
 
-async function boot(home: string): Promise<ServerHandle> {
-  const server = await startServer(home);
-  servers.add(server);
-  return server;
-}
-
-interface PsEntry {
-  readonly pid: number;
-  readonly zombie: boolean;
-  /** Arguments and environment, split on white space. */
-  readonly words: ReadonlySet<string>;
-}
-
-/** Every process of this user, with its environment (procps `ps e`). */
-async function psWithEnvironment(): Promise<PsEntry[]> {
-  const output = await new Deno.Command("ps", {
-    args: ["-e", "-ww", "-o", "pid=", "-o", "stat=", "-o", "args=", "e"],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const entries: PsEntry[] = [];
-  for (const line of new TextDecoder().decode(output.stdout).split("\n")) {
-    const [pid, stat, ...rest] = line.trim().split(/\s+/);
-    if (!pid || !stat) continue;
-    entries.push({ pid: Number(pid), zombie: stat.startsWith("Z"), words: new Set(rest) });
-  }
-  return entries.filter((entry) => entry.pid !== Deno.pid);
-}
-
-/** Live processes (servers and tasks) belonging to a bench state directory. */
-async function processesOf(home: string): Promise<number[]> {
-  let ids: string[] = [];
+async function withPeer<T>(body: (peer: McpProcess, home: string) => Promise<T>): Promise<T> {
+  if (!peerEntry) throw new Error("no peer");
+  const home = await lab.dir("backburner-bench-peer-home-");
+  const peer = await lab.startPeer(peerEntry, home);
   try {
-    ids = [...Deno.readDirSync(join(home, "tasks"))].map((entry) => entry.name);
-  } catch {
-    // no tasks folder (yet, or any more)
+    return await body(peer, home);
+  } finally {
+    await lab.stopPeer(peer);
+    await lab.remove(home);
   }
-  const marks = [`BACKBURNER_HOME=${home}`, ...ids.map((id) => `BACKBURNER_TASK_ID=${id}`)];
-  return (await psWithEnvironment())
-    .filter((entry) => !entry.zombie && marks.some((mark) => entry.words.has(mark)))
-    .map((entry) => entry.pid);
 }
 
-function kill(pid: number): void {
+async function withServer<T>(
+  body: (server: ServerHandle, home: string) => Promise<T>,
+  prepare?: (home: string) => void | Promise<void>,
+): Promise<T> {
+  const home = await lab.dir();
   try {
-    Deno.kill(pid, "SIGKILL");
-  } catch {
-    // gone meanwhile
-  }
-}
-
-async function stop(server: ServerHandle): Promise<void> {
-  servers.delete(server);
-  try {
-    await server.close();
-  } catch {
-    kill(server.pid);
-  }
-}
-
-async function removeHome(home: string): Promise<void> {
-  homes.delete(home);
-  try {
-    await cleanup(home);
-    return;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotCapable)) throw error;
-  }
-  for (const pid of await processesOf(home)) kill(pid);
-  await Deno.remove(home, { recursive: true }).catch(() => {});
-}
-
-let tornDown: Promise<void> | undefined;
-
-function teardown(): Promise<void> {
-  tornDown ??= (async () => {
-    for (const server of [...servers]) await stop(server).catch(() => {});
-    for (const home of [...homes]) await removeHome(home).catch(() => {});
-  })();
-  return tornDown;
-}
-
-/** Processes of any bench state directory still alive after teardown (killed, and counted). */
-async function leftovers(): Promise<number> {
-  let count = 0;
-  for (const home of allHomes) {
-    for (const pid of await processesOf(home)) {
-      kill(pid);
-      count++;
-    }
-  }
-  return count;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small tools.
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-let wallAnchor = Date.now() - performance.now();
-
-/**
- * Re-anchors wallNow() on the wall clock: waits for Date.now() to tick over to the next whole ms
- * (at most 1 ms) and takes that edge as exact. Keeps the monotonic clock from drifting away from
- * the wall clock the kernel stamps mtimes with.
- */
-function reanchorWallClock(): void {
-  const start = Date.now();
-  let now = start;
-  while (now === start) now = Date.now();
-  wallAnchor = now - performance.now();
-}
-
-/** Wall-clock ms since the epoch with sub-ms resolution. */
-const wallNow = () => wallAnchor + performance.now();
-
-interface Stats {
-  readonly n: number;
-  readonly median: number;
-  readonly p95: number;
-  readonly p99: number;
-  readonly min: number;
-  readonly max: number;
-  readonly mean: number;
-}
-
-/** Nearest-rank percentile of ascending `sorted`. */
-function percentile(sorted: readonly number[], p: number): number {
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(sorted.length, rank) - 1];
-}
-
-function stats(samples: readonly number[]): Stats {
-  if (samples.length === 0) throw new Error("no samples");
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    n: sorted.length,
-    median: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    p99: percentile(sorted, 99),
-    min: sorted[0],
-    max: sorted[sorted.length - 1],
-    mean: sorted.reduce((sum, x) => sum + x, 0) / sorted.length,
-  };
-}
-
-async function runText(command: string, args: string[]): Promise<string | null> {
-  try {
-    const output = await new Deno.Command(command, {
-      args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return output.success ? new TextDecoder().decode(output.stdout) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Whether exit times have ns precision (false: `stat` failed, Deno's whole ms were used). */
-let preciseMtimes = true;
-
-/** The mtime of a task's exit record, in ms since the epoch with ns precision. */
-async function exitRecordTime(home: string, taskId: string): Promise<number> {
-  const path = join(home, "tasks", taskId, "exit");
-  const text = await runText("stat", ["-c", "%.9Y", path]);
-  const seconds = text === null ? NaN : Number(text.trim());
-  if (Number.isFinite(seconds) && seconds > 0) return seconds * 1000;
-  preciseMtimes = false;
-  const mtime = Deno.statSync(path).mtime;
-  if (!mtime) throw new Error(`task ${taskId}: its exit record has no mtime`);
-  return mtime.getTime();
-}
-
-/**
- * The timer tick the mtimes are quantised to, in ms: the largest common kernel tick (HZ = 100,
- * 250, 300, 500, 1000) modulo which all of them share one phase; 0 when none fits (fine-grained
- * timestamps) or the mtimes are not precise enough to tell.
- */
-function mtimeTick(mtimes: readonly number[]): number {
-  if (!preciseMtimes || mtimes.length < 5) return 0;
-  for (const tick of [10, 4, 1000 / 300, 2, 1]) {
-    const phase = (m: number) => ((m % tick) + tick) % tick;
-    const first = phase(mtimes[0]);
-    const same = mtimes.every((m) => {
-      const d = Math.abs(phase(m) - first);
-      return Math.min(d, tick - d) < 0.01;
-    });
-    if (same) return tick;
-  }
-  return 0;
-}
-
-interface Observation {
-  /** Wall-clock ms when the first non-working task_status reply arrived. */
-  readonly seenAt: number;
-  readonly status: Record<string, unknown>;
-  readonly polls: number;
-  /** Sum of the round trips of those polls, ms. */
-  readonly pollMs: number;
-}
-
-/** Polls task_status back to back (POLL_PAUSE_MS apart) until the task leaves "working". */
-async function pollUntilEnded(
-  server: ServerHandle,
-  taskId: string,
-  timeoutMs: number,
-): Promise<Observation> {
-  reanchorWallClock();
-  const deadline = performance.now() + timeoutMs;
-  let polls = 0;
-  let pollMs = 0;
-  for (;;) {
-    const sent = performance.now();
-    const status = await server.call("task_status", { task_id: taskId });
-    const seenAt = wallNow();
-    pollMs += performance.now() - sent;
-    polls++;
-    if (status.status !== "working") return { seenAt, status, polls, pollMs };
-    if (performance.now() > deadline) {
-      throw new Error(`task ${taskId} still working after ${timeoutMs} ms`);
-    }
-    await sleep(POLL_PAUSE_MS);
-  }
-}
-
-/** Checks the final status; returns |ended_at − mtime| in ms (ended_at has whole ms). */
-function checkEnded(seen: Observation, taskId: string, exitAt: number): number {
-  if (seen.status.status !== "completed") {
-    throw new Error(`task ${taskId} ended as ${seen.status.status}, not completed`);
-  }
-  return Math.abs(Date.parse(seen.status.ended_at as string) - Math.floor(exitAt));
-}
-
-/** `count` values spread evenly over [0, span): one per stratum, in random order. */
-function stratified(count: number, span: number): number[] {
-  const values = Array.from({ length: count }, (_, k) => ((k + Math.random()) / count) * span);
-  for (let i = values.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [values[i], values[j]] = [values[j], values[i]];
-  }
-  return values;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The four measurements.
-
-async function benchStartTask(): Promise<Stats> {
-  const home = await newHome();
-  try {
-    const server = await boot(home);
+    await prepare?.(home);
+    const server = await lab.boot(home);
     try {
-      for (let i = 0; i < START_WARMUP; i++) await server.call("start_task", { command: "true" });
+      return await body(server, home);
+    } finally {
+      await lab.stop(server);
+    }
+  } finally {
+    await lab.remove(home);
+  }
+}
+
+/** Waits with wait_for_task (which wakes at once on this server's own changes) until the end. */
+async function waitEnded(server: ServerHandle, id: string): Promise<Record<string, unknown>> {
+  for (;;) {
+    const waited = await server.call("wait_for_task", { task_ids: [id], timeout_seconds: 50 });
+    const task = (waited.tasks as Record<string, unknown>[])[0];
+    if (waited.reason === "ended") return task;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cold start.
+
+async function coldStart(): Promise<{ ours: Stats; peer: Stats | null; warmups: string }> {
+  const home = await lab.dir();
+  const peerHome = await lab.dir("backburner-bench-peer-home-");
+  const time = async (start: () => Promise<{ close(): Promise<void> }>) => {
+    const t0 = performance.now();
+    const server = await start();
+    const ms = performance.now() - t0;
+    await server.close();
+    return ms;
+  };
+  const ours = () => time(() => lab.boot(home).then((s) => ({ close: () => lab.stop(s) })));
+  const peer = peerEntry
+    ? () =>
+      time(() => lab.startPeer(peerEntry!, peerHome).then((p) => ({ close: () => lab.stopPeer(p) })))
+    : null;
+  try {
+    // One uncounted run each first: it creates the state database / the peer's config.
+    const warmOurs = await ours();
+    const warmPeer = peer ? await peer() : null;
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < COLD_RUNS; i++) {
+      a.push(await ours());
+      if (peer) b.push(await peer());
+    }
+    return {
+      ours: stats(a),
+      peer: peer ? stats(b) : null,
+      warmups: `uncounted first runs (which create the database / the peer's config): ` +
+        `backburner ${warmOurs.toFixed(0)} ms${
+          warmPeer === null ? "" : `, ${PEER_NAME} ${warmPeer.toFixed(0)} ms`
+        }`,
+    };
+  } finally {
+    await lab.remove(home);
+    await lab.remove(peerHome);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// start_task round trip.
+
+async function startRoundTrip(): Promise<{ ours: Stats; peer: Stats | null }> {
+  const ours = await withServer(async (server) => {
+    for (let i = 0; i < START_WARMUP; i++) await server.call("start_task", { command: "true" });
+    const samples: number[] = [];
+    for (let i = 0; i < START_CALLS; i++) {
+      const t0 = performance.now();
+      await server.call("start_task", { command: "true" });
+      samples.push(performance.now() - t0);
+    }
+    return stats(samples);
+  });
+  const peer = peerEntry
+    ? await withPeer(async (peer) => {
+      const call = () => peer.call("start_process", { command: "true", timeout_ms: 10_000 });
+      for (let i = 0; i < START_WARMUP; i++) await call();
       const samples: number[] = [];
       for (let i = 0; i < START_CALLS; i++) {
         const t0 = performance.now();
-        await server.call("start_task", { command: "true" });
+        const text = await call();
         samples.push(performance.now() - t0);
+        peerPid(text);
       }
       return stats(samples);
-    } finally {
-      await stop(server);
-    }
-  } finally {
-    await removeHome(home);
-  }
+    })
+    : null;
+  return { ours, peer };
 }
 
-interface ExitLatency {
-  readonly latency: Stats;
-  readonly pollRtt: number;
-  /** Largest |ended_at − exit record mtime| seen, ms. */
-  readonly endedAtSkew: number;
-  /** The exit records' mtimes, for finding the clock tick. */
-  readonly mtimes: number[];
-}
+// ---------------------------------------------------------------------------------------------
+// Output capture: a task writing LOG_BYTES to stdout, start to completed.
 
-async function benchOwnExit(): Promise<ExitLatency> {
-  const home = await newHome();
+async function outputCapture(): Promise<{ ours: Stats; shell: Stats }> {
+  const command = `head -c ${LOG_BYTES} /dev/zero`;
+  const scratch = await lab.dir("backburner-bench-capture-");
   try {
-    const server = await boot(home);
-    try {
-      const samples: number[] = [];
-      const mtimes: number[] = [];
-      let polls = 0;
-      let pollMs = 0;
-      let skew = 0;
-      for (let i = 0; i < OWN_RUNS; i++) {
-        const started = await server.call("start_task", { command: `sleep ${OWN_SLEEP_S}` });
-        const id = started.task_id as string;
-        // Idle through most of the sleep, then poll tightly across the exit.
-        await sleep(OWN_SLEEP_S * 1000 - 60);
-        const seen = await pollUntilEnded(server, id, 10_000);
-        const exitAt = await exitRecordTime(home, id);
-        skew = Math.max(skew, checkEnded(seen, id, exitAt));
-        samples.push(seen.seenAt - exitAt);
-        mtimes.push(exitAt);
-        polls += seen.polls;
-        pollMs += seen.pollMs;
+    return await withServer(async (server, home) => {
+      const ours: number[] = [];
+      const shell: number[] = [];
+      for (let i = 0; i < CAPTURE_RUNS; i++) {
+        const t0 = performance.now();
+        const started = await server.call("start_task", { command });
+        const task = await waitEnded(server, started.task_id as string);
+        ours.push(performance.now() - t0);
+        if (task.status !== "completed" || task.output_bytes !== LOG_BYTES) {
+          throw new Error(`capture task ended ${task.status} with ${task.output_bytes} bytes`);
+        }
+        await Deno.remove(join(home, "tasks", task.task_id as string, "output.log"));
+
+        const file = join(scratch, "out");
+        const t1 = performance.now();
+        const status = await new Deno.Command("sh", {
+          args: ["-c", `${command} > ${file}`],
+          env: lab.env,
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        shell.push(performance.now() - t1);
+        if (!status.success || Deno.statSync(file).size !== LOG_BYTES) {
+          throw new Error("the shell's capture failed");
+        }
+        await Deno.remove(file);
       }
-      return { latency: stats(samples), pollRtt: pollMs / polls, endedAtSkew: skew, mtimes };
-    } finally {
-      await stop(server);
-    }
+      return { ours: stats(ours), shell: stats(shell) };
+    });
   } finally {
-    await removeHome(home);
+    await lab.remove(scratch);
   }
 }
 
-interface AdoptLatency extends ExitLatency {
-  /** Runs whose task exited before server B answered initialize (adoption not exercised live). */
-  readonly lateBoots: number;
-  /** Runs where B's stderr did not mention adopting the task. */
-  readonly unconfirmedAdoptions: number;
-  /** Spare time between B being ready and the task's exit, ms. */
-  readonly margin: Stats;
+// ---------------------------------------------------------------------------------------------
+// The tail of a LOG_BYTES log.
+
+interface TailResult {
+  readonly ours: Stats;
+  readonly tail: Stats;
+  readonly peer: Stats | null;
+  readonly generateMs: number;
 }
 
-async function benchAdoptedExit(): Promise<AdoptLatency> {
-  const samples: number[] = [];
-  const margins: number[] = [];
-  const mtimes: number[] = [];
-  let polls = 0;
-  let pollMs = 0;
-  let skew = 0;
-  let lateBoots = 0;
-  let unconfirmed = 0;
-  const jitters = stratified(ADOPT_RUNS, ENGINE_MONITOR_MS);
-  for (const jitter of jitters) {
-    const home = await newHome();
-    try {
-      const a = await boot(home);
-      const seconds = (ADOPT_SLEEP_S + jitter / 1000).toFixed(3);
-      const started = await a.call("start_task", { command: `sleep ${seconds}` });
-      const id = started.task_id as string;
-      Deno.kill(a.pid, "SIGKILL");
-      await stop(a); // the transport has seen the process die: nothing is left to close
-      const b = await boot(home);
-      const readyAt = Date.now();
-      try {
-        const seen = await pollUntilEnded(b, id, ADOPT_SLEEP_S * 1000 + 10_000);
-        const exitAt = await exitRecordTime(home, id);
-        skew = Math.max(skew, checkEnded(seen, id, exitAt));
-        if (readyAt >= exitAt) lateBoots++;
-        if (!b.stderr().includes(`adopted task ${id}`)) unconfirmed++;
-        margins.push(exitAt - readyAt);
-        samples.push(seen.seenAt - exitAt);
-        mtimes.push(exitAt);
-        polls += seen.polls;
-        pollMs += seen.pollMs;
-      } finally {
-        await stop(b);
-      }
-    } finally {
-      await removeHome(home);
+function checkTail(text: string, lastLine: number, who: string, slack = 0): void {
+  const lines = text.split("\n").filter((line) => /^\d{10} x+$/.test(line));
+  const last = lines.at(-1) ?? "";
+  const short = TAIL_LINES - lines.length;
+  if (short < 0 || short > slack || Number(last.slice(0, 10)) !== lastLine) {
+    throw new Error(`${who}: wrong tail (${lines.length} lines, last "${last.slice(0, 20)}")`);
+  }
+}
+
+async function tailOfLog(): Promise<TailResult> {
+  const lines = LOG_BYTES / LINE_BYTES;
+  const padding = "x".repeat(LINE_BYTES - 12);
+  const command = `seq -f '%010.0f ${padding}' 1 ${lines}`;
+  return await withServer(async (server, home) => {
+    const t0 = performance.now();
+    const started = await server.call("start_task", { command });
+    const id = started.task_id as string;
+    const task = await waitEnded(server, id);
+    const generateMs = performance.now() - t0;
+    if (task.status !== "completed" || task.output_bytes !== LOG_BYTES) {
+      throw new Error(`log task ended ${task.status} with ${task.output_bytes} bytes`);
     }
-  }
-  return {
-    latency: stats(samples),
-    pollRtt: pollMs / polls,
-    endedAtSkew: skew,
-    mtimes,
-    lateBoots,
-    unconfirmedAdoptions: unconfirmed,
-    margin: stats(margins),
-  };
-}
+    const path = join(home, "tasks", id, "output.log");
+    const run = async (peer: McpProcess | null) => {
+      const ours: number[] = [];
+      const tail: number[] = [];
+      const theirs: number[] = [];
+      for (let i = 0; i < TAIL_RUNS; i++) {
+        let t = performance.now();
+        const result = await server.call("task_result", { task_id: id, tail_lines: TAIL_LINES });
+        ours.push(performance.now() - t);
+        checkTail(result.output as string, lines, "task_result");
 
-async function benchColdStart(): Promise<{ cold: Stats; warmup: number }> {
-  const home = await newHome();
-  try {
-    const time = async () => {
-      const t0 = performance.now();
-      const server = await boot(home);
-      const ms = performance.now() - t0;
-      await stop(server);
-      return ms;
+        t = performance.now();
+        const output = await new Deno.Command("tail", {
+          args: ["-n", String(TAIL_LINES), path],
+          env: lab.env,
+          stdin: "null",
+          stdout: "piped",
+          stderr: "null",
+        }).output();
+        tail.push(performance.now() - t);
+        checkTail(new TextDecoder().decode(output.stdout), lines, "tail");
+
+        if (peer) {
+          t = performance.now();
+          const text = await peer.call("read_file", { path, offset: -TAIL_LINES });
+          theirs.push(performance.now() - t);
+          checkTail(text, lines, "read_file", 1);
+        }
+      }
+      return {
+        ours: stats(ours),
+        tail: stats(tail),
+        peer: peer ? stats(theirs) : null,
+        generateMs,
+      };
     };
-    // The first run also creates the state database.
-    const warmup = await time();
-    const samples: number[] = [];
-    for (let i = 0; i < COLD_RUNS; i++) samples.push(await time());
-    return { cold: stats(samples), warmup };
+    return peerEntry ? await withPeer((peer) => run(peer)) : await run(null);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// list_tasks with LIST_TASKS finished tasks in the store.
+
+/** Fills a new state database with finished tasks, in one transaction. */
+function fillStore(home: string, count: number): void {
+  const path = join(home, "state.db");
+  // The Store creates the schema exactly as the server would (migrations included).
+  new Store(path).close();
+  const db = new DatabaseSync(path);
+  const now = Date.now();
+  try {
+    db.exec("BEGIN");
+    const insert = db.prepare(
+      `INSERT INTO tasks (id, command, cwd, status, exit_code, signal, status_message, created_at,
+         started_at, ended_at, pid, timeout_seconds, deadline_at, owner, stop_reason,
+         stop_requested_at, label, ttl_ms)
+       VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, NULL)`,
+    );
+    for (let i = 0; i < count; i++) {
+      // Spread over the last ~28 hours (oldest first), well inside the 30-day retention.
+      const created = now - (count - i) * 1000;
+      const code = i % 10 === 0 ? 1 : 0;
+      insert.run(
+        newTaskId(),
+        `npm test -- --shard ${i}`,
+        "/home/me/app",
+        code === 0 ? "completed" : "failed",
+        code,
+        created,
+        created + 5,
+        created + 500,
+        100_000 + (i % 30_000),
+        i % 3 === 0 ? "unit-tests" : null,
+      );
+    }
+    db.exec("COMMIT");
   } finally {
-    await removeHome(home);
+    db.close();
   }
+}
+
+interface ListResult {
+  readonly ours: Stats;
+  readonly sql: Stats;
+  readonly bootMs: number;
+  readonly fillMs: number;
+}
+
+async function listTasks(): Promise<ListResult> {
+  const home = await lab.dir();
+  try {
+    let t = performance.now();
+    fillStore(home, LIST_TASKS);
+    const fillMs = performance.now() - t;
+    t = performance.now();
+    const server = await lab.boot(home);
+    const bootMs = performance.now() - t;
+    const db = new DatabaseSync(join(home, "state.db"), { readOnly: true });
+    try {
+      // Store.listTasks' two statements, prepared per call as it does.
+      const direct = () => {
+        const { n } = db.prepare("SELECT count(*) AS n FROM tasks").get() as { n: number };
+        const rows = db.prepare("SELECT * FROM tasks ORDER BY created_at DESC, id DESC LIMIT ?")
+          .all(20);
+        return { n, rows };
+      };
+      for (let i = 0; i < 5; i++) {
+        await server.call("list_tasks", { limit: 20 });
+        direct();
+      }
+      const ours: number[] = [];
+      const sql: number[] = [];
+      for (let i = 0; i < LIST_CALLS; i++) {
+        t = performance.now();
+        const listed = await server.call("list_tasks", { limit: 20 });
+        ours.push(performance.now() - t);
+        if (listed.total !== LIST_TASKS || listed.count !== 20) {
+          throw new Error(`list_tasks: total ${listed.total}, count ${listed.count}`);
+        }
+        t = performance.now();
+        const { n, rows } = direct();
+        sql.push(performance.now() - t);
+        if (n !== LIST_TASKS || rows.length !== 20) throw new Error("direct SELECT failed");
+      }
+      return { ours: stats(ours), sql: stats(sql), bootMs, fillMs };
+    } finally {
+      db.close();
+      await lab.stop(server);
+    }
+  } finally {
+    await lab.remove(home);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory and CPU.
+
+interface Footprint {
+  readonly idleRss: Stats;
+  readonly busyRss: Stats;
+  /** CPU use per one-second window while the tasks ran, % of one core. */
+  readonly cpu: Stats;
+  /** CPU ms used over the whole window. */
+  readonly cpuTotalMs: number;
+}
+
+async function sampleIdle(pid: number): Promise<Stats> {
+  await sleep(2000);
+  const samples: number[] = [];
+  for (let i = 0; i < IDLE_SAMPLES; i++) {
+    const rss = rssMiB(pid);
+    if (rss === null) throw new Error(`process ${pid} is gone`);
+    samples.push(rss);
+    await sleep(200);
+  }
+  return stats(samples);
+}
+
+/**
+ * Samples RSS and CPU of `pids` once a second over CPU_WINDOW_S seconds: CPU per window from the
+ * threads' schedstat (ns), and in all from utime + stime as a cross-check.
+ */
+async function sampleWindow(pids: number[]) {
+  const rss = pids.map(() => [] as number[]);
+  const cpu = pids.map(() => [] as number[]);
+  const ticksFirst = await Promise.all(pids.map((pid) => cpuMs(pid)));
+  let last = pids.map((pid) => cpuPreciseMs(pid));
+  let lastAt = performance.now();
+  for (let s = 0; s < CPU_WINDOW_S; s++) {
+    await sleep(1000);
+    const now = pids.map((pid) => cpuPreciseMs(pid));
+    const at = performance.now();
+    pids.forEach((pid, i) => {
+      if (now[i] === null || last[i] === null) throw new Error(`process ${pid} is gone`);
+      cpu[i].push(((now[i]! - last[i]!) / (at - lastAt)) * 100);
+      rss[i].push(rssMiB(pid) ?? NaN);
+    });
+    last = now;
+    lastAt = at;
+  }
+  const ticksLast = await Promise.all(pids.map((pid) => cpuMs(pid)));
+  return pids.map((_, i) => ({
+    rss: stats(rss[i]),
+    cpu: stats(cpu[i]),
+    cpuTotalMs: ticksLast[i]! - ticksFirst[i]!,
+  }));
+}
+
+interface FootprintResult {
+  readonly ours: Footprint;
+  readonly peer: Footprint | null;
+  readonly idleDeno: { rss: Stats; cpu: Stats; cpuTotalMs: number };
+}
+
+async function footprint(): Promise<FootprintResult> {
+  const scratch = await lab.dir("backburner-bench-idle-");
+  const script = join(scratch, "idle.ts");
+  Deno.writeTextFileSync(script, "setInterval(() => {}, 1 << 30);\n");
+  const idle = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", script],
+    env: lab.env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const ours = await withServer(async (server, home) => {
+      const idleRss = await sampleIdle(server.pid);
+      for (let i = 0; i < RUNNING_TASKS; i++) {
+        await server.call("start_task", { command: "sleep 600" });
+      }
+      await sleep(2000);
+      const [mine, reference] = await sampleWindow([server.pid, idle.pid]);
+      const working = await server.call("list_tasks", { status: "working", limit: 1000 });
+      if (working.total !== RUNNING_TASKS) {
+        throw new Error(`${working.total} tasks working, not ${RUNNING_TASKS}`);
+      }
+      await lab.stop(server);
+      await lab.remove(home); // kills the sleeps
+      return {
+        footprint: {
+          idleRss,
+          busyRss: mine.rss,
+          cpu: mine.cpu,
+          cpuTotalMs: mine.cpuTotalMs,
+        },
+        reference,
+      };
+    });
+    const peer = peerEntry
+      ? await withPeer(async (peer) => {
+        const idleRss = await sampleIdle(peer.pid);
+        // start_process blocks until timeout_ms; 20 at a time keeps the setup short.
+        for (let i = 0; i < RUNNING_TASKS; i += 20) {
+          await Promise.all(
+            Array.from(
+              { length: Math.min(20, RUNNING_TASKS - i) },
+              () => peer.call("start_process", { command: "sleep 600", timeout_ms: 100 }),
+            ),
+          );
+        }
+        await sleep(2000);
+        const [theirs] = await sampleWindow([peer.pid]);
+        const sessions = await peer.call("list_sessions");
+        const running = (sessions.match(/PID: \d+/g) ?? []).length;
+        if (running !== RUNNING_TASKS) log(`peer lists ${running} sessions, not ${RUNNING_TASKS}`);
+        return { idleRss, busyRss: theirs.rss, cpu: theirs.cpu, cpuTotalMs: theirs.cpuTotalMs };
+      })
+      : null;
+    return {
+      ours: ours.footprint,
+      peer,
+      idleDeno: ours.reference,
+    };
+  } finally {
+    try {
+      idle.kill("SIGKILL");
+    } catch {
+      // gone
+    }
+    await idle.status;
+    // The peer's sleeps (its shells do not die with it) and anything else of this phase.
+    await killSleeps();
+    await lab.remove(scratch);
+  }
+}
+
+/** The peer leaves its `sleep 600` shells running when it exits; they carry the run marker. */
+async function killSleeps(): Promise<void> {
+  await killAllWith(lab.marker);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Report.
 
-interface Row {
-  readonly name: string;
-  readonly s: Stats;
-}
-
-const fmt = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1);
-
-function cells(r: Row, none: string): string[] {
-  return [
-    r.name,
-    String(r.s.n),
-    fmt(r.s.median),
-    fmt(r.s.p95),
-    r.s.n >= 100 ? fmt(r.s.p99) : none,
-    fmt(r.s.min),
-    fmt(r.s.max),
-  ];
-}
-
-const HEADER = ["metric (ms)", "n", "median", "p95", "p99", "min", "max"];
-
-function plainTable(rows: readonly Row[]): string {
-  const body = rows.map((r) => cells(r, "-"));
-  const widths = HEADER.map((h, c) => Math.max(h.length, ...body.map((line) => line[c].length)));
-  const line = (cells: string[]) =>
-    cells.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join("  ");
-  return [line(HEADER), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join(
-    "\n",
-  );
-}
-
-function markdownTable(rows: readonly Row[]): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [
-    line(HEADER),
-    line(HEADER.map((_, c) => c === 0 ? "---" : "---:")),
-    ...rows.map((r) => line(cells(r, "–"))),
-  ].join("\n");
-}
-
-/** Reads a /proc file: directly with --allow-all, else through `cat` (Deno 2.9 gates /proc). */
-async function readProc(path: string): Promise<string | null> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch {
-    return await runText("cat", [path]);
-  }
-}
-
-async function machine() {
-  let release: string;
-  try {
-    release = Deno.osRelease(); // needs --allow-sys=osRelease
-  } catch {
-    release = (await readProc("/proc/sys/kernel/osrelease"))?.trim() ?? "unknown";
-  }
-  const cpuinfo = await readProc("/proc/cpuinfo") ?? "";
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown CPU";
-  return {
-    os: `${Deno.build.os} ${release} (${Deno.build.arch})`,
-    cpus: `${navigator.hardwareConcurrency} × ${model}`,
-    deno: `${Deno.version.deno} (V8 ${Deno.version.v8})`,
-  };
-}
-
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const began = performance.now();
-  const log = (message: string) => console.error(`bench: ${message}`);
-
-  log(`start_task round trip (${START_CALLS} calls)…`);
-  const rtt = await benchStartTask();
-  log(`exit-to-visible, own task (${OWN_RUNS} runs)…`);
-  const own = await benchOwnExit();
-  log(`exit-to-visible, adopted task (${ADOPT_RUNS} runs, ~3 s each)…`);
-  const adopted = await benchAdoptedExit();
-  log(`cold start (${COLD_RUNS} runs)…`);
-  const { cold, warmup } = await benchColdStart();
-
-  const rows: Row[] = [
-    { name: "start_task round trip (`true`)", s: rtt },
-    { name: `exit → visible, own task (\`sleep ${OWN_SLEEP_S}\`)`, s: own.latency },
-    { name: `exit → visible, adopted task (\`sleep ${ADOPT_SLEEP_S}+j\`)`, s: adopted.latency },
-    { name: "cold start: spawn → initialize answer", s: cold },
-  ];
-
-  const tick = mtimeTick([...own.mtimes, ...adopted.mtimes]);
   const host = await machine();
-  const totalS = (performance.now() - began) / 1000;
-  const notes = [
-    `Exit time = mtime of the task's exit record (${
-      preciseMtimes ? "ns precision" : "whole ms: `stat -c %.9Y` failed"
-    }); the reported ended_at agreed with it within ${
-      fmt(
-        Math.max(own.endedAtSkew, adopted.endedAtSkew),
-      )
-    } ms.`,
-    tick > 0
-      ? `All ${
-        own.mtimes.length + adopted.mtimes.length
-      } exit-record mtimes share one phase modulo ${fmt(tick)} ms: the kernel stamps them ` +
-        `from its coarse clock, so each real exit was 0–${fmt(tick)} ms after its mtime and the ` +
-        `exit latencies above are overstated by ~${fmt(tick / 2)} ms on average (not corrected).`
-      : `The exit-record mtimes show no common clock tick (fine-grained timestamps, or too ` +
-        `imprecise to tell); no coarse-clock bias is expected.`,
-    `Polling: task_status every ~${POLL_PAUSE_MS} ms; mean poll round trip ${
-      fmt(own.pollRtt)
-    } ms (own), ${fmt(adopted.pollRtt)} ms (adopted), so an observation is late by up to ~${
-      fmt(Math.max(own.pollRtt, adopted.pollRtt) + POLL_PAUSE_MS)
-    } ms.`,
-    `Adopted: the task is not server B's child, so B sees its exit only on its monitor tick ` +
-    `(every ${ENGINE_MONITOR_MS} ms by default; main.ts sets no other), and each run's sleep had ` +
-    `a jitter spread over 0–${ENGINE_MONITOR_MS} ms so the exit fell at a different phase of ` +
-    `that tick: a latency uniform over 0–${ENGINE_MONITOR_MS} ms would have median ` +
-    `≈ ${ENGINE_MONITOR_MS / 2} ms. Measured: mean ${fmt(adopted.latency.mean)} ms, ` +
-    `min ${fmt(adopted.latency.min)} ms, max ${fmt(adopted.latency.max)} ms.`,
-    `Adoption runs: server B answered initialize ${fmt(adopted.margin.min)}–${
-      fmt(adopted.margin.max)
-    } ms before the task exited; ${adopted.lateBoots} run(s) booted too late, ` +
-    `${adopted.unconfirmedAdoptions} run(s) without "adopted task" on B's stderr.`,
-    `Cold start: one uncounted warm-up run first (it also creates the state database): ` +
-    `${
-      fmt(warmup)
-    } ms. Each run is a new \`deno run main.ts\` process on the same state directory.`,
-    `Percentiles are nearest-rank; p95 of 10 samples is their maximum.`,
-    `Total benchmark time: ${totalS.toFixed(1)} s.`,
+  const install = await installPeer(PEER_DIR, log);
+  if (install.ok) {
+    peerEntry = install.entry;
+  } else {
+    peerMissing = `peer unavailable (${install.reason})`;
+    log(peerMissing);
+  }
+
+  log(`cold start (${COLD_RUNS} runs each)…`);
+  const cold = await coldStart();
+  log(`start_task round trip (${START_CALLS} calls each)…`);
+  const rtt = await startRoundTrip();
+  log(`output capture of ${LOG_BYTES} bytes (${CAPTURE_RUNS} runs each)…`);
+  const capture = await outputCapture();
+  log(`tail of a ${LOG_BYTES}-byte log (${TAIL_RUNS} runs each)…`);
+  const tail = await tailOfLog();
+  log(`list_tasks with ${LIST_TASKS} tasks in the store (${LIST_CALLS} calls each)…`);
+  const list = await listTasks();
+  log(`memory and CPU (${RUNNING_TASKS} running tasks, ${CPU_WINDOW_S} s windows)…`);
+  const foot = await footprint();
+  log(`exit → visible, own task (${OWN_RUNS} runs)…`);
+  const own = await ownExit(lab);
+  log(`exit → visible, adopted task (${ADOPT_RUNS} runs, ~3 s each)…`);
+  const adopted = await adoptedExit(lab);
+  log(`exit → reply of a blocking call (${BLOCKING_RUNS} runs each)…`);
+  const blocking = await blockingExit(
+    lab,
+    peerEntry
+      ? async () => await lab.startPeer(peerEntry!, await lab.dir("backburner-bench-peer-home-"))
+      : null,
+  );
+
+  const gib = LOG_BYTES >= 1024 ** 3 ? `${LOG_BYTES / 1024 ** 3} GiB` : `${LOG_BYTES / 2 ** 20} MiB`;
+  const rows: Row[] = [
+    peerRow({
+      name: "Cold start: spawn → initialize answer",
+      short: "Cold start",
+      unit: "ms",
+      ours: cold.ours,
+      reference: PEER_NAME,
+      refShort: "desktop-commander",
+      ref: cold.peer,
+    }),
+    peerRow({
+      name: "`start_task` round trip (`true`)",
+      short: "start_task round trip",
+      unit: "ms",
+      ours: rtt.ours,
+      reference: `${PEER_NAME} start_process`,
+      refShort: "desktop-commander start_process",
+      ref: rtt.peer,
+    }),
+    {
+      name: `Output capture: task writing ${gib} to stdout, start → completed`,
+      short: `Capture ${gib} of output`,
+      unit: "ms",
+      ours: capture.ours,
+      reference: "`sh -c 'cmd > file'`",
+      refShort: "sh -c 'cmd > file'",
+      ref: capture.shell,
+    },
+    {
+      name: `Tail (${TAIL_LINES} lines) of a ${gib} log: \`task_result\``,
+      short: `Tail of a ${gib} log`,
+      unit: "ms",
+      ours: tail.ours,
+      reference: `\`tail -n ${TAIL_LINES}\``,
+      refShort: `tail -n ${TAIL_LINES}`,
+      ref: tail.tail,
+    },
+    peerRow({
+      name: `Tail (${TAIL_LINES} lines) of a ${gib} log: \`task_result\``,
+      short: `Tail of a ${gib} log`,
+      unit: "ms",
+      ours: tail.ours,
+      reference: `${PEER_NAME} read_file offset -${TAIL_LINES}`,
+      refShort: "desktop-commander read_file",
+      ref: tail.peer,
+    }),
+    {
+      name: `\`list_tasks(limit=20)\` with ${LIST_TASKS.toLocaleString("en")} tasks stored`,
+      short: `list_tasks, ${LIST_TASKS / 1000}k tasks stored`,
+      unit: "ms",
+      ours: list.ours,
+      reference: "the same SELECTs on the database",
+      refShort: "SQL",
+      ref: list.sql,
+    },
+    {
+      name: "Server memory (RSS), idle",
+      short: "RSS idle",
+      unit: "MiB",
+      ours: foot.ours.idleRss,
+      reference: "idle `deno run` of an empty script",
+      refShort: "empty deno script",
+      ref: foot.idleDeno.rss,
+    },
+    peerRow({
+      name: "Server memory (RSS), idle",
+      short: "RSS idle",
+      unit: "MiB",
+      ours: foot.ours.idleRss,
+      reference: PEER_NAME,
+      refShort: "desktop-commander",
+      ref: foot.peer?.idleRss ?? null,
+    }),
+    peerRow({
+      name: `Server memory (RSS), ${RUNNING_TASKS} tasks running`,
+      short: `RSS, ${RUNNING_TASKS} tasks running`,
+      unit: "MiB",
+      ours: foot.ours.busyRss,
+      reference: PEER_NAME,
+      refShort: "desktop-commander",
+      ref: foot.peer?.busyRss ?? null,
+    }),
+    peerRow({
+      name: `Server CPU, ${RUNNING_TASKS} silent tasks running (per 1 s window, ${CPU_WINDOW_S} s)`,
+      short: `CPU, ${RUNNING_TASKS} silent tasks`,
+      unit: "% CPU",
+      ours: foot.ours.cpu,
+      reference: PEER_NAME,
+      refShort: "desktop-commander",
+      ref: foot.peer?.cpu ?? null,
+    }),
+    peerRow({
+      name: `Exit → reply of a blocking call (\`wait_for_task\`)`,
+      short: "Exit → blocking call returns",
+      unit: "ms",
+      ours: blocking.ours,
+      reference: `${PEER_NAME} start_process (blocks until exit)`,
+      refShort: "desktop-commander start_process",
+      ref: blocking.peer,
+    }),
+    {
+      name: `Exit → visible by polling \`task_status\`, own task`,
+      short: "Exit → visible (poll), own task",
+      unit: "ms",
+      ours: own.latency,
+      reference: "none (the peer has no status to poll)",
+      ref: null,
+      chart: false,
+      missing: "no reference",
+    },
+    {
+      name: `Exit → visible by polling \`task_status\`, adopted task (server A kill -9'd)`,
+      short: "Exit → visible (poll), adopted task",
+      unit: "ms",
+      ours: adopted.latency,
+      reference: "none (the peer loses its processes when killed)",
+      ref: null,
+      chart: false,
+      missing: "no reference",
+    },
   ];
 
-  console.log(plainTable(rows));
-  console.log();
-  console.log(`machine: ${host.os}; ${host.cpus}; Deno ${host.deno}`);
-  for (const note of notes) console.log(`- ${note}`);
+  const tick = mtimeTick([...own.mtimes, ...adopted.mtimes, ...blocking.mtimes]);
+  const totalS = (performance.now() - began) / 1000;
+  const mib = (stats: Stats) => formatValue(stats.median, "MiB");
+  const notes = [
+    `**Ratio** = backburner's median ÷ the reference's median: below 1× backburner is faster ` +
+    `(or smaller), above 1× slower (or bigger). Percentiles are nearest-rank over the samples; ` +
+    `every backburner call goes through the MCP SDK client over stdio (JSON-RPC, zod validation ` +
+    `of input and output), as an agent's would.`,
+    `**Cold start**: each run spawns a new process on the same state directory / peer HOME and ` +
+    `times spawn → the initialize answer; runs alternate between the two. ${cold.warmups}.`,
+    `**start_task round trip**: ${START_CALLS} sequential calls through one client after ` +
+    `${START_WARMUP} uncounted ones. ${PEER_NAME}'s start_process waits for the process's first ` +
+    `output or its exit (here, \`true\` exits at once), so it includes spawning bash and ` +
+    `seeing it exit; start_task returns once the task is recorded and spawned.`,
+    `**Output capture**: \`${`head -c ${LOG_BYTES} /dev/zero`}\`; backburner is timed from the ` +
+    `start_task call to the wait_for_task reply saying completed (output_bytes checked), the ` +
+    `shell from spawn to exit. The task's output goes to its log through the wrapper shell's own ` +
+    `redirect, so the server is not in the data path. Runs alternate; each file is deleted after ` +
+    `its run.`,
+    `**Tail**: the log is made by a backburner task (\`seq -f …\`, ${
+      (LOG_BYTES / LINE_BYTES).toLocaleString("en")
+    } numbered lines of ${LINE_BYTES} bytes; ${(tail.generateMs / 1000).toFixed(1)} s); every ` +
+    `reply is checked to hold the right last ${TAIL_LINES} lines. \`tail\` is timed from spawn ` +
+    `to exit (process start included). ${PEER_NAME}'s read_process_output is not comparable: it ` +
+    `would have to hold the whole ${gib} of output in its own memory, so its read_file with a ` +
+    `negative offset (its documented tail) reads the same file. On a file this large (its ` +
+    `reverse-reading path) it returns 99 lines for offset -100 — an off-by-one of its own ` +
+    `(-101 returns 101); the check accepts that one line less.`,
+    `**list_tasks**: ${
+      LIST_TASKS.toLocaleString("en")
+    } finished tasks are inserted in one transaction ` +
+    `into a database whose schema src/store.ts's Store created (${
+      (list.fillMs / 1000).toFixed(1)
+    } s), then the server starts on it (spawn → initialize answer with them stored: ${
+      list.bootMs.toFixed(0)
+    } ms). The reference runs Store.listTasks' two statements ` +
+    `(count, then the newest 20) with node:sqlite in the benchmark process, prepared per call as ` +
+    `the Store does; runs alternate.`,
+    `**Memory**: VmRSS from /proc/PID/status: idle = ${IDLE_SAMPLES} samples 200 ms apart, 2 s ` +
+    `after the initialize answer; with tasks = one sample per second over the ${CPU_WINDOW_S} s ` +
+    `CPU window. Idle \`deno run\` of an empty script: ${mib(foot.idleDeno.rss)}. The ` +
+    `${RUNNING_TASKS} tasks are \`sleep 600\` (backburner: start_task; ${PEER_NAME}: ` +
+    `start_process with timeout_ms 100, 20 calls at a time).`,
+    `**CPU**: on-CPU time of the server process's threads (not its children) from ` +
+    `/proc/PID/task/*/schedstat (ns), per one-second window over ${CPU_WINDOW_S} s while the ` +
+    `${RUNNING_TASKS} tasks sleep (silent), in % of one core. In all (utime + stime from ` +
+    `/proc/PID/stat): backburner ${(foot.ours.cpuTotalMs / 1000).toFixed(2)} s of CPU` +
+    `${
+      foot.peer ? `, ${PEER_NAME} ${(foot.peer.cpuTotalMs / 1000).toFixed(2)} s` : ""
+    }, an idle \`deno run\` of an empty script ${
+      (foot.idleDeno.cpuTotalMs / 1000).toFixed(2)
+    } s (expected: close to zero) in the same ${CPU_WINDOW_S} s.`,
+    `**Exit → visible**: exit time = mtime of the task's exit record (ns precision; the reported ` +
+    `ended_at agreed with it within ${
+      Math.max(own.endedAtSkew, adopted.endedAtSkew).toFixed(2)
+    } ms). The client polls task_status every ~2 ms (mean poll round trip ${
+      own.pollRtt.toFixed(2)
+    } ms own, ${adopted.pollRtt.toFixed(2)} ms adopted), so an observation is late by up to ` +
+    `~${(Math.max(own.pollRtt, adopted.pollRtt) + 2).toFixed(1)} ms. Own task: \`sleep ${OWN_SLEEP_S}\`, ` +
+    `${OWN_RUNS} runs. Adopted: server A starts \`sleep ${ADOPT_SLEEP_S}+jitter\`, is killed ` +
+    `with SIGKILL, server B starts and adopts the task (confirmed on B's stderr in ${
+      ADOPT_RUNS - adopted.unconfirmedAdoptions
+    }/${ADOPT_RUNS} runs; B was ready ${adopted.margin.min.toFixed(0)}–${
+      adopted.margin.max.toFixed(0)
+    } ms before the exit). B is not the task's parent, so it sees the exit on its monitor tick ` +
+    `(every ${ENGINE_MONITOR_MS} ms); the jitter spreads the exits over one tick, so a ` +
+    `latency uniform over 0–${ENGINE_MONITOR_MS} ms is expected (median ≈ ${
+      ENGINE_MONITOR_MS / 2
+    } ms). ${PEER_NAME} keeps its processes in its own memory: a new instance knows nothing of ` +
+    `them, so there is nothing to compare.`,
+    `**Exit → reply of a blocking call**: both run \`sleep ${OWN_SLEEP_S} && touch MARK\` and are ` +
+    `timed from MARK's mtime to the reply (backburner: start_task then wait_for_task; ` +
+    `${PEER_NAME}: start_process, which returns when its process exits); ${BLOCKING_RUNS} runs ` +
+    `each, alternating.`,
+    tick > 0
+      ? `All exit-record and MARK mtimes share one phase modulo ${tick.toFixed(2)} ms: the kernel ` +
+        `stamps them from its coarse clock, so every exit latency above is overstated by ` +
+        `~${(tick / 2).toFixed(1)} ms on average (not corrected).`
+      : `The mtimes show no common clock tick; no coarse-clock bias is expected.`,
+    `Total benchmark time: ${totalS.toFixed(0)} s.`,
+  ];
 
+  const date = new Date().toISOString();
   const markdown = [
-    "# backburner benchmark: last run",
+    "# Benchmarks",
     "",
-    `- Date: ${new Date().toISOString()}`,
+    "backburner against a reference for each figure: the closest peer MCP server " +
+    `([${PEER_PACKAGE}](https://www.npmjs.com/package/${PEER_PACKAGE}) ${PEER_VERSION}, ` +
+    "started the same way, through the same MCP client), or the physical limit (the same work " +
+    "done by a plain shell, `tail`, or SQL). Regenerate with `deno task bench` (bench/bench.ts; " +
+    "about 5 minutes; the first run installs the peer into bench/.peer/).",
+    "",
+    `- Date: ${date}`,
+    `- Machine: ${host.cores} cores, ${host.cpu}`,
     `- OS: ${host.os}`,
-    `- CPUs: ${host.cpus}`,
-    `- Deno: ${host.deno}`,
-    "- Command: `deno task bench` (bench/bench.ts)",
+    `- Deno: ${host.deno}; Node (for the peer): ${host.node}`,
+    QUICK ? "- **Quick run (--quick): fewer samples, smaller log — not for publishing.**" : "",
     "",
     markdownTable(rows),
     "",
+    "![Ratios](benchmarks.svg)",
+    "",
+    "## How each figure is measured",
+    "",
     ...notes.map((note) => `- ${note}`),
     "",
-  ].join("\n");
-  const report = join(ROOT, "bench", "LAST_RUN.md");
-  await Deno.writeTextFile(report, markdown);
-  // Formatted with the project's settings, so that `deno fmt --check` stays clean.
-  const fmtRun = await new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "--quiet", report],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!fmtRun.success) {
-    log(`deno fmt of LAST_RUN.md failed: ${new TextDecoder().decode(fmtRun.stderr)}`);
-  }
-  log(`wrote bench/LAST_RUN.md`);
+    "## Where backburner is behind, and why",
+    "",
+    ...behind(rows).map((line) => `- ${line}`),
+    "",
+  ].filter((line, i, all) => !(line === "" && all[i - 1] === "")).join("\n");
+
+  Deno.mkdirSync(DOCS, { recursive: true });
+  const mdPath = join(DOCS, "BENCHMARKS.md");
+  Deno.writeTextFileSync(mdPath, markdown);
+  await formatFile(ROOT, mdPath);
+  Deno.writeTextFileSync(
+    join(DOCS, "benchmarks.svg"),
+    svgChart(rows, `${host.cores} × ${host.cpu}, Deno ${Deno.version.deno}, ${date.slice(0, 10)}`),
+  );
+
+  console.log(markdownTable(rows));
+  log(`wrote docs/BENCHMARKS.md and docs/benchmarks.svg (${totalS.toFixed(0)} s)`);
+  return 0;
 }
 
-if (import.meta.main) {
-  const onInterrupt = () => void teardown().finally(() => Deno.exit(130));
-  Deno.addSignalListener("SIGINT", onInterrupt);
-  let failed = false;
-  try {
-    await main();
-  } catch (error) {
-    failed = true;
-    console.error(`bench: failed: ${error instanceof Error ? error.stack : String(error)}`);
-  } finally {
-    await teardown();
-    Deno.removeSignalListener("SIGINT", onInterrupt);
+/** The rows where backburner is slower or bigger than its reference, with the measured why. */
+function behind(rows: readonly Row[]): string[] {
+  const lines: string[] = [];
+  for (const row of rows) {
+    const r = ratio(row);
+    if (r === null || r <= 1.1) continue;
+    lines.push(`${row.name} vs ${row.reference}: ${formatRatio(r)} (${
+      formatValue(row.ours.median, row.unit)
+    } vs ${formatValue(row.ref!.median, row.unit)}). ${EXPLANATIONS[row.short ?? ""] ?? ""}`);
   }
-  const left = await leftovers().catch((error) => {
-    console.error(`bench: could not check for leftover processes: ${error}`);
-    return 0;
-  });
-  const dirs = [...allHomes].filter((home) => {
-    try {
-      Deno.statSync(home);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return lines.length ? lines : ["Nowhere by more than 10 %."];
+}
+
+/** Filled in from what the measurements showed; see the report of the run that wrote them. */
+const EXPLANATIONS: Record<string, string> = {};
+
+if (import.meta.main) {
+  const onSignal = () => void lab.teardown().finally(() => Deno.exit(130));
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  let code = 1;
+  try {
+    code = await main();
+  } catch (error) {
+    console.error(`bench: failed: ${error instanceof Error ? error.stack : String(error)}`);
+  }
+  const report = await lab.teardown();
   console.error(
-    `bench: teardown: ${left} leftover process(es) had to be killed, ${dirs.length} of ` +
-      `${allHomes.size} state directories still exist`,
+    `bench: teardown: ${report.killed} leftover process(es) killed, ${report.dirsLeft} ` +
+      `temporary directories left`,
   );
-  Deno.exit(failed || left > 0 || dirs.length > 0 ? 1 : 0);
+  Deno.exit(code === 0 && report.dirsLeft === 0 ? 0 : 1);
 }

@@ -560,7 +560,7 @@ export class Engine {
       if (task.owner !== this.#serverId) {
         if (task.owner !== null && liveOwners.has(task.owner)) continue;
         if (!this.#store.claim(task.id, task.owner, this.#serverId)) continue;
-        this.#log(`adopted task ${task.id} from a server that is gone`);
+        this.#log(`adopted task ${task.id}: the process that watched it is gone`);
       }
       if (this.#stopping.has(task.id)) continue;
       if (task.stopReason) {
