@@ -114,6 +114,8 @@ const MAX_ENV_ENTRIES = 200;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RETENTION_SWEEP_MS = 60_000;
 const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
+/** How often the log sizes of running tasks are compared with the cap. */
+const LOG_CHECK_MS = 2000;
 /** How long a verdict on another server's liveness is trusted before the next process scan. */
 const OWNER_CHECK_MS = 2000;
 /** A stop still unfinished this long after its grace period is taken over by another server. */
@@ -206,6 +208,7 @@ export class Engine {
   #monitor: ReturnType<typeof setInterval> | undefined;
   #owners: { at: number; live: Set<string>; known: Set<string> } | undefined;
   #sweeper: ReturnType<typeof setInterval> | undefined;
+  #logsCheckedAt = 0;
   readonly #listeners = new Set<(id: string) => void>();
   readonly #progress = new ProgressTracker();
   #ticking = false;
@@ -537,7 +540,23 @@ export class Engine {
   }
 
   async #reconcile(): Promise<void> {
-    const working = this.#store.workingTasks();
+    const now = Date.now();
+    const checkLogs = now - this.#logsCheckedAt >= LOG_CHECK_MS;
+    if (checkLogs) this.#logsCheckedAt = now;
+    // Most passes find only tasks this server watches through their child handles: read the
+    // whole rows only of those that need a look.
+    const summary = this.#store.workingSummary();
+    const working: Task[] = [];
+    for (const row of summary) {
+      const mine = row.owner === this.#serverId && row.stopReason === null;
+      if (mine && checkLogs && this.#outputBytes(row.id) > this.#options.maxLogBytes) {
+        this.#stopInBackground(row.id, "log_limit");
+        continue;
+      }
+      if (mine && this.#children.has(row.id)) continue;
+      const task = this.#store.getTask(row.id);
+      if (task?.status === "working") working.push(task);
+    }
     if (working.length === 0) return;
     let table: ProcessTable | undefined;
     const snapshot = async () => table ??= await ProcessTable.read();
@@ -547,16 +566,8 @@ export class Engine {
     const liveOwners = owners.size > 0
       ? await this.#liveOwners(owners, snapshot)
       : new Set([this.#serverId]);
-    const now = Date.now();
     const unwatched: Task[] = [];
     for (const task of working) {
-      if (
-        task.owner === this.#serverId && !task.stopReason &&
-        this.#outputBytes(task.id) > this.#options.maxLogBytes
-      ) {
-        this.#stopInBackground(task.id, "log_limit");
-        continue;
-      }
       if (task.owner !== this.#serverId) {
         if (task.owner !== null && liveOwners.has(task.owner)) continue;
         if (!this.#store.claim(task.id, task.owner, this.#serverId)) continue;

@@ -234,6 +234,14 @@ export class Store {
     return row.n;
   }
 
+  /** The few columns that say who watches each working task: cheap enough to read twice a second. */
+  workingSummary(): { id: string; owner: string | null; stopReason: string | null }[] {
+    const rows = this.#db.prepare(
+      "SELECT id, owner, stop_reason FROM tasks WHERE status = 'working'",
+    ).all() as { id: string; owner: string | null; stop_reason: string | null }[];
+    return rows.map((row) => ({ id: row.id, owner: row.owner, stopReason: row.stop_reason }));
+  }
+
   workingTasks(): Task[] {
     const rows = this.#db.prepare("SELECT * FROM tasks WHERE status = 'working'").all() as Row[];
     return rows.map(toTask);
