@@ -114,6 +114,8 @@ const MAX_ENV_ENTRIES = 200;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RETENTION_SWEEP_MS = 60_000;
 const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
+/** Final output states of ended tasks kept for task_status; the oldest go first. */
+const ENDED_OUTPUT_ENTRIES = 1000;
 /** How often the log sizes of running tasks are compared with the cap. */
 const LOG_CHECK_MS = 2000;
 /** How long a verdict on another server's liveness is trusted before the next process scan. */
@@ -211,6 +213,7 @@ export class Engine {
   #logsCheckedAt = 0;
   readonly #listeners = new Set<(id: string) => void>();
   readonly #progress = new ProgressTracker();
+  readonly #endedOutput = new Map<string, OutputState>();
   #ticking = false;
   #closed = false;
 
@@ -625,10 +628,32 @@ export class Engine {
   /** The status plus what the output shows: progress, silence, a prompt waiting for input. */
   async inspect(id: unknown): Promise<{ task: Task; outputBytes: number; output: OutputState }> {
     const { task, outputBytes } = this.status(id);
+    const ended = this.#endedOutput.get(task.id);
+    if (ended) {
+      let mtime: number | undefined;
+      try {
+        mtime = Deno.statSync(this.#paths(task.id).log).mtime?.getTime();
+      } catch {
+        // removed meanwhile: no output time to give
+      }
+      const seconds = mtime === undefined
+        ? null
+        : Math.max(0, Math.round((Date.now() - mtime) / 100) / 10);
+      return { task, outputBytes, output: { ...ended, secondsSinceOutput: seconds } };
+    }
     const output = await this.#progress.read(task.id, this.#paths(task.id).log, {
       working: task.status === "working",
       now: Date.now(),
     });
+    if (isTerminal(task.status)) {
+      // An ended task's output no longer changes: keep its small final state, not the parse
+      // buffers, so looking at thousands of ended tasks does not hold their last lines.
+      this.#progress.forget(task.id);
+      this.#endedOutput.set(task.id, output);
+      if (this.#endedOutput.size > ENDED_OUTPUT_ENTRIES) {
+        this.#endedOutput.delete(this.#endedOutput.keys().next().value!);
+      }
+    }
     return { task, outputBytes, output };
   }
 

@@ -198,18 +198,26 @@ export class Store {
       values.push(value);
     }
     const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
-    const { n } = this.#db.prepare(`SELECT count(*) AS n FROM tasks ${where}`).get(
-      ...values,
-    ) as { n: number };
+    const countValues = [...values];
     if (filter.before) {
       conditions.push("(created_at < ? OR (created_at = ? AND id < ?))");
       values.push(filter.before.createdAt, filter.before.createdAt, filter.before.id);
     }
     const page = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
-    const rows = this.#db.prepare(
-      `SELECT * FROM tasks ${page} ORDER BY created_at DESC, id DESC LIMIT ?`,
-    ).all(...values, filter.limit) as Row[];
-    return { tasks: rows.map(toTask), total: n };
+    // One read transaction: the count and the page come from the same snapshot, so a task that
+    // starts or ends in between cannot make the total smaller than the page.
+    this.#db.exec("BEGIN");
+    try {
+      const { n } = this.#db.prepare(`SELECT count(*) AS n FROM tasks ${where}`).get(
+        ...countValues,
+      ) as { n: number };
+      const rows = this.#db.prepare(
+        `SELECT * FROM tasks ${page} ORDER BY created_at DESC, id DESC LIMIT ?`,
+      ).all(...values, filter.limit) as Row[];
+      return { tasks: rows.map(toTask), total: n };
+    } finally {
+      this.#db.exec("COMMIT");
+    }
   }
 
   /**
