@@ -6,6 +6,7 @@ import {
   isAlive,
   posixTest,
   runToEnd,
+  SETSID,
   startServer,
   taskPids,
   tempDir,
@@ -19,7 +20,7 @@ import {
 function stubbornTree(dir: string): string {
   return [
     `sh -c 'trap "" TERM; echo stubborn-ready > ${dir}/stubborn; while :; do sleep 0.1; done' &`,
-    `setsid sh -c 'trap "" TERM; echo escaped-ready > ${dir}/escaped; while :; do sleep 0.1; done' &`,
+    `${SETSID} sh -c 'trap "" TERM; echo escaped-ready > ${dir}/escaped; while :; do sleep 0.1; done' &`,
     "sleep 600",
   ].join("\n");
 }

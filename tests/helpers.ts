@@ -127,6 +127,24 @@ export function errorText(result: CallToolResult): string {
   return result.content.map((c) => c.type === "text" ? c.text : "").join("");
 }
 
+/**
+ * A shell word that runs its arguments in a new session: util-linux setsid where it exists (Linux),
+ * perl's POSIX::setsid elsewhere (macOS has perl but no setsid command).
+ */
+export const SETSID = (() => {
+  try {
+    const found = new Deno.Command("sh", {
+      args: ["-c", "command -v setsid"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    if (found.success) return "setsid";
+  } catch {
+    // no sh: Windows, where nothing uses this
+  }
+  return `perl -MPOSIX -e 'POSIX::setsid() or die; exec @ARGV' --`;
+})();
+
 /** Linux and macOS: tasks run POSIX shell commands, and the tests can see each process's tree. */
 export const POSIX = Deno.build.os !== "windows";
 
