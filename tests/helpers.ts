@@ -184,6 +184,15 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** The process group of a live process (POSIX). */
+export function processGroup(pid: number): number {
+  if (Deno.build.os === "linux") {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+  }
+  return Number(psLines(["-o", "pgid=", "-p", String(pid)])[0]?.trim());
+}
+
 /** Pids of live processes whose environment carries the task's marker ([] where unseen). */
 export function taskPids(taskId: string): number[] {
   const marker = `BACKBURNER_TASK_ID=${taskId}`;

@@ -101,6 +101,9 @@ function v2Transport(
 /** Live server processes (main.ts, not task processes) started with this state directory. */
 function serverPids(home: string): number[] {
   const pids: number[] = [];
+  // Only Linux shows another process's command line and environment as files; elsewhere this
+  // check of stray servers is left to the Linux runs.
+  if (Deno.build.os !== "linux") return pids;
   for (const entry of Deno.readDirSync("/proc")) {
     const pid = Number(entry.name);
     if (!Number.isInteger(pid) || pid === Deno.pid || !isAlive(pid)) continue;
