@@ -12,7 +12,14 @@
  * server at start, or any command that looks at it meanwhile.
  */
 
-import { describe, isTerminal, type Task, TASK_STATUSES, type TaskStatus } from "./task.ts";
+import {
+  describe,
+  isTerminal,
+  type StatusView,
+  type Task,
+  TASK_STATUSES,
+  type TaskStatus,
+} from "./task.ts";
 import type { GrepResult } from "./logs.ts";
 import { waitForTasks } from "./wait.ts";
 import {
@@ -47,7 +54,6 @@ import {
   inspect,
   keepReconciling,
   requireTask,
-  type StatusView,
   withEngine,
 } from "./cli/session.ts";
 import { Terminal } from "./cli/terminal.ts";

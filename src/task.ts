@@ -1,5 +1,7 @@
 /** A background task as the engine records it, and pure helpers over it. */
 
+import type { OutputState } from "./progress.ts";
+
 export const TASK_STATUSES = [
   "working",
   "completed",
@@ -173,5 +175,27 @@ export function viewTask(task: Task, outputBytes: number, now: number): TaskView
     timeout_seconds: task.timeoutSeconds,
     pid: task.pid,
     output_bytes: outputBytes,
+  };
+}
+
+/** The JSON of task_status (and of the status resource and `backburner show --json`). */
+export interface StatusView extends TaskView {
+  progress: OutputState["progress"];
+  seconds_since_output: number | null;
+  waiting_for_input: boolean;
+}
+
+/** A task's view plus what its output shows. */
+export function viewStatus(
+  task: Task,
+  outputBytes: number,
+  output: OutputState,
+  now: number,
+): StatusView {
+  return {
+    ...viewTask(task, outputBytes, now),
+    progress: output.progress,
+    seconds_since_output: output.secondsSinceOutput,
+    waiting_for_input: output.waitingForInput,
   };
 }

@@ -6,9 +6,8 @@
 import { type Config, loadConfig } from "../config.ts";
 import { Engine } from "../engine.ts";
 import { parsePolicy } from "../policy.ts";
-import type { OutputState } from "../progress.ts";
 import type { Store } from "../store.ts";
-import { type Task, viewTask } from "../task.ts";
+import { type StatusView, type Task, viewStatus } from "../task.ts";
 import { UsageError } from "./args.ts";
 
 /** What the command line needs from its caller (main.ts). */
@@ -93,26 +92,11 @@ export function requireTask(engine: Engine, id: string): Task {
   }
 }
 
-/** The task_status tool's JSON for a task. */
-export interface StatusView extends ReturnType<typeof viewTask> {
-  progress: OutputState["progress"];
-  seconds_since_output: number | null;
-  waiting_for_input: boolean;
-}
-
 /** A task and its task_status view. */
 export async function inspect(
   engine: Engine,
   id: string,
 ): Promise<{ task: Task; view: StatusView }> {
   const { task, outputBytes, output } = await engine.inspect(id);
-  return {
-    task,
-    view: {
-      ...viewTask(task, outputBytes, Date.now()),
-      progress: output.progress,
-      seconds_since_output: output.secondsSinceOutput,
-      waiting_for_input: output.waitingForInput,
-    },
-  };
+  return { task, view: viewStatus(task, outputBytes, output, Date.now()) };
 }

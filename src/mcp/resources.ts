@@ -4,7 +4,7 @@
  * readable, and subscribable.
  */
 import type { Engine } from "../engine.ts";
-import { isTaskId, viewTask } from "../task.ts";
+import { isTaskId, viewStatus } from "../task.ts";
 import {
   type McpServer,
   ResourceTemplate,
@@ -54,12 +54,7 @@ export function registerTaskResources(server: McpServer, engine: Engine): () => 
     },
     async (uri, { task_id }) => {
       const { task, outputBytes, output } = await engine.inspect(String(task_id));
-      const view = {
-        ...viewTask(task, outputBytes, Date.now()),
-        progress: output.progress,
-        seconds_since_output: output.secondsSinceOutput,
-        waiting_for_input: output.waitingForInput,
-      };
+      const view = viewStatus(task, outputBytes, output, Date.now());
       return {
         contents: [{
           uri: uri.href,

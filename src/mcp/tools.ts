@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Engine, TaskOutput } from "../engine.ts";
-import { describe, TASK_STATUSES, viewTask } from "../task.ts";
+import { describe, TASK_STATUSES, viewStatus, viewTask } from "../task.ts";
 import { waitForTasks } from "../wait.ts";
 import type { CallToolResult, McpServer } from "./sdk.ts";
 
@@ -213,12 +213,10 @@ export function registerTaskTools(
   }, ({ task_id }) =>
     guarded(log, async () => {
       const { task, outputBytes, output } = await engine.inspect(task_id);
-      return {
-        ...viewTask(task, outputBytes, Date.now()),
-        progress: output.progress,
-        seconds_since_output: output.secondsSinceOutput,
-        waiting_for_input: output.waitingForInput,
-      };
+      return viewStatus(task, outputBytes, output, Date.now()) as unknown as Record<
+        string,
+        unknown
+      >;
     }));
 
   server.registerTool("task_result", {
