@@ -10,7 +10,7 @@ import {
   terminateTree,
 } from "./process.ts";
 import { grepLog, type GrepResult, readHead, readRange, readTail, type Slice } from "./logs.ts";
-import { type OutputState, ProgressTracker } from "./progress.ts";
+import { type OutputState, ProgressTracker, secondsSince } from "./progress.ts";
 import type { Store, TaskEnd } from "./store.ts";
 import {
   isTaskId,
@@ -291,11 +291,10 @@ export class Engine {
 
   /** The ttl a task gets for a requested one: never longer than the retention period. */
   effectiveTtl(requestedMs: number | null | undefined): number {
-    const retention = this.#options.retentionDays * 86_400_000;
     if (requestedMs === null || requestedMs === undefined || !Number.isFinite(requestedMs)) {
-      return retention;
+      return this.retentionMs;
     }
-    return Math.max(0, Math.min(Math.round(requestedMs), retention));
+    return Math.max(0, Math.min(Math.round(requestedMs), this.retentionMs));
   }
 
   /**
@@ -304,9 +303,10 @@ export class Engine {
    */
   sweep(): number {
     const now = Date.now();
-    const removed = this.#store.deleteExpired(now - this.#options.retentionDays * 86_400_000, now);
+    const removed = this.#store.deleteExpired(now - this.retentionMs, now);
     for (const id of removed) {
       this.#progress.forget(id);
+      this.#endedOutput.delete(id);
       try {
         Deno.removeSync(this.#paths(id).dir, { recursive: true });
       } catch (error) {
@@ -630,16 +630,14 @@ export class Engine {
     const { task, outputBytes } = this.status(id);
     const ended = this.#endedOutput.get(task.id);
     if (ended) {
-      let mtime: number | undefined;
+      let mtime: Date | null = null;
       try {
-        mtime = Deno.statSync(this.#paths(task.id).log).mtime?.getTime();
+        mtime = Deno.statSync(this.#paths(task.id).log).mtime;
       } catch {
         // removed meanwhile: no output time to give
       }
-      const seconds = mtime === undefined
-        ? null
-        : Math.max(0, Math.round((Date.now() - mtime) / 100) / 10);
-      return { task, outputBytes, output: { ...ended, secondsSinceOutput: seconds } };
+      const secondsSinceOutput = secondsSince(mtime, Date.now());
+      return { task, outputBytes, output: { ...ended, secondsSinceOutput } };
     }
     const output = await this.#progress.read(task.id, this.#paths(task.id).log, {
       working: task.status === "working",

@@ -253,7 +253,11 @@ async function openLog(path: string): Promise<Deno.FsFile | null> {
 }
 
 /** Reads `length` bytes at `position`, fewer only if the file ends first. */
-async function readAt(file: Deno.FsFile, position: number, length: number): Promise<Uint8Array> {
+export async function readAt(
+  file: Deno.FsFile,
+  position: number,
+  length: number,
+): Promise<Uint8Array> {
   const bytes = new Uint8Array(length);
   await file.seek(position, Deno.SeekMode.Start);
   const filled = await readInto(file, bytes);

@@ -3,6 +3,7 @@
  * since the last look are read, so watching a huge log costs what it gained, not its size.
  */
 
+import { readAt } from "./logs.ts";
 import { collapseCarriageReturns, stripAnsi, toText } from "./text.ts";
 
 export interface Progress {
@@ -306,18 +307,6 @@ function takeProgress(state: ParseState, raw: string, now: number): void {
   state.explicit ||= explicit;
 }
 
-async function readRange(file: Deno.FsFile, start: number, length: number): Promise<Uint8Array> {
-  const bytes = new Uint8Array(length);
-  await file.seek(start, Deno.SeekMode.Start);
-  let filled = 0;
-  while (filled < length) {
-    const n = await file.read(bytes.subarray(filled));
-    if (n === null) break;
-    filled += n;
-  }
-  return bytes.subarray(0, filled);
-}
-
 /** Reads `bytes` (which begin at file offset `start`) into `state`. */
 function takeBytes(
   state: ParseState,
@@ -349,6 +338,11 @@ function takeBytes(
   takeProgress(state, settled ? text : text.slice(0, lineEnd), options.now);
   state.pending = compactPending(unfinished);
   state.pendingParsed = settled;
+}
+
+/** Seconds from a log's last write (its mtime) to `now`, to a tenth; null without an mtime. */
+export function secondsSince(mtime: Date | null | undefined, now: number): number | null {
+  return mtime ? Math.max(0, Math.round((now - mtime.getTime()) / 100) / 10) : null;
 }
 
 /**
@@ -414,7 +408,7 @@ export class ProgressTracker {
       }
       if (info.size > state.offset) {
         const start = Math.max(state.offset, info.size - MAX_CHUNK_BYTES);
-        takeBytes(state, await readRange(file, start, info.size - start), start, options);
+        takeBytes(state, await readAt(file, start, info.size - start), start, options);
       }
     } finally {
       file.close();
@@ -428,9 +422,7 @@ export class ProgressTracker {
     const lastLine = collapseCarriageReturns(stripAnsi(state.pending));
     return {
       progress: state.progress,
-      secondsSinceOutput: mtime === null
-        ? null
-        : Math.max(0, Math.round((options.now - mtime.getTime()) / 100) / 10),
+      secondsSinceOutput: secondsSince(mtime, options.now),
       waitingForInput: options.working && lastLine !== "" && looksLikePrompt(lastLine),
     };
   }

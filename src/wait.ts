@@ -1,6 +1,7 @@
 /** Waiting for tasks to end, or for a pattern in their output, without holding a call too long. */
 import type { Engine } from "./engine.ts";
 import { isTerminal, type Task } from "./task.ts";
+import { readAt } from "./logs.ts";
 import { cleanText } from "./text.ts";
 
 export interface WaitOptions {
@@ -57,17 +58,9 @@ class LineScanner {
       }
       const length = Math.min(size - this.#offset, SCAN_BYTES_PER_LOOK);
       if (length <= 0) return null;
-      const buffer = new Uint8Array(length);
-      await file.seek(this.#offset, Deno.SeekMode.Start);
-      let filled = 0;
-      while (filled < length) {
-        const n = await file.read(buffer.subarray(filled));
-        if (n === null) break;
-        filled += n;
-      }
-      this.#offset += filled;
-      const text = this.#partial +
-        this.#decoder.decode(buffer.subarray(0, filled), { stream: true });
+      const bytes = await readAt(file, this.#offset, length);
+      this.#offset += bytes.length;
+      const text = this.#partial + this.#decoder.decode(bytes, { stream: true });
       const lines = text.split("\n");
       this.#partial = lines.pop() ?? "";
       for (const raw of lines) {
@@ -122,8 +115,8 @@ export async function waitForTasks(engine: Engine, options: WaitOptions): Promis
         if (pattern) {
           // One more scan: the last lines may have been written just before the end.
           for (const [i, scanner] of scanners.entries()) {
-            let line: string | null;
-            while ((line = await scanner.find(pattern)) !== null) {
+            const line = await scanner.find(pattern);
+            if (line !== null) {
               return {
                 reason: "pattern",
                 tasks,
