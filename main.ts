@@ -1,5 +1,5 @@
 import process from "node:process";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import denoConfig from "./deno.json" with { type: "json" };
 import { runCli } from "./src/cli.ts";
 import { type Config, loadConfig } from "./src/config.ts";
@@ -39,7 +39,7 @@ function openStore(config: Config): Store {
 }
 
 /** Runs the MCP server on stdio until stdin closes or a termination signal arrives. */
-export async function serve(config: Config): Promise<void> {
+export async function serve(config: Config, options: { cwd?: string } = {}): Promise<void> {
   const policy = parsePolicy(config.allow, config.deny);
   if (policy.error) log(`${policy.error}; until then every command is refused`);
   const store = openStore(config);
@@ -51,8 +51,10 @@ export async function serve(config: Config): Promise<void> {
     maxOutputChars: config.maxOutputChars,
     maxLogBytes: config.maxLogBytes,
     retentionDays: config.retentionDays,
-    // `deno task start` runs in the project folder; INIT_CWD is where the person started it.
-    defaultCwd: Deno.env.get("INIT_CWD") || Deno.cwd(),
+    // The directory the server was started in: an inherited INIT_CWD may be any launcher's
+    // (npm run sets it for everything below it). `deno task start`, which runs in the project
+    // folder, passes the person's directory with --cwd.
+    defaultCwd: options.cwd === undefined ? Deno.cwd() : resolve(Deno.cwd(), options.cwd),
     log,
   });
   await engine.open();
@@ -96,11 +98,25 @@ export async function serve(config: Config): Promise<void> {
   log(`serving on stdio (state directory ${config.home})`);
 }
 
+/** The options of `backburner serve`, or null for arguments that are the command line's. */
+function serveOptions(args: string[]): { cwd?: string } | null {
+  if (args.length === 0) return {};
+  if (args[0] !== "serve") return null;
+  const [option, value, ...rest] = args.slice(1);
+  if (option === undefined) return {};
+  if (option === "--cwd" && value !== undefined && value !== "" && rest.length === 0) {
+    return { cwd: value };
+  }
+  if (option.startsWith("--cwd=") && option.length > 6 && value === undefined) {
+    return { cwd: option.slice(6) };
+  }
+  return null;
+}
+
 /** `backburner` and `backburner serve` serve MCP on stdio; everything else is the command line. */
 async function main(args: string[]): Promise<number> {
-  if (args.length > 1 || (args.length === 1 && args[0] !== "serve")) {
-    return await runCli(args, { version: VERSION, openStore });
-  }
+  const options = serveOptions(args);
+  if (options === null) return await runCli(args, { version: VERSION, openStore });
   let config: Config;
   try {
     config = loadConfig(Deno.env.toObject(), Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE"));
@@ -109,7 +125,7 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    await serve(config);
+    await serve(config, options);
   } catch (error) {
     log(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
     return 1;

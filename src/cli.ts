@@ -534,10 +534,14 @@ Examples:
 const serve: Command = {
   name: "serve",
   summary: "run the MCP server on stdio (what an MCP client starts; the default)",
-  help: `Usage: backburner [serve]
+  help: `Usage: backburner [serve [--cwd DIR]]
 
 Run the MCP server on stdio: what an MCP client starts. It keeps running until stdin closes or it
 gets SIGTERM, SIGINT or SIGHUP.
+
+Options:
+  --cwd DIR   where tasks started without a cwd run (default: the directory the server was
+              started in; deno task start passes the one it was run from)
 
 Settings come from the environment; see the README for each:
   BACKBURNER_HOME, BACKBURNER_GRACE_SECONDS, BACKBURNER_MAX_OUTPUT_CHARS,
@@ -553,7 +557,7 @@ Example (Claude Code):
     const { values, positionals } = parse("serve", args, {});
     if (values.help) return Promise.resolve(help(terminal, this));
     noPositionals("serve", positionals);
-    throw new UsageError("serve takes no options: see backburner serve --help");
+    throw new UsageError("serve takes only --cwd DIR: see backburner serve --help");
   },
 };
 

@@ -64,6 +64,8 @@ export interface StartServerOptions {
   readonly cwd?: string;
   /** Run this script instead of main.ts (the bundle, for example). */
   readonly entry?: string;
+  /** Arguments after the script, such as ["serve", "--cwd", dir]. */
+  readonly args?: readonly string[];
 }
 
 /** Starts main.ts as a subprocess and connects a real MCP client to it over stdio. */
@@ -75,7 +77,7 @@ export async function startServer(
   const { INIT_CWD: _, ...inherited } = Deno.env.toObject();
   const transport = new StdioClientTransport({
     command: Deno.execPath(),
-    args: ["run", ...serverPermissions(home), options.entry ?? MAIN],
+    args: ["run", ...serverPermissions(home), options.entry ?? MAIN, ...(options.args ?? [])],
     env: {
       ...inherited,
       BACKBURNER_HOME: home,
