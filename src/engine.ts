@@ -467,7 +467,8 @@ export class Engine {
     let inserted = false;
     let child: SpawnedTask | undefined;
     let spawnError: Error | undefined;
-    const startedAt = Date.now();
+    const createdAt = Date.now();
+    let startedAt = createdAt;
     try {
       Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
       Deno.writeFileSync(paths.log, new Uint8Array(), { mode: 0o600 });
@@ -476,13 +477,14 @@ export class Engine {
         id,
         command,
         cwd,
-        createdAt: Date.now(),
+        createdAt,
         timeoutSeconds,
         owner: this.#serverId,
         label,
         ttlMs: request.ttlMs === undefined ? null : this.effectiveTtl(request.ttlMs),
       });
       inserted = true;
+      startedAt = Date.now();
       try {
         child = spawnTask({
           taskId: id,
