@@ -73,7 +73,7 @@ export async function startServer(
   home: string,
   options: StartServerOptions = {},
 ): Promise<ServerHandle> {
-  // `deno task test` sets INIT_CWD, which the server would take as the default cwd of tasks.
+  // As an MCP client would start it: without the INIT_CWD `deno task test` sets.
   const { INIT_CWD: _, ...inherited } = Deno.env.toObject();
   const transport = new StdioClientTransport({
     command: Deno.execPath(),
