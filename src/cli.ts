@@ -37,6 +37,7 @@ import {
   formatAgo,
   formatBytes,
   formatDuration,
+  jsonText,
   localTime,
   oneLine,
   outcome,
@@ -57,6 +58,7 @@ import {
   withEngine,
 } from "./cli/session.ts";
 import { Terminal } from "./cli/terminal.ts";
+import { terminalText } from "./text.ts";
 
 export type { CliContext } from "./cli/session.ts";
 
@@ -117,7 +119,7 @@ Examples:
       const shown = [];
       for (const task of tasks) shown.push(await inspect(engine, task.id));
       if (values.json) {
-        terminal.print(JSON.stringify(shown.map(({ view }) => view), null, 2));
+        terminal.print(jsonText(shown.map(({ view }) => view)));
         return 0;
       }
       if (shown.length === 0) {
@@ -178,7 +180,7 @@ Examples:
       await engine.tick();
       const { task, view } = await inspect(engine, id);
       if (values.json) {
-        terminal.print(JSON.stringify(view, null, 2));
+        terminal.print(jsonText(view));
         return 0;
       }
       for (const line of showLines(task, view, terminal.color)) terminal.print(line);
@@ -189,10 +191,14 @@ Examples:
 
 function showLines(task: Task, view: StatusView, color: boolean): string[] {
   const now = Date.now();
-  const fields: [string, string][] = [["ID", task.id]];
+  const fields: [string, string | Cell][] = [["ID", task.id]];
   if (task.label !== null) fields.push(["Label", task.label]);
   fields.push(
-    ["Status", `${paintStatus(task.status, task.status, color)}: ${describe(task)}`],
+    ["Status", {
+      text: `${task.status}: ${describe(task)}`,
+      paint: (line) =>
+        paintStatus(task.status, task.status, color) + line.slice(task.status.length),
+    }],
     ["Command", task.command],
     ["Directory", task.cwd],
   );
@@ -272,7 +278,7 @@ Examples:
       await engine.tick();
       if (pattern) {
         const { grep } = await engine.output(id, { grep: pattern, maxMatches: 1000, raw });
-        printMatches(terminal, grep!);
+        printMatches(terminal, grep!, raw);
         return 0;
       }
       const from = tail === undefined
@@ -316,8 +322,10 @@ function compile(source: string): RegExp {
   }
 }
 
-function printMatches(terminal: Terminal, found: GrepResult): void {
-  for (const match of found.matches) terminal.print(`${match.line}:${match.text}`);
+function printMatches(terminal: Terminal, found: GrepResult, raw: boolean): void {
+  for (const match of found.matches) {
+    terminal.print(`${match.line}:${raw ? match.text : terminalText(match.text)}`);
+  }
   if (found.matches.length < found.totalMatches) {
     terminal.note(
       `[backburner] showed the first ${found.matches.length} of ${found.totalMatches} matching lines`,
@@ -423,7 +431,7 @@ Examples:
         const prefix = positionals.length > 1 ? `${id} ` : "";
         terminal.print(
           `${prefix}${paintStatus(task.status, task.status, terminal.color)}: ${
-            describe(task)
+            oneLine(describe(task))
           }${suffix}`,
         );
       }
@@ -526,10 +534,14 @@ Examples:
 const serve: Command = {
   name: "serve",
   summary: "run the MCP server on stdio (what an MCP client starts; the default)",
-  help: `Usage: backburner [serve]
+  help: `Usage: backburner [serve [--cwd DIR]]
 
 Run the MCP server on stdio: what an MCP client starts. It keeps running until stdin closes or it
 gets SIGTERM, SIGINT or SIGHUP.
+
+Options:
+  --cwd DIR   where tasks started without a cwd run (default: the directory the server was
+              started in; deno task start passes the one it was run from)
 
 Settings come from the environment; see the README for each:
   BACKBURNER_HOME, BACKBURNER_GRACE_SECONDS, BACKBURNER_MAX_OUTPUT_CHARS,
@@ -545,7 +557,7 @@ Example (Claude Code):
     const { values, positionals } = parse("serve", args, {});
     if (values.help) return Promise.resolve(help(terminal, this));
     noPositionals("serve", positionals);
-    throw new UsageError("serve takes no options: see backburner serve --help");
+    throw new UsageError("serve takes only --cwd DIR: see backburner serve --help");
   },
 };
 
@@ -604,7 +616,8 @@ export async function runCli(args: string[], context: CliContext): Promise<numbe
   } catch (error) {
     if (error instanceof Deno.errors.BrokenPipe) return 0;
     const message = error instanceof Error ? error.message : String(error);
-    console.error(`backburner: ${message.replace(/\s*\n\s*/g, " ")}`);
+    // An error may quote a command or a directory: it reaches the terminal as one safe line.
+    console.error(`backburner: ${oneLine(message).replaceAll(" ⏎ ", " ")}`);
     return error instanceof UsageError ? 2 : 1;
   }
 }

@@ -8,6 +8,7 @@ import {
   spawnTask,
   TASK_MARKER,
   terminateTree,
+  type WrapperExit,
 } from "./process.ts";
 import { grepLog, type GrepResult, readHead, readRange, readTail, type Slice } from "./logs.ts";
 import { type OutputState, ProgressTracker, secondsSince } from "./progress.ts";
@@ -15,6 +16,7 @@ import type { Store, TaskEnd } from "./store.ts";
 import {
   isTaskId,
   isTerminal,
+  naturalExitCode,
   newTaskId,
   signalFromExitCode,
   statusForExit,
@@ -122,6 +124,10 @@ const LOG_CHECK_MS = 2000;
 const OWNER_CHECK_MS = 2000;
 /** A stop still unfinished this long after its grace period is taken over by another server. */
 const STOPPER_GIVE_UP_MS = 10_000;
+/** setTimeout fires at once for delays past 2^31 - 1 ms: longer waits are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A task folder without a record this old is a leftover of a failed start, not one starting. */
+const STRAY_FOLDER_MS = 60_000;
 
 function stopMessage(reason: StopReason, task: Task, forced: boolean, graceSeconds: number) {
   const how = forced ? `; SIGKILL was needed after the ${graceSeconds} s grace period` : "";
@@ -204,6 +210,8 @@ export class Engine {
   readonly #options: EngineOptions;
   readonly #serverId = crypto.randomUUID();
   readonly #children = new Map<string, SpawnedTask>();
+  /** How this server's own wrappers exited, until the end of their task is recorded. */
+  readonly #wrapperExits = new Map<string, WrapperExit>();
   readonly #stopping = new Map<string, Promise<Task | undefined>>();
   readonly #deadlines = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #log: (message: string) => void;
@@ -216,11 +224,63 @@ export class Engine {
   readonly #endedOutput = new Map<string, OutputState>();
   #ticking = false;
   #closed = false;
+  /** The database file as opened, to notice it removed or replaced under the server. */
+  readonly #stateFile: { dev: number; ino: number | null } | null;
+  /** Why the state can no longer be trusted, once it cannot. */
+  #stateLost: string | null = null;
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
     this.#options = options;
     this.#log = options.log ?? ((message) => console.error(`backburner: ${message}`));
+    let file: Deno.FileInfo | null = null;
+    try {
+      file = Deno.statSync(options.store.path);
+    } catch {
+      // An in-memory store, or one opened elsewhere: nothing to compare with.
+    }
+    this.#stateFile = file && { dev: file.dev, ino: file.ino };
+  }
+
+  /**
+   * Null while the database file the store opened is still the one at its path. A task that
+   * deletes the state directory leaves the server writing to a deleted file: every task started
+   * or ended from then on would vanish at the next restart. Says so once, loudly.
+   */
+  #checkState(): string | null {
+    if (this.#stateLost !== null || this.#stateFile === null) return this.#stateLost;
+    let why: string | null = null;
+    try {
+      const now = Deno.statSync(this.#store.path);
+      if (
+        this.#stateFile.ino !== null &&
+        (now.ino !== this.#stateFile.ino || now.dev !== this.#stateFile.dev)
+      ) why = "replaced";
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) why = "removed";
+    }
+    if (why === null) return null;
+    this.#stateLost =
+      `the state database "${this.#store.path}" was ${why} while this server ran (was the state directory "${this.#options.home}" deleted?)`;
+    const running = [...this.#children.keys()];
+    this.#log(
+      `ERROR: ${this.#stateLost}: new tasks are refused until backburner is restarted. ` +
+        (running.length
+          ? `The ${running.length} tasks this server runs (${
+            running.join(", ")
+          }) keep running and are watched until they end, but what is recorded of them now lives only in this server's memory and is gone once it exits.`
+          : "This server runs no tasks."),
+    );
+    return this.#stateLost;
+  }
+
+  #requireState(): void {
+    const lost = this.#checkState();
+    if (lost !== null) {
+      throw new Error(
+        `Cannot start task: ${lost}; nothing started now could be found again: restart backburner`,
+      );
+    }
   }
 
   get serverId(): string {
@@ -258,7 +318,11 @@ export class Engine {
     clearInterval(this.#sweeper);
     for (const timer of this.#deadlines.values()) clearTimeout(timer);
     if (options.cancelRunning) {
-      const own = this.#store.workingTasks().filter((t) => t.owner === this.#serverId);
+      // Only what this server started: a task it adopted, or one a person started with
+      // `backburner run`, was never its to cancel.
+      const own = this.#store.workingTasks().filter((t) =>
+        t.owner === this.#serverId && t.startedBy === this.#serverId
+      );
       await Promise.all(own.map((task) => this.#stop(task.id, "shutdown")));
     }
     await Promise.all(this.#stopping.values());
@@ -316,7 +380,46 @@ export class Engine {
       }
     }
     if (removed.length) this.#log(`removed ${removed.length} tasks past the retention period`);
+    this.#removeStrayFolders(now);
     return removed.length;
+  }
+
+  /**
+   * Removes task folders that have no record: what a start that failed half-way left (a crash
+   * between the folder and the record). A folder younger than a minute may be a start under way.
+   */
+  #removeStrayFolders(now: number): void {
+    if (this.#checkState() !== null) return;
+    const tasks = join(this.#options.home, "tasks");
+    let names: string[];
+    try {
+      names = [...Deno.readDirSync(tasks)].filter((entry) =>
+        entry.isDirectory && isTaskId(entry.name)
+      )
+        .map((entry) => entry.name);
+    } catch {
+      return;
+    }
+    if (names.length === 0) return;
+    const known = this.#store.taskIds();
+    for (const name of names) {
+      if (known.has(name)) continue;
+      const dir = join(tasks, name);
+      try {
+        const changed = Deno.statSync(dir).mtime?.getTime() ?? now;
+        if (now - changed < STRAY_FOLDER_MS) continue;
+        // Looked up again: a start that was under way may have recorded it meanwhile.
+        if (this.#store.getTask(name)) continue;
+        Deno.removeSync(dir, { recursive: true });
+        this.#log(
+          `removed the folder of task ${name}: no task is recorded for it (a start that failed)`,
+        );
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) {
+          this.#log(`removing the stray folder ${dir} failed: ${String(error)}`);
+        }
+      }
+    }
   }
 
   /** Starts a command in the background and returns at once with the working task. */
@@ -356,49 +459,97 @@ export class Engine {
       if (!verdict.allowed) throw new Error(`${verdict.reason} (from the env parameter)`);
     }
 
+    this.#requireState();
     const id = newTaskId();
     const paths = this.#paths(id);
-    Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-    Deno.writeFileSync(paths.log, new Uint8Array(), { mode: 0o600 });
-    if (stdin !== undefined) Deno.writeFileSync(paths.stdin, stdin, { mode: 0o600 });
-    this.#store.insertTask({
-      id,
-      command,
-      cwd,
-      createdAt: Date.now(),
-      timeoutSeconds,
-      owner: this.#serverId,
-      label,
-      ttlMs: request.ttlMs === undefined ? null : this.effectiveTtl(request.ttlMs),
-    });
-    const startedAt = Date.now();
-    let child: SpawnedTask;
+    // Every step that fails undoes the ones before it: no folder without a record, no record
+    // without a process, no process nobody knows of.
+    let inserted = false;
+    let child: SpawnedTask | undefined;
+    let spawnError: Error | undefined;
+    const createdAt = Date.now();
+    let startedAt = createdAt;
     try {
-      child = spawnTask({
-        taskId: id,
+      Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+      Deno.writeFileSync(paths.log, new Uint8Array(), { mode: 0o600 });
+      if (stdin !== undefined) Deno.writeFileSync(paths.stdin, stdin, { mode: 0o600 });
+      this.#store.insertTask({
+        id,
         command,
         cwd,
-        logPath: paths.log,
-        exitPath: paths.exit,
-        stdinPath: stdin === undefined ? undefined : paths.stdin,
-        env,
+        createdAt,
+        timeoutSeconds,
+        owner: this.#serverId,
+        label,
+        ttlMs: request.ttlMs === undefined ? null : this.effectiveTtl(request.ttlMs),
       });
-    } catch (error) {
-      this.#store.deleteTask(id);
-      Deno.removeSync(paths.dir, { recursive: true });
-      if (error instanceof Deno.errors.NotFound && /cwd/.test(error.message)) {
-        const why = /not a directory/.test(error.message) ? "is not a directory" : "does not exist";
-        throw new RangeError(`Cannot start task: cwd "${cwd}" ${why}: pass an existing directory`);
+      inserted = true;
+      startedAt = Date.now();
+      try {
+        child = spawnTask({
+          taskId: id,
+          command,
+          cwd,
+          logPath: paths.log,
+          exitPath: paths.exit,
+          stdinPath: stdin === undefined ? undefined : paths.stdin,
+          env,
+        });
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound && /cwd/.test(error.message)) {
+          const why = /not a directory/.test(error.message)
+            ? "is not a directory"
+            : "does not exist";
+          spawnError = new RangeError(
+            `Cannot start task: cwd "${cwd}" ${why}: pass an existing directory`,
+          );
+        } else {
+          spawnError = new Error(
+            `Cannot start task: the shell could not be started (${String(error)})`,
+          );
+        }
+        throw spawnError;
       }
-      throw new Error(`Cannot start task: the shell could not be started (${String(error)})`);
+      this.#store.markStarted(id, child.pid, startedAt);
+    } catch (error) {
+      this.#undoStart(id, inserted, child);
+      throw spawnError ?? new Error(
+        `Cannot start task: the state directory "${this.#options.home}" could not record it (${
+          error instanceof Error ? error.message : String(error)
+        }): free disk space or fix the directory, then try again`,
+      );
     }
-    this.#store.markStarted(id, child.pid, startedAt);
     this.#children.set(id, child);
-    child.exited.then(() => this.#onWrapperExit(id)).catch((error) =>
+    child.exited.then((exit) => this.#onWrapperExit(id, exit)).catch((error) =>
       this.#log(`watching task ${id} failed: ${String(error)}`)
     );
     if (timeoutSeconds !== null) this.#armDeadline(id, startedAt + timeoutSeconds * 1000);
     return this.#require(id);
+  }
+
+  /** Removes what a failed start made: its process, its record, its folder. */
+  #undoStart(id: string, inserted: boolean, child: SpawnedTask | undefined): void {
+    if (child) {
+      // Just spawned, it has done nothing worth a grace period; its exit is not a task's end.
+      terminateTree({ taskId: id, pgid: child.pid, requestedAt: 0, graceMs: 0 }).catch((error) =>
+        this.#log(`stopping the process of failed start ${id} failed: ${String(error)}`)
+      );
+    }
+    if (inserted) {
+      try {
+        this.#store.deleteTask(id);
+      } catch (error) {
+        // The monitor ends it as interrupted once it sees no process.
+        this.#log(`removing the record of failed start ${id} failed: ${String(error)}`);
+      }
+    }
+    try {
+      Deno.removeSync(this.#paths(id).dir, { recursive: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        this.#log(`removing the folder of failed start ${id} failed: ${String(error)}`);
+      }
+    }
   }
 
   #resolveCwd(cwd: string | undefined): string {
@@ -416,9 +567,10 @@ export class Engine {
 
   #armDeadline(id: string, at: number): void {
     const timer = setTimeout(() => {
+      if (at > Date.now()) return this.#armDeadline(id, at);
       this.#deadlines.delete(id);
       this.#stopInBackground(id, "timeout");
-    }, Math.max(0, at - Date.now()));
+    }, Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS));
     Deno.unrefTimer(timer);
     this.#deadlines.set(id, timer);
   }
@@ -428,18 +580,44 @@ export class Engine {
     this.#deadlines.delete(id);
   }
 
-  #onWrapperExit(id: string): void {
+  #onWrapperExit(id: string, exit: WrapperExit): void {
     this.#children.delete(id);
+    this.#wrapperExits.set(id, exit);
     if (this.#closed) return;
     const task = this.#store.getTask(id);
-    if (!task || isTerminal(task.status)) return this.#disarmDeadline(id);
+    if (!task || isTerminal(task.status)) return this.#ended(id);
     if (task.stopReason) {
       this.#stopInBackground(id, task.stopReason);
       return;
     }
-    // Without an exit record (the wrapper was killed from outside) the monitor decides, once the
-    // rest of the tree is gone too.
-    if (this.#recordExit(task)) this.#disarmDeadline(id);
+    if (this.#recordExit(task)) return;
+    // No record, yet the wrapper exited by itself with its command's code: the record could not
+    // be written (the task removed its folder, the disk is full). What this server saw is the end.
+    if (exit.code !== null && readExitRecord(this.#paths(id).exit) === null) {
+      const recorded = this.#store.finishExited(id, {
+        status: statusForExit(exit.code),
+        exitCode: exit.code,
+        signal: signalFromExitCode(exit.code),
+        statusMessage:
+          "The exit code is the one the task's shell returned: its exit record could not be written (its folder removed, or the disk full)",
+        endedAt: Date.now(),
+      });
+      if (recorded) {
+        this.#ended(id);
+        this.#changed(id);
+        return;
+      }
+      const now = this.#store.getTask(id);
+      if (now?.status === "working" && now.stopReason) this.#stopInBackground(id, now.stopReason);
+    }
+    // Killed from outside, the wrapper left no code: the monitor decides, once the rest of the
+    // tree is gone too.
+  }
+
+  /** Forgets what was kept for a task while it ran. */
+  #ended(id: string): void {
+    this.#disarmDeadline(id);
+    this.#wrapperExits.delete(id);
   }
 
   /** Records the end of a task from its exit record; false when there is none or it lost a race. */
@@ -455,6 +633,7 @@ export class Engine {
       endedAt: Math.max(record.at, task.startedAt ?? task.createdAt),
     };
     if (this.#store.finishExited(task.id, end)) {
+      this.#ended(task.id);
       this.#changed(task.id);
       return true;
     }
@@ -477,24 +656,45 @@ export class Engine {
     const running = this.#stopping.get(id);
     if (running) return running;
     const stopping = (async () => {
-      const task = this.#store.requestStop(id, reason, Date.now());
+      const requestedAt = Date.now();
+      const task = this.#store.requestStop(id, reason, requestedAt);
       if (!task || isTerminal(task.status)) return task;
       const effective = task.stopReason ?? reason;
-      const { forced } = await terminateTree({
+      const { forced, firstSignalAt } = await terminateTree({
         taskId: id,
         pgid: task.pid,
         requestedAt: task.stopRequestedAt ?? Date.now(),
         graceMs: this.#options.graceSeconds * 1000,
       });
       const record = readExitRecord(this.#paths(id).exit);
-      this.#store.finish(id, {
-        status: statusForStop(effective),
-        exitCode: record?.code ?? null,
-        signal: forced ? "SIGKILL" : record ? signalFromExitCode(record.code) : null,
-        statusMessage: stopMessage(effective, task, forced, this.#options.graceSeconds),
-        endedAt: Date.now(),
+      const wrapper = await this.#children.get(id)?.exited ?? this.#wrapperExits.get(id);
+      // A stop another process asked for may have signalled the task before this one looked.
+      const requestedHere = task.stopReason === reason && task.stopRequestedAt === requestedAt;
+      const natural = naturalExitCode({
+        record,
+        wrapperCode: wrapper?.code ?? null,
+        firstSignalAt: requestedHere ? firstSignalAt : task.stopRequestedAt,
       });
-      this.#disarmDeadline(id);
+      this.#store.finish(
+        id,
+        natural !== null
+          ? {
+            status: statusForExit(natural),
+            exitCode: natural,
+            signal: signalFromExitCode(natural),
+            statusMessage: null,
+            endedAt: record ? Math.max(record.at, task.startedAt ?? task.createdAt) : Date.now(),
+            natural: true,
+          }
+          : {
+            status: statusForStop(effective),
+            exitCode: record?.code ?? null,
+            signal: forced ? "SIGKILL" : record ? signalFromExitCode(record.code) : null,
+            statusMessage: stopMessage(effective, task, forced, this.#options.graceSeconds),
+            endedAt: Date.now(),
+          },
+      );
+      this.#ended(id);
       this.#changed(id);
       return this.#store.getTask(id);
     })().finally(() => this.#stopping.delete(id));
@@ -509,6 +709,7 @@ export class Engine {
    */
   async tick(): Promise<void> {
     if (this.#ticking || this.#closed) return;
+    this.#checkState();
     this.#ticking = true;
     try {
       await this.#reconcile();
@@ -613,7 +814,7 @@ export class Engine {
         endedAt: Date.now(),
       });
       if (ended) {
-        this.#disarmDeadline(task.id);
+        this.#ended(task.id);
         this.#changed(task.id);
         this.#log(`task ${task.id} was interrupted`);
       }

@@ -14,11 +14,13 @@ export const TASK_MARKER = "BACKBURNER_TASK_ID";
 // code atomically (temp file + rename) so a later server can read it. Catching TERM/INT/HUP with a
 // no-op handler (not ignoring them, which children would inherit) keeps the wrapper alive until
 // its command has ended. stdin is a file of the given text, or /dev/null, so nothing waits on a
-// terminal.
+// terminal. Once the command has ended, those signals are ignored, which the record writer (a
+// subshell and mv) inherits: a stop that comes as the command ends cannot lose its record.
 const WRAPPER = `trap : TERM INT HUP
 if command -v bash >/dev/null 2>&1; then shell=bash; else shell=sh; fi
 "$shell" -c "$1" >>"$2" 2>&1 <"$4"
 code=$?
+trap '' TERM INT HUP
 (umask 077 && printf '%s\\n' "$code" >"$3.tmp") && mv -f "$3.tmp" "$3"
 exit "$code"`;
 
@@ -35,10 +37,17 @@ export interface SpawnRequest {
   readonly env?: Record<string, string>;
 }
 
+/** How the wrapper process ended, as its parent saw it. */
+export interface WrapperExit {
+  /** The wrapper's exit code, which is its command's; null when a signal killed the wrapper. */
+  readonly code: number | null;
+  readonly signal: string | null;
+}
+
 export interface SpawnedTask {
   readonly pid: number;
-  /** Settles when the wrapper has exited (its exit record is written by then). */
-  readonly exited: Promise<void>;
+  /** Settles when the wrapper has exited (its exit record is written by then, if it could be). */
+  readonly exited: Promise<WrapperExit>;
 }
 
 /**
@@ -66,7 +75,14 @@ export function spawnTask(request: SpawnRequest): SpawnedTask {
   }).spawn();
   // The task must not keep the server alive, nor die with it.
   child.unref();
-  return { pid: child.pid, exited: child.status.then(() => undefined) };
+  return { pid: child.pid, exited: child.status.then(wrapperExit) };
+}
+
+/** Only an exit by itself carries the command's code; a killed wrapper's code means nothing. */
+export function wrapperExit(status: Deno.CommandStatus): WrapperExit {
+  return status.signal === null
+    ? { code: status.code, signal: null }
+    : { code: null, signal: status.signal };
 }
 
 export interface ExitRecord {
@@ -265,8 +281,12 @@ export interface TerminateOptions {
  * returns only once nothing of the tree is left. Anchored to `requestedAt`, so a second caller
  * (another server finishing an interrupted stop) continues where the first one was.
  */
-export async function terminateTree(options: TerminateOptions): Promise<{ forced: boolean }> {
+export async function terminateTree(
+  options: TerminateOptions,
+): Promise<{ forced: boolean; firstSignalAt: number | null }> {
   const termed = new Set<string>();
+  // When the first signal went out, so the caller can tell an exit of its own from one it caused.
+  let firstSignalAt: number | null = null;
   // Members seen in earlier rounds stay targets: once its parent dies, an orphan without a
   // visible marker could no longer be found by walking parents.
   const known = new Map<number, ProcessEntry>();
@@ -275,8 +295,9 @@ export async function terminateTree(options: TerminateOptions): Promise<{ forced
     const table = await ProcessTable.read();
     for (const entry of table.tree(options.taskId, options.pgid)) known.set(entry.pid, entry);
     const tree = [...known.values()].filter((entry) => table.isAlive(entry.pid, entry.startTime));
-    if (tree.length === 0) return { forced };
+    if (tree.length === 0) return { forced, firstSignalAt };
     const kill = Date.now() >= options.requestedAt + options.graceMs;
+    firstSignalAt ??= Date.now();
     for (const entry of tree) {
       const key = `${entry.pid}:${entry.startTime}`;
       if (kill) {

@@ -31,7 +31,8 @@ export function spawnWindows(request: SpawnRequest, marker: string): SpawnedTask
     detached: true,
   }).spawn();
   child.unref();
-  return { pid: child.pid, exited: child.status.then(() => undefined) };
+  // The outer cmd exits with move's code, not the command's: only the exit record has that.
+  return { pid: child.pid, exited: child.status.then(() => ({ code: null, signal: null })) };
 }
 
 const LIST_PROCESSES = "Get-CimInstance Win32_Process | ForEach-Object { " +

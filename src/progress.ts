@@ -4,7 +4,7 @@
  */
 
 import { readAt } from "./logs.ts";
-import { collapseCarriageReturns, stripAnsi, toText } from "./text.ts";
+import { collapseCarriageReturns, stripAnsi, terminalText, toText } from "./text.ts";
 
 export interface Progress {
   /** 0..100, from "45%" or computed from current/total. */
@@ -199,7 +199,7 @@ function findProgress(
  * marker line beats heuristics within the same chunk). Pure.
  */
 export function parseProgress(text: string): Omit<Progress, "updated_at"> | null {
-  return findProgress(text, false)?.found ?? null;
+  return findProgress(parseable(text), false)?.found ?? null;
 }
 
 const PROMPTS: readonly RegExp[] = [
@@ -295,9 +295,20 @@ function sameProgress(a: Progress, b: Found, explicit: boolean): boolean {
     (!explicit || a.message === b.message);
 }
 
+/**
+ * Output as text to parse: escapes and redraws resolved, and no control character left (binary
+ * output is full of them), so nothing parsed from it carries one into a message.
+ */
+function parseable(raw: string): string {
+  return terminalText(collapseCarriageReturns(stripAnsi(raw)), { lines: true }).replaceAll(
+    "\t",
+    " ",
+  );
+}
+
 /** Searches raw output text for progress and records what it finds in `state`. */
 function takeProgress(state: ParseState, raw: string, now: number): void {
-  const latest = findProgress(collapseCarriageReturns(stripAnsi(raw)), state.explicit);
+  const latest = findProgress(parseable(raw), state.explicit);
   if (!latest) return;
   const { found, explicit } = latest;
   const updatedAt = state.progress && sameProgress(state.progress, found, explicit)
@@ -419,7 +430,7 @@ export class ProgressTracker {
       state.pendingParsed = true;
     }
     entry.state = state;
-    const lastLine = collapseCarriageReturns(stripAnsi(state.pending));
+    const lastLine = parseable(state.pending);
     return {
       progress: state.progress,
       secondsSinceOutput: secondsSince(mtime, options.now),

@@ -32,6 +32,8 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE tasks ADD COLUMN label TEXT;
    CREATE INDEX tasks_by_label ON tasks (label, created_at DESC);`,
   `ALTER TABLE tasks ADD COLUMN ttl_ms INTEGER;`,
+  // Which server (or command line) started a task: a shutdown cancels only its own.
+  `ALTER TABLE tasks ADD COLUMN started_by TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -73,6 +75,11 @@ export interface TaskEnd {
   readonly signal: string | null;
   readonly statusMessage: string | null;
   readonly endedAt: number;
+  /**
+   * The command ended by itself although a stop was asked for: the stop request is withdrawn, so
+   * the task reads as never stopped.
+   */
+  readonly natural?: boolean;
 }
 
 type Row = Record<string, SQLInputValue>;
@@ -97,6 +104,7 @@ function toTask(row: Row): Task {
     stopRequestedAt: row.stop_requested_at as number | null,
     label: row.label as string | null,
     ttlMs: row.ttl_ms as number | null,
+    startedBy: row.started_by as string | null,
   };
 }
 
@@ -106,8 +114,11 @@ function toTask(row: Row): Task {
  */
 export class Store {
   #db: DatabaseSync;
+  /** The database file. */
+  readonly path: string;
 
   constructor(path: string) {
+    this.path = path;
     // The busy timeout makes a writer wait for another process's write instead of failing.
     this.#db = new DatabaseSync(path, { timeout: 10_000 });
     this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
@@ -148,8 +159,9 @@ export class Store {
   insertTask(task: NewTask): void {
     this.#db.prepare(
       `INSERT INTO tasks
-         (id, command, cwd, status, created_at, timeout_seconds, deadline_at, owner, label, ttl_ms)
-       VALUES (?, ?, ?, 'working', ?, ?, ?, ?, ?, ?)`,
+         (id, command, cwd, status, created_at, timeout_seconds, deadline_at, owner, label, ttl_ms,
+          started_by)
+       VALUES (?, ?, ?, 'working', ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       task.id,
       task.command,
@@ -160,6 +172,7 @@ export class Store {
       task.owner,
       task.label,
       task.ttlMs ?? null,
+      task.owner,
     );
   }
 
@@ -237,6 +250,12 @@ export class Store {
     });
   }
 
+  /** The ids of every task on record. */
+  taskIds(): Set<string> {
+    const rows = this.#db.prepare("SELECT id FROM tasks").all() as { id: string }[];
+    return new Set(rows.map((row) => row.id));
+  }
+
   countTasks(): number {
     const row = this.#db.prepare("SELECT count(*) AS n FROM tasks").get() as { n: number };
     return row.n;
@@ -270,7 +289,9 @@ export class Store {
 
   #end(id: string, end: TaskEnd, condition: string): boolean {
     const result = this.#db.prepare(
-      `UPDATE tasks SET status = ?, exit_code = ?, signal = ?, status_message = ?, ended_at = ?
+      `UPDATE tasks SET status = ?, exit_code = ?, signal = ?, status_message = ?, ended_at = ?${
+        end.natural ? ", stop_reason = NULL, stop_requested_at = NULL" : ""
+      }
        WHERE id = ? AND status = 'working' ${condition}`,
     ).run(end.status, end.exitCode, end.signal, end.statusMessage, end.endedAt, id);
     return result.changes === 1;

@@ -39,6 +39,8 @@ export interface Task {
   readonly label: string | null;
   /** Removal this long after creation once ended (a protocol task's ttl); null: retention. */
   readonly ttlMs: number | null;
+  /** The server (or command line) that started the task; null for tasks older than the record. */
+  readonly startedBy: string | null;
 }
 
 export function isTerminal(status: TaskStatus): boolean {
@@ -90,6 +92,42 @@ export type EndStatus = Exclude<TaskStatus, "working">;
 
 export function statusForExit(code: number): EndStatus {
   return code === 0 ? "completed" : "failed";
+}
+
+/** What is known, once a stop has run, about how the command ended. */
+export interface StopEvidence {
+  /** The exit record the wrapper wrote: the command's code, and when (the file's mtime). */
+  readonly record: { readonly code: number; readonly at: number } | null;
+  /** The wrapper's own exit code (its command's) as this server saw it; null when not seen. */
+  readonly wrapperCode: number | null;
+  /**
+   * The earliest moment a signal of any stop may have reached the task: when this stop sent its
+   * first, or, when another process asked for the stop (and may be signalling too), when it
+   * asked. Null when no signal was sent at all.
+   */
+  readonly firstSignalAt: number | null;
+}
+
+/** 128 + SIGTERM and 128 + SIGKILL: the codes a command our stop signals ends with. */
+const STOPPED_CODES = new Set([143, 137]);
+
+/**
+ * The exit code of a command that ended by itself although a stop was asked for (it exited as the
+ * cancel or the deadline came), or null when the stop is what ended it. Only a task that our
+ * signal actually stopped may be reported cancelled or timed out. Pure.
+ */
+export function naturalExitCode(evidence: StopEvidence): number | null {
+  const code = evidence.record?.code ?? evidence.wrapperCode;
+  if (code === null) return null;
+  // Nothing was signalled: the tree was already gone when the stop looked.
+  if (evidence.firstSignalAt === null) return code;
+  // File times are a kernel tick coarse, so a record stamped just before the signal may have been
+  // written just after it; a code that a SIGTERM or SIGKILL gives says which one it was.
+  if (STOPPED_CODES.has(code)) return null;
+  if (evidence.record !== null) return evidence.record.at < evidence.firstSignalAt ? code : null;
+  // The wrapper exited by itself but could not write its record (its folder removed, the disk
+  // full): when is unknown, and a code that is not a stop signal's is the command's own.
+  return code;
 }
 
 /** The status a stopped task ends with. */

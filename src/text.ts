@@ -7,14 +7,34 @@ export function toText(bytes: Uint8Array): string {
   return decoder.decode(bytes).replaceAll("\0", "\uFFFD");
 }
 
-// CSI (ESC [ … final byte), OSC (ESC ] … BEL or ESC \), and the two-byte escapes (ESC + one char).
+// CSI (ESC [ … final byte), OSC (ESC ] … BEL or ESC \), and the other escapes (ESC, any
+// intermediate bytes, one final byte: ESC 7, ESC ( B, ESC c).
 const ANSI =
   // deno-lint-ignore no-control-regex
-  /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]/g;
+  /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]|\x9b[0-?]*[ -/]*[@-~]/g;
 
 /** Removes ANSI escape sequences (colours, cursor moves, titles). */
 export function stripAnsi(text: string): string {
   return text.replace(ANSI, "");
+}
+
+// Every control character (C0, DEL, C1: a terminal acts on them) and the bidirectional overrides
+// that make a terminal show text in another order than it is (Trojan Source).
+const UNSAFE = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * Stored or parsed text (a command, a label, a directory, a progress message, a line of output)
+ * made safe to show on a terminal: escape sequences removed, and every control character too, so
+ * that no text a task or an agent chose can move the cursor, retitle the window or write the
+ * clipboard (OSC 52). One line by default (a newline shows as "⏎", a tab as a space); with
+ * `lines`, newlines and tabs are kept.
+ */
+export function terminalText(text: string, options: { lines?: boolean } = {}): string {
+  const plain = stripAnsi(text);
+  if (options.lines) {
+    return plain.replace(UNSAFE, (char) => char === "\n" || char === "\t" ? char : "");
+  }
+  return plain.replace(/\s*\n\s*/g, " ⏎ ").replace(UNSAFE, (char) => char === "\t" ? " " : "");
 }
 
 /**

@@ -555,3 +555,65 @@ Deno.test("a table pads before painting and gives the last column what is left",
     `a   <ok    >  ${"x".repeat(17)}…`,
   ]);
 });
+
+// deno-lint-ignore no-control-regex
+const TERMINAL_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+
+posixTest(
+  "no command, directory, message or output reaches the terminal with escapes or controls",
+  async () => {
+    const home = await tempDir();
+    try {
+      // A clipboard write (OSC 52), a screen clear, an 8-bit CSI, a bidi override, a bell.
+      const hostile = "\x1b]52;c;aGk=\x07\x1b[2J\u009b31m\u202e\x07";
+      const cwd = join(home, `dir${hostile}`);
+      Deno.mkdirSync(cwd);
+      const command = `printf '::progress:: 50%% half\\007way\\033]0;t\\007\\001\\n'; ` +
+        `printf 'out\\033]52;c;aGk=\\007put\\001\\016\\n'; sleep 600 # ${hostile}`;
+      const id = await runTask(home, ["--cwd", cwd, "--", command]);
+      await waitFor(() => logOf(home, id).includes("put"), { what: "the task's output" });
+
+      for (const args of [["ls"], ["show", id], ["logs", id], ["logs", id, "--grep", "out"]]) {
+        const result = await cli(home, args);
+        assert.equal(result.code, 0, result.stderr);
+        assert.doesNotMatch(result.stdout, TERMINAL_CONTROL, `${args.join(" ")}: ${result.stdout}`);
+      }
+      const shown = (await cli(home, ["show", id])).stdout;
+      assert.match(shown, /^Progress +50% halfway$/m);
+      assert.match(shown, /^Command +printf .*; sleep 600 # $/m);
+      assert.match(shown, /^Directory +\/.*\/dir$/m);
+      assert.equal((await cli(home, ["logs", id])).stdout, "::progress:: 50% halfway\noutput\n");
+
+      // JSON keeps every character, escaped.
+      const json = (await cli(home, ["show", id, "--json"])).stdout;
+      assert.doesNotMatch(json, TERMINAL_CONTROL);
+      const view = JSON.parse(json);
+      assert.equal(view.command, command);
+      assert.equal(view.cwd, cwd);
+      assert.doesNotMatch(
+        (await cli(home, ["ls", "--json"])).stdout,
+        TERMINAL_CONTROL,
+      );
+
+      const cancelled = await cli(home, ["cancel", id]);
+      assert.equal(cancelled.code, 0, cancelled.stderr);
+      assert.doesNotMatch(cancelled.stdout, TERMINAL_CONTROL);
+      // Errors that quote what was given are one safe line too.
+      const refused = await cli(home, [
+        "run",
+        "--cwd",
+        join(home, `missing${hostile}`),
+        "--",
+        "true",
+      ]);
+      assert.equal(refused.code, 1);
+      assert.doesNotMatch(refused.stderr, TERMINAL_CONTROL);
+      assert.match(
+        refused.stderr,
+        /^backburner: Cannot start task: cwd ".*missing.*" does not exist/,
+      );
+    } finally {
+      await cleanup(home);
+    }
+  },
+);

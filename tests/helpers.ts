@@ -64,6 +64,8 @@ export interface StartServerOptions {
   readonly cwd?: string;
   /** Run this script instead of main.ts (the bundle, for example). */
   readonly entry?: string;
+  /** Arguments after the script, such as ["serve", "--cwd", dir]. */
+  readonly args?: readonly string[];
 }
 
 /** Starts main.ts as a subprocess and connects a real MCP client to it over stdio. */
@@ -71,11 +73,11 @@ export async function startServer(
   home: string,
   options: StartServerOptions = {},
 ): Promise<ServerHandle> {
-  // `deno task test` sets INIT_CWD, which the server would take as the default cwd of tasks.
+  // As an MCP client would start it: without the INIT_CWD `deno task test` sets.
   const { INIT_CWD: _, ...inherited } = Deno.env.toObject();
   const transport = new StdioClientTransport({
     command: Deno.execPath(),
-    args: ["run", ...serverPermissions(home), options.entry ?? MAIN],
+    args: ["run", ...serverPermissions(home), options.entry ?? MAIN, ...(options.args ?? [])],
     env: {
       ...inherited,
       BACKBURNER_HOME: home,

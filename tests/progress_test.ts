@@ -448,3 +448,27 @@ Deno.test("ProgressTracker serialises concurrent reads of one task", async () =>
     assert.equal((await tracker.read("t", path, working(T0 + 4))).progress?.current, 2);
   });
 });
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+
+Deno.test("progress messages and prompts parsed from binary output carry no control characters", async () => {
+  const parsed = parseProgress("::progress:: 40% half\x07way\x01\x02 \x1b]0;title\x07done\x9b2J");
+  assert.equal(parsed?.percent, 40);
+  assert.equal(parsed?.message, "halfway done");
+  const heuristic = parseProgress("\x00\x01 step 3 of 10 \x08\x0e\x7f");
+  assert.equal(heuristic?.current, 3);
+  assert.doesNotMatch(heuristic?.message ?? "", CONTROL);
+
+  await withLog(async (path) => {
+    const binary = new Uint8Array(4096);
+    for (let i = 0; i < binary.length; i++) binary[i] = (i * 37) % 256;
+    await append(path, binary);
+    await append(path, "\n::progress:: 3/4 \x02\x1b[2Jloading\x07 \x01\x1f\x7f\u0085\n");
+    await append(path, "Password:\x07 ");
+    const state = await new ProgressTracker().read("bin", path, working(T0));
+    assert.equal(state.progress?.percent, 75);
+    assert.equal(state.progress?.message, "loading");
+    assert.equal(state.waitingForInput, true, "a bell after a prompt still reads as a prompt");
+  });
+});

@@ -65,3 +65,41 @@ Deno.test("the schema is versioned, migrates forward, and refuses a newer databa
     await cleanup(dir);
   }
 });
+
+Deno.test("a database from before started_by migrates, its tasks started by nobody known", async () => {
+  const dir = await tempDir();
+  try {
+    const path = join(dir, "state.db");
+    // Schema version 3, as the previous release left it, with one running task.
+    const db = new DatabaseSync(path);
+    db.exec(`CREATE TABLE tasks (id TEXT PRIMARY KEY, command TEXT NOT NULL, cwd TEXT NOT NULL,
+      status TEXT NOT NULL, exit_code INTEGER, signal TEXT, status_message TEXT,
+      created_at INTEGER NOT NULL, started_at INTEGER, ended_at INTEGER, pid INTEGER,
+      timeout_seconds REAL, deadline_at INTEGER, owner TEXT, stop_reason TEXT,
+      stop_requested_at INTEGER, label TEXT, ttl_ms INTEGER);
+      CREATE TABLE servers (id TEXT PRIMARY KEY, pid INTEGER NOT NULL, start_time TEXT NOT NULL,
+      started_at INTEGER NOT NULL);
+      INSERT INTO tasks (id, command, cwd, status, created_at, owner)
+        VALUES ('aaaaaaaaaaaa', 'sleep 1', '/', 'working', 1, 'old-server');
+      PRAGMA user_version = 3;`);
+    db.close();
+    const store = new Store(path);
+    try {
+      assert.equal(store.getTask("aaaaaaaaaaaa")?.startedBy, null);
+      store.insertTask({
+        id: "bbbbbbbbbbbb",
+        command: "true",
+        cwd: "/",
+        createdAt: 2,
+        timeoutSeconds: null,
+        owner: "this-server",
+        label: null,
+      });
+      assert.equal(store.getTask("bbbbbbbbbbbb")?.startedBy, "this-server");
+    } finally {
+      store.close();
+    }
+  } finally {
+    await cleanup(dir);
+  }
+});

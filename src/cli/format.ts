@@ -2,6 +2,7 @@
 
 import type { Progress } from "../progress.ts";
 import type { Task, TaskStatus } from "../task.ts";
+import { terminalText } from "../text.ts";
 
 const STATUS_COLORS: Record<TaskStatus, number> = {
   working: 36, // cyan
@@ -66,10 +67,20 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
-/** One line of `text`: newlines become "⏎", other control characters spaces. */
+/** One line of `text`, safe on a terminal: newlines become "⏎", escapes and controls go. */
 export function oneLine(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/\s*\n\s*/g, " ⏎ ").replace(/[\x00-\x1f\x7f]/g, " ");
+  return terminalText(text);
+}
+
+/**
+ * JSON for a terminal or a script: JSON.stringify escapes C0 controls (ESC among them) but not
+ * C1 controls or bidirectional overrides, which are escaped here too; the value reads back the same.
+ */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    /[\u0080-\u009f\u202a-\u202e\u2066-\u2069]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** `text` cut to at most `width` characters (code points), ending in "…" when cut. */
@@ -84,7 +95,7 @@ function visibleLength(text: string): number {
   return [...text].length;
 }
 
-/** A table cell: its text, and optionally how to paint it once padded. */
+/** A table cell or field value: its text, and optionally how to paint it once padded. */
 export interface Cell {
   readonly text: string;
   readonly paint?: (padded: string) => string;
@@ -108,6 +119,8 @@ export function renderTable(
   rows: readonly (readonly Cell[])[],
   options: TableOptions,
 ): string[] {
+  // Whatever a cell holds (a command, a label) reaches the terminal only as one safe line.
+  rows = rows.map((row) => row.map((cell) => ({ ...cell, text: oneLine(cell.text) })));
   const flex = options.flexColumn ?? header.length - 1;
   const gap = 2;
   const widths = header.map((title, column) =>
@@ -130,12 +143,19 @@ export function renderTable(
   return [line(header.map((text) => ({ text }))), ...rows.map(line)];
 }
 
-/** Aligned "name  value" lines; a value's later lines are indented under its first. */
-export function renderFields(fields: readonly (readonly [string, string])[]): string[] {
+/**
+ * Aligned "name  value" lines; a value's later lines are indented under its first. Values reach
+ * the terminal without escapes or control characters; a cell's paint colours its first line.
+ */
+export function renderFields(fields: readonly (readonly [string, string | Cell])[]): string[] {
   const width = Math.max(...fields.map(([name]) => name.length)) + 2;
-  return fields.flatMap(([name, value]) =>
-    value.split("\n").map((line, i) => (i === 0 ? name.padEnd(width) : " ".repeat(width)) + line)
-  );
+  return fields.flatMap(([name, value]) => {
+    const cell = typeof value === "string" ? { text: value } : value;
+    return terminalText(cell.text, { lines: true }).split("\n").map((line, i) =>
+      (i === 0 ? name.padEnd(width) : " ".repeat(width)) +
+      (i === 0 && cell.paint ? cell.paint(line) : line)
+    );
+  });
 }
 
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;

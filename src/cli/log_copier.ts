@@ -4,7 +4,7 @@
  * a log wants all of it, and `--follow` wants each line once, as it is written.
  */
 
-import { collapseCarriageReturns, stripAnsi } from "../text.ts";
+import { collapseCarriageReturns, stripAnsi, terminalText } from "../text.ts";
 
 /** Bytes read at a time. */
 const CHUNK_BYTES = 1024 * 1024;
@@ -20,8 +20,12 @@ export interface LogCopierOptions {
 
 const encoder = new TextEncoder();
 
+/** A line as a terminal would finally show it, with nothing left that a terminal acts on. */
 function cleanLine(line: string): string {
-  return collapseCarriageReturns(stripAnsi(line)).replaceAll("\0", "\uFFFD");
+  return terminalText(
+    collapseCarriageReturns(stripAnsi(line)).replaceAll("\0", "\uFFFD"),
+    { lines: true },
+  );
 }
 
 /** Copies a log from a byte offset on; each call copies what was added since the last one. */

@@ -56,7 +56,8 @@ export async function withEngine<T>(
     maxOutputChars: CLI_MAX_OUTPUT_CHARS,
     maxLogBytes: config.maxLogBytes,
     retentionDays: options.retentionDays ?? config.retentionDays,
-    defaultCwd: Deno.env.get("INIT_CWD") || Deno.cwd(),
+    // Where the person runs the command; an inherited INIT_CWD may be any launcher's.
+    defaultCwd: Deno.cwd(),
     // Adoptions and sweeps are the server log's business; a command reports its own outcome.
     log: () => {},
     watch: false,
