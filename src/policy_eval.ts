@@ -37,6 +37,7 @@ import {
   type ShNode,
   type ShParamExp,
   type ShRedirect,
+  type ShSglQuoted,
   type ShUnary,
   type ShWord,
   type ShWordIter,
@@ -356,6 +357,25 @@ class HiddenCodeFinder {
         }
       }
     }
+    // In arithmetic, single quotes are ordinary characters to bash, so $(…) between them runs.
+    const arithmetic: (ShNode | null | undefined)[] = [];
+    if (kind === "ArithmExp" || kind === "ArithmCmd") arithmetic.push((node as ShUnary).X);
+    if (kind === "CStyleLoop") {
+      const loop = node as ShCStyleLoop;
+      arithmetic.push(loop.Init, loop.Cond, loop.Post);
+    }
+    if (kind === "Assign" || kind === "ArrayElem") arithmetic.push((node as ShArrayElem).Index);
+    if (kind === "ParamExp") {
+      const exp = node as ShParamExp;
+      arithmetic.push(exp.Index, exp.Slice?.Offset, exp.Slice?.Length);
+    }
+    for (const expr of arithmetic) {
+      if (expr && this.#holdsSingleQuotes(expr)) {
+        return `${this.#text(node)} holds single quotes in arithmetic (a subscript, offset or ` +
+          `$((…))), where bash treats them as ordinary characters and still runs any $(…) ` +
+          `between them: remove the quotes`;
+      }
+    }
     if (kind === "ParamExp") {
       // mvdan-sh's walk skips ${x:offset:length}, so their contents are walked here.
       const slice = (node as ShParamExp).Slice;
@@ -366,13 +386,14 @@ class HiddenCodeFinder {
     return undefined;
   }
 
-  /** Whether single quotes occur in a ${…} word, not counting nested $(…). */
+  /** Whether single quotes in `node` hold a $ or `, not counting nested $(…). */
   #holdsSingleQuotes(node: ShNode): boolean {
     let found = false;
     syntax.Walk(node, (inner) => {
       if (inner === null || found) return !found;
       const kind = syntax.NodeType(inner);
-      if (kind === "SglQuoted") found = true;
+      // Only $ and ` start an expansion; other quoted text means the same either way.
+      if (kind === "SglQuoted" && /[$`]/.test((inner as ShSglQuoted).Value)) found = true;
       return !found && kind !== "CmdSubst" && kind !== "ProcSubst";
     });
     return found;
@@ -614,6 +635,10 @@ class HiddenCodeFinder {
       if (name === "builtin") {
         i++;
       } else if (name === "command" || name === "exec") {
+        // command -v and -V only describe, whatever the names after them.
+        const leading = args.slice(i + 1).findIndex((arg) => !/^-[pvV]+$/.test(arg.literal ?? ""));
+        const flags = args.slice(i + 1, leading === -1 ? undefined : i + 1 + leading);
+        if (name === "command" && flags.some((arg) => /[vV]/.test(arg.literal!))) return undefined;
         const parsed = this.#options(args.slice(i + 1), name === "exec" ? "a:cl" : "pvV", call);
         if (typeof parsed === "string") return parsed;
         if (parsed.options.some(([option]) => option === "v" || option === "V")) return undefined;

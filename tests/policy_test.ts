@@ -387,6 +387,7 @@ const CASES: readonly Case[] = [
   [ANY, undefined, 'e"va"l x', false, "eval runs"],
   [ANY, undefined, "ev?l x", false, "is not written literally"],
   [ANY, undefined, "command -v eval; exec 3>/dev/null; exec true", true],
+  [ANY, undefined, 'command -v "$tool"; command -pV "$tool" x', true],
   [ANY, undefined, '"$HOME/bin/tool" x; ./run.sh; /bin/echo; ec\\ho x', true],
   // Options that change how bash reads the following commands.
   [ANY, undefined, "shopt -s expand_aliases", false, "shopt expand_aliases can change"],
@@ -415,7 +416,16 @@ const CASES: readonly Case[] = [
   // Spellings bash runs as a command while the parser sees text: refused under any rule.
   [ECHO, undefined, `echo "\${x:-'$(touch /tmp/p)'}"`, false, "holds single quotes inside"],
   [undefined, "^touch", `echo "\${x:-'$(touch /tmp/p)'}"`, false, "holds single quotes"],
-  [ECHO, undefined, `echo "\${x:-a}" \${x:-'b'} "\${x:-"c"}"`, true],
+  [ECHO, undefined, `echo "\${x:-a}" \${x:-'b'} "\${x:-"c"}" "\${x:-'d'}"`, true],
+  // In arithmetic, single quotes are not quotes either.
+  [undefined, "^touch", "echo $(( '$(touch /tmp/p)' ))", false, "single quotes in arithmetic"],
+  [undefined, "^touch", "echo $[ '$(touch /tmp/p)' ]", false, "single quotes in arithmetic"],
+  [undefined, "^touch", "echo ${a['$(touch /tmp/p)']}", false, "single quotes in arithmetic"],
+  [undefined, "^touch", "echo ${x:'$(touch /tmp/p)'}", false, "single quotes in arithmetic"],
+  [undefined, "^touch", "a['$(touch /tmp/p)']=1", false, "single quotes in arithmetic"],
+  [undefined, "^touch", "a=(['$(touch /tmp/p)']=1)", false, "single quotes in arithmetic"],
+  [undefined, "^touch", "echo; (( '$(touch /tmp/p)' ))", false, "single quotes in arithmetic"],
+  [undefined, "^touch", "m['key']=1; echo ${m['key']}", true],
   [ECHO, undefined, "echo >&'$(touch /tmp/p)'", false, "is expanded a second time"],
   [undefined, "^touch", 'echo 1>&"$x"', false, "is expanded a second time"],
   [ECHO, undefined, "echo >&2 2>&1 >&- 3>&1- >&/dev/null", true],
@@ -495,6 +505,9 @@ const ATTACKS: readonly string[] = [
   "echo \"${u:-'$(touch MARKER)'}\"",
   "echo >&'$(touch MARKER)'",
   "echo; [[ x == @(a|$(touch MARKER)) ]]",
+  "echo $(( '$(touch MARKER)' ))",
+  "echo ${z['$(touch MARKER)']}",
+  "z['$(touch MARKER)']=1",
 ];
 const HARMLESS: readonly string[] = [
   'echo "$X" $X ${X} "${X@Q}" "${X@E}" "${X@A}" "${X@U}" ${#X} "${X:-a}" "${X/z/q}" "${X:1:2}"',
