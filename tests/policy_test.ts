@@ -615,3 +615,142 @@ Deno.test("unsafeInheritedEnv blanks the server's own shell-code variables under
   assert.deepEqual(unsafeInheritedEnv(parsePolicy(undefined, "^rm"), inherited), {});
   assert.deepEqual(unsafeInheritedEnv(parsePolicy(undefined, undefined), inherited), {});
 });
+
+// Places where a command substitution may sit, quoted every way (X stands for it). Whenever bash
+// runs it, the policy must see it: a deny rule naming the command refuses it.
+const CONTEXTS: readonly string[] = [
+  "echo X",
+  'echo "X"',
+  "echo 'X'",
+  "echo ${v:-X}",
+  'echo "${v:-X}"',
+  "echo ${v:-'X'}",
+  `echo "\${v:-'X'}"`,
+  'echo ${v:-"X"}',
+  'echo "${v:-"X"}"',
+  "echo ${v#X}",
+  `echo "\${v#'X'}"`,
+  "echo ${v/a/X}",
+  `echo "\${v/a/'X'}"`,
+  `echo "\${v/'X'/b}"`,
+  "echo $((X))",
+  "echo $(('X'))",
+  'echo $(("X"))',
+  `echo "$(('X'))"`,
+  "echo ${a[X]}",
+  "echo ${a['X']}",
+  'echo ${a["X"]}',
+  "echo ${v:X}",
+  "echo ${v:'X'}",
+  `echo "\${v:'X'}"`,
+  "a[X]=1",
+  "a['X']=1",
+  "a=([X]=1)",
+  "a=(['X']=1)",
+  "[[ X ]]",
+  "[[ 'X' ]]",
+  "[[ a == X ]]",
+  "[[ a == 'X' ]]",
+  "[[ X -eq 1 ]]",
+  "[[ 'X' -eq 1 ]]",
+  '[[ "X" -eq 1 ]]',
+  "[[ a =~ X ]]",
+  "[[ a =~ 'X' ]]",
+  "case X in *) ;; esac",
+  "case a in 'X') ;; esac",
+  "case a in X) ;; esac",
+  "cat <<EOF\nX\nEOF",
+  "cat <<'EOF'\nX\nEOF",
+  'cat <<"EOF"\nX\nEOF',
+  "cat <<E\\OF\nX\nEOF",
+  "cat <<< X",
+  "cat <<< 'X'",
+  "echo >X",
+  "echo >'X'",
+  "echo >&X",
+  "echo >&'X'",
+  'echo >&"X"',
+  "echo $'X'",
+  'echo $"X"',
+  "for i in X; do :; done",
+  "for i in 'X'; do :; done",
+  "echo {X,}",
+  "echo \\`X\\`",
+  "declare a='X'",
+  "declare 'a=X'",
+  "export 'a=X'",
+  ": ${v:='X'}",
+  `: "\${v:='X'}"`,
+  "[[ a == @(X) ]]",
+  "[[ a == @('X') ]]",
+  "echo ${v:+X}",
+  `echo "\${v:+'X'}"`,
+  `echo "\${v:?'X'}"`,
+  "echo ${v=X}",
+  `echo "\${v-'X'}"`,
+  "echo ${v,,X}",
+  `echo "\${v^^'X'}"`,
+  "echo ${v%%X}",
+  `echo "\${v%'X'}"`,
+  `echo "\${v//'X'}"`,
+  "(( X ))",
+  "(( 'X' ))",
+  "let 'X'",
+  'let "X"',
+  "for (( i='X'; i<0; )); do :; done",
+  "echo $[ 'X' ]",
+  "echo ${#a['X']}",
+  "echo ${a[@]:'X'}",
+  "echo \"${a['X']}\"",
+  "test 'X'",
+  "echo ${v@Q} 'X'",
+  "echo \"a'X'b\"",
+  "echo \"`echo 'X'`\"",
+  "echo $(echo 'X')",
+  "echo \"$(echo 'X')\"",
+  "echo 'a'\"X\"'b'",
+  "echo ${v:-${w:-'X'}}",
+  `echo "\${v:-\${w:-'X'}}"`,
+  `echo "\${v:-"\${w:-'X'}"}"`,
+  "echo <(echo 'X')",
+  "echo ${v:-$'X'}",
+  `echo "\${v:-$'X'}"`,
+  `echo "\${v:-$"X"}"`,
+  "a=(1); a+=(['X']=2)",
+  "declare -a a=(['X']=1)",
+  "declare -A m=(['X']=1)",
+  "echo ${v:-\\'X\\'}",
+  `echo "\${v:-\\'X\\'}"`,
+  "exec {fd}>X",
+  "echo ${!v:-'X'}",
+];
+
+posixTest(
+  "a deny rule sees every command substitution bash runs, however it is quoted",
+  async () => {
+    const dir = await tempDir();
+    const marker = join(dir, "M");
+    const deny = parsePolicy(undefined, "touch");
+    const missed: string[] = [];
+    try {
+      for (const context of CONTEXTS) {
+        for (const v of [undefined, "abc"]) {
+          const command = `a=(1); ${context.replaceAll("X", `$(touch ${marker})`)}`;
+          await Deno.remove(marker).catch(() => {});
+          await new Deno.Command("bash", {
+            args: ["-c", command],
+            cwd: dir,
+            env: v === undefined ? {} : { v },
+            stdin: "null",
+            stdout: "null",
+            stderr: "null",
+          }).output();
+          if (existsSync(marker) && checkCommand(deny, command).allowed) missed.push(command);
+        }
+      }
+      assert.deepEqual(missed, []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
