@@ -100,7 +100,7 @@ const NUMERIC_SPECIALS = new Set(["?", "#", "$", "!"]);
 const ARITHMETIC_TESTS = new Set(["-eq", "-ne", "-lt", "-le", "-gt", "-ge"]);
 const NAME_TESTS = new Set(["-v", "-R"]);
 // ${x@op}: all but P produce a value without evaluating it; P runs prompt expansion, with $(…).
-const INERT_TRANSFORMS = new Set(["Q", "E", "A", "K", "k", "a", "U", "u", "L"]);
+const INERT_TRANSFORMS = new Set(["Q", "E", "A", "K", "a", "U", "u", "L"]);
 /** Builtins that run a string or a file as code, or change what a name runs. */
 const CODE_BUILTINS: Record<string, string> = {
   eval: "runs its arguments as a command",
@@ -117,6 +117,27 @@ const CODE_BUILTINS: Record<string, string> = {
   compopt: "belongs to programmable completion",
 };
 const DECLARATIONS = new Set(["declare", "typeset", "local", "export", "readonly"]);
+/** Command names whose arguments are inspected: wrappers and the builtins checked below. */
+const INSPECTED_COMMANDS = new Set([
+  ...Object.keys(CODE_BUILTINS),
+  ...DECLARATIONS,
+  "builtin",
+  "command",
+  "exec",
+  "let",
+  "read",
+  "mapfile",
+  "readarray",
+  "printf",
+  "wait",
+  "unset",
+  "getopts",
+  "hash",
+  "set",
+  "shopt",
+  "test",
+  "[",
+]);
 // -i makes later assignments arithmetic; -n makes a name an alias for another (a subscript in it
 // is evaluated on every use). Other options only label the value.
 const DECLARATION_OPTIONS: Record<string, RegExp> = {
@@ -231,18 +252,12 @@ interface Arg {
 type Refusal = string;
 
 /**
- * Returns why `file` (parsed from `source`) hides code from the policy, or undefined when it does
- * not. `strict` (an allow rule is set) also refuses every construct that evaluates data.
+ * Collects why a parsed command hides code from the policy. It is shown every node of the tree
+ * once, by the walk that collects the simple commands (which also walks `${x:offset:length}`,
+ * which mvdan-sh's own walk skips); `refusal` then holds the first reason found. `strict` (an
+ * allow rule is set) also refuses every construct that evaluates data.
  */
-export function findHiddenCode(
-  file: ShNode,
-  source: ShellSource,
-  strict: boolean,
-): Refusal | undefined {
-  return new HiddenCodeFinder(source, strict).find(file);
-}
-
-class HiddenCodeFinder {
+export class HiddenCodeFinder {
   readonly #source: ShellSource;
   readonly #strict: boolean;
   readonly #codes: OperatorCodes = CODES;
@@ -253,17 +268,13 @@ class HiddenCodeFinder {
     this.#strict = strict;
   }
 
-  find(root: ShNode): Refusal | undefined {
-    this.#walk(root);
+  get refusal(): Refusal | undefined {
     return this.#refusal;
   }
 
-  #walk(root: ShNode): void {
-    syntax.Walk(root, (node) => {
-      if (node === null || this.#refusal !== undefined) return this.#refusal === undefined;
-      this.#refusal = this.#check(node);
-      return this.#refusal === undefined;
-    });
+  /** Looks at one node of kind `kind` (syntax.NodeType). */
+  inspect(node: ShNode, kind: string): void {
+    this.#refusal ??= this.#check(node, kind);
   }
 
   #text(node: ShNode): string {
@@ -271,8 +282,7 @@ class HiddenCodeFinder {
     return text.length > 60 ? `${text.slice(0, 57)}...` : text;
   }
 
-  #check(node: ShNode): Refusal | undefined {
-    const kind = syntax.NodeType(node);
+  #check(node: ShNode, kind: string): Refusal | undefined {
     const blind = this.#checkParserBlindSpot(node, kind);
     if (blind !== undefined || !this.#strict) return blind;
     switch (kind) {
@@ -376,18 +386,13 @@ class HiddenCodeFinder {
           `between them: remove the quotes`;
       }
     }
-    if (kind === "ParamExp") {
-      // mvdan-sh's walk skips ${x:offset:length}, so their contents are walked here.
-      const slice = (node as ShParamExp).Slice;
-      if (slice?.Offset) this.#walk(slice.Offset);
-      if (slice?.Length) this.#walk(slice.Length);
-      return this.#refusal;
-    }
     return undefined;
   }
 
   /** Whether single quotes in `node` hold a $ or `, not counting nested $(…). */
   #holdsSingleQuotes(node: ShNode): boolean {
+    // Reading the source is much cheaper than walking the tree.
+    if (!this.#source.of(node).includes("'")) return false;
     let found = false;
     syntax.Walk(node, (inner) => {
       if (inner === null || found) return !found;
@@ -421,7 +426,7 @@ class HiddenCodeFinder {
       }
       if (op === undefined || !INERT_TRANSFORMS.has(op)) {
         return `${text} is a transformation the policy does not know to be safe: use one of ` +
-          `@Q @E @A @K @k @a @U @u @L`;
+          `@Q @E @A @K @a @U @u @L`;
       }
     }
     if (exp.Exp !== null && this.#codes.assignDefault.includes(exp.Exp.Op) && exp.Param) {
@@ -451,8 +456,9 @@ class HiddenCodeFinder {
   #isLiteralNumber(word: ShWord): boolean {
     const value = literalValue(word, true);
     if (value !== undefined) return LITERAL_ARITHMETIC.test(value);
-    if (word.Parts.length !== 1 || syntax.NodeType(word.Parts[0]) !== "ParamExp") return false;
-    const exp = word.Parts[0] as ShParamExp;
+    const parts = word.Parts;
+    if (parts.length !== 1 || syntax.NodeType(parts[0]) !== "ParamExp") return false;
+    const exp = parts[0] as ShParamExp;
     if (exp.Excl || exp.Width || exp.Slice || exp.Repl || exp.Exp || exp.Names) return false;
     if (exp.Length) return exp.Index === null || this.#subscript(exp.Index, exp) === undefined;
     return exp.Index === null && NUMERIC_SPECIALS.has(exp.Param?.Value ?? "");
@@ -588,7 +594,8 @@ class HiddenCodeFinder {
   #arg(word: ShWord): Arg {
     const literal = literalValue(word);
     if (literal !== undefined) return { word, literal, mayBeOption: true, single: true };
-    const first = word.Parts[0];
+    const parts = word.Parts;
+    const first = parts[0];
     let prefix = "";
     const kind = syntax.NodeType(first);
     if (kind === "Lit" || kind === "SglQuoted") prefix = (first as ShLit).Value;
@@ -600,7 +607,7 @@ class HiddenCodeFinder {
       word,
       literal,
       mayBeOption: prefix === "" || prefix.startsWith("-") || prefix.startsWith("+"),
-      single: word.Parts.every((part) => this.#isSingle(part)),
+      single: parts.every((part) => this.#isSingle(part)),
     };
   }
 
@@ -621,7 +628,12 @@ class HiddenCodeFinder {
   }
 
   #checkCall(call: ShCallExpr): Refusal | undefined {
-    const args = call.Args.map((word) => this.#arg(word));
+    const words = call.Args;
+    if (words.length === 0) return undefined;
+    // Most commands are plain programs: their arguments are data, so only the name is read.
+    const name = literalValue(words[0]);
+    if (name !== undefined && !INSPECTED_COMMANDS.has(name)) return undefined;
+    const args = words.map((word) => this.#arg(word));
     let i = 0;
     while (i < args.length) {
       const name = args[i].literal;

@@ -177,12 +177,14 @@ function unquotedLiteral(text: string, first: boolean, alone: boolean): string |
  */
 export function literalValue(word: ShWord, unexpanded = false): string | undefined {
   let value = "";
-  for (const part of word.Parts) {
+  // Each read of a field of the tree converts it from Go, so the parts are read once.
+  const parts = word.Parts;
+  for (const part of parts) {
     switch (syntax.NodeType(part)) {
       case "Lit": {
         const text = unexpanded
           ? unescapeUnquoted((part as ShLit).Value)
-          : unquotedLiteral((part as ShLit).Value, part === word.Parts[0], word.Parts.length === 1);
+          : unquotedLiteral((part as ShLit).Value, part === parts[0], parts.length === 1);
         if (text === undefined) return undefined;
         value += text;
         break;
