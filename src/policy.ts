@@ -236,6 +236,7 @@ const LOOKUP_VARIABLES: Record<string, string> = {
   GLOBIGNORE: "changes which files a pattern names",
   IFS: "changes how bash splits words",
   BASH_LOADABLES_PATH: "changes which builtins enable loads",
+  BASH_XTRACEFD: "sends the shell's trace to another file descriptor",
 };
 const LOADER_PREFIXES = ["LD_", "DYLD_"];
 const LOCALE_VARIABLES = new Set(["LANG", "LC_ALL", "LC_CTYPE"]);

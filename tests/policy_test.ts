@@ -580,6 +580,7 @@ Deno.test("checkEnv refuses variables that make bash run code, and under allow, 
   assert.match(refusal(allow, { LC_ALL: "zh_TW.big5" }), /a locale whose encoding/);
   assert.match(refusal(allow, { HOME: "/" }), /env sets HOME/);
   assert.match(refusal(allow, { IFS: "x" }), /env sets IFS/);
+  assert.match(refusal(allow, { BASH_XTRACEFD: "1" }), /env sets BASH_XTRACEFD/);
   assert.equal(refusal(allow, { CI: "1", LANG: "C.UTF-8", LC_ALL: "en_US.UTF-8", X: "$(id)" }), "");
   // A deny-only policy leaves lookup variables to the deny rules, as in the command itself.
   assert.equal(refusal(deny, { PATH: "/tmp", LD_PRELOAD: "x" }), "");
