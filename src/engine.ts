@@ -1,5 +1,5 @@
 import { isAbsolute, join, resolve } from "node:path";
-import { checkCommand, type Policy } from "./policy.ts";
+import { checkCommand, checkEnv, type Policy, unsafeInheritedEnv } from "./policy.ts";
 import {
   ownStartTime,
   ProcessTable,
@@ -193,11 +193,6 @@ function validateStdin(stdin: string | undefined): Uint8Array | undefined {
     );
   }
   return bytes;
-}
-
-/** Quotes a value for a shell, so the policy sees an env entry exactly as an assignment. */
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 /**
@@ -452,12 +447,8 @@ export class Engine {
     const stdin = validateStdin(request.stdin);
     const decision = checkCommand(this.#options.policy, command);
     if (!decision.allowed) throw new Error(decision.reason);
-    // An env entry changes what runs as much as an assignment in the command does
-    // (LD_PRELOAD=…), so the policy sees each one as the assignment it is.
-    for (const [name, value] of Object.entries(env)) {
-      const verdict = checkCommand(this.#options.policy, `${name}=${shellQuote(value)}`);
-      if (!verdict.allowed) throw new Error(`${verdict.reason} (from the env parameter)`);
-    }
+    const envDecision = checkEnv(this.#options.policy, env);
+    if (!envDecision.allowed) throw new Error(envDecision.reason);
 
     this.#requireState();
     const id = newTaskId();
@@ -493,7 +484,8 @@ export class Engine {
           logPath: paths.log,
           exitPath: paths.exit,
           stdinPath: stdin === undefined ? undefined : paths.stdin,
-          env,
+          // The server's own BASH_ENV, PS4, exported functions… would run code no rule saw.
+          env: { ...unsafeInheritedEnv(this.#options.policy, Deno.env.toObject()), ...env },
         });
       } catch (error) {
         if (error instanceof Deno.errors.NotFound && /cwd/.test(error.message)) {

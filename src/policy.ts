@@ -21,11 +21,36 @@
  * Deny rules are a best-effort tripwire: a shell can always spell a command in
  * a way no regex anticipates (`X=1 rm`, `$cmd`, `eval`, `xargs rm`). An allow
  * list is the robust control, because anything it does not recognise is refused.
+ * For that to hold, bash must not run text that is not one of the commands the
+ * rules judged: under an allow rule, policy_eval.ts refuses every construct that
+ * evaluates data as code (`${x@P}`, arithmetic on variables, `eval`, …), and
+ * {@linkcode checkEnv} keeps the `env` parameter from doing the same.
  *
  * @module
  */
 
-import sh from "mvdan-sh";
+import { HiddenCodeFinder, isShellCodeVariable } from "./policy_eval.ts";
+import {
+  decodeAnsiC,
+  parseBash,
+  parserMessage,
+  type ShAssign,
+  type ShCallExpr,
+  type ShDblQuoted,
+  type ShDeclClause,
+  ShellSource,
+  type ShLetClause,
+  type ShLit,
+  type ShNode,
+  type ShParamExp,
+  type ShRedirect,
+  type ShSglQuoted,
+  type ShStmt,
+  type ShWord,
+  syntax,
+  unescapeDoubleQuoted,
+  unescapeUnquoted,
+} from "./shell_syntax.ts";
 
 /** One compiled rule, remembering where it came from so refusals can name it. */
 export interface PolicyRule {
@@ -45,68 +70,6 @@ export interface Policy {
 export type PolicyDecision =
   | { readonly allowed: true }
   | { readonly allowed: false; readonly reason: string };
-
-// mvdan-sh is a GopherJS build without type declarations; these describe only
-// the parts of its syntax tree this module reads.
-interface ShPos {
-  Offset(): number;
-}
-interface ShNode {
-  Pos(): ShPos;
-  End(): ShPos;
-}
-interface ShLit extends ShNode {
-  Value: string;
-}
-interface ShWord extends ShNode {
-  Parts: ShNode[];
-}
-interface ShSglQuoted extends ShNode {
-  Value: string;
-  Dollar: boolean;
-}
-interface ShDblQuoted extends ShNode {
-  Parts: ShNode[];
-}
-interface ShAssign extends ShNode {
-  Append: boolean;
-  Naked: boolean;
-  Name: ShLit | null;
-  Index: ShNode | null;
-  Value: ShWord | null;
-  Array: ShNode | null;
-}
-interface ShCallExpr extends ShNode {
-  Assigns: ShAssign[];
-  Args: ShWord[];
-}
-interface ShDeclClause extends ShNode {
-  Variant: ShLit | string;
-  Args: ShAssign[];
-}
-interface ShLetClause extends ShNode {
-  Exprs: ShNode[];
-}
-interface ShRedirect extends ShNode {
-  Word: ShWord;
-}
-interface ShStmt extends ShNode {
-  Cmd: ShNode | null;
-  Redirs: ShRedirect[];
-}
-interface ShParser {
-  Parse(source: string, name: string): ShNode;
-}
-interface ShSyntax {
-  NewParser(): ShParser;
-  Walk(node: ShNode, visit: (node: ShNode | null) => boolean): void;
-  NodeType(node: ShNode): string;
-}
-
-const syntax = (sh as unknown as { syntax: ShSyntax }).syntax;
-
-// Parsers are relatively costly to build and are reusable after errors.
-let parser: ShParser | undefined;
 
 const SIMPLE_COMMANDS = new Set(["CallExpr", "DeclClause", "LetClause"]);
 // A `{n}`, `{n,}` or `{n,m}` quantifier, whose comma belongs to the regex.
@@ -194,14 +157,15 @@ export function parsePolicy(allow: string | undefined, deny: string | undefined)
  * @throws {SyntaxError} With the parser's message when `command` is not valid bash.
  */
 export function simpleCommands(command: string): string[] {
-  parser ??= syntax.NewParser();
-  let file: ShNode;
+  return new CommandCollector(new ShellSource(command)).collect(parse(command));
+}
+
+function parse(command: string): ShNode {
   try {
-    file = parser.Parse(command, "");
+    return parseBash(command);
   } catch (error) {
     throw new SyntaxError(parserMessage(error));
   }
-  return new CommandCollector(command).collect(file);
 }
 
 /** Decides whether `command` may run under `policy`. */
@@ -209,9 +173,9 @@ export function checkCommand(policy: Policy, command: string): PolicyDecision {
   if (policy.error !== undefined) return { allowed: false, reason: policy.error };
   if (policy.allow.length === 0 && policy.deny.length === 0) return { allowed: true };
 
-  let commands: string[];
+  let file: ShNode;
   try {
-    commands = simpleCommands(command);
+    file = parse(command);
   } catch (error) {
     // Anything the analysis cannot see through must not run while rules exist.
     return {
@@ -221,13 +185,16 @@ export function checkCommand(policy: Policy, command: string): PolicyDecision {
       }), and unparseable commands are refused while a policy is set`,
     };
   }
+  const shell = new ShellSource(command);
+  const finder = new HiddenCodeFinder(shell, policy.allow.length > 0);
+  // One walk serves both: mvdan-sh's walk costs about 13 µs a node.
+  const commands = new CommandCollector(shell, finder).collect(file);
   if (commands.length === 0) {
     return {
       allowed: false,
       reason: "Command refused by policy: command is empty, so there is nothing to run",
     };
   }
-
   // Deny wins over allow, so every command is checked against deny first.
   for (const text of commands) {
     const rule = policy.deny.find((rule) => rule.regex.test(text));
@@ -251,28 +218,116 @@ export function checkCommand(policy: Policy, command: string): PolicyDecision {
       }
     }
   }
+  // The visible commands pass; code that bash would run without it being one of them must not.
+  const hidden = finder.refusal;
+  if (hidden !== undefined) {
+    return { allowed: false, reason: `Command refused by policy: ${hidden}` };
+  }
   return { allowed: true };
 }
 
-function parserMessage(error: unknown): string {
-  // GopherJS throws Go error values, which are not Error instances.
-  if (typeof error === "object" && error !== null) {
-    const goError = (error as { Error?: unknown }).Error;
-    if (typeof goError === "function") return String(goError.call(error));
-    if (error instanceof Error) return error.message;
+// Under an allow rule the rules judge commands by the names they run, so the environment may not
+// change which file a name reaches, load code into every program, or change how bash reads.
+const LOOKUP_VARIABLES: Record<string, string> = {
+  PATH: "changes which program a command name runs",
+  HOME: "changes what ~ names",
+  CDPATH: "changes which directory cd enters",
+  EXECIGNORE: "changes which program a command name runs",
+  GLOBIGNORE: "changes which files a pattern names",
+  IFS: "changes how bash splits words",
+  BASH_LOADABLES_PATH: "changes which builtins enable loads",
+  BASH_XTRACEFD: "sends the shell's trace to another file descriptor",
+};
+const LOADER_PREFIXES = ["LD_", "DYLD_"];
+const LOCALE_VARIABLES = new Set(["LANG", "LC_ALL", "LC_CTYPE"]);
+// C, POSIX and UTF-8 locales read every byte of a command the way the parser does; other
+// multibyte encodings (Big5, GBK, Shift-JIS) can swallow a backslash or quote into a character.
+const SAFE_LOCALE = /^(?:|C|POSIX|[A-Za-z_]+\.(?:UTF-8|utf-8|utf8|UTF8)(?:@\w+)?)$/;
+
+/** Quotes a value for a shell, so the policy sees an env entry exactly as an assignment. */
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Decides whether the `env` entries of a start request may be set under `policy`. While any rule
+ * is set, variables whose value bash runs (BASH_ENV, PS4, exported functions…) are refused; under
+ * an allow rule so are those that change which program a name runs (PATH, LD_PRELOAD…). Each
+ * remaining entry must pass the rules as the assignment it is (`NAME='value'`).
+ */
+export function checkEnv(policy: Policy, env: Record<string, string>): PolicyDecision {
+  if (policy.error !== undefined) return { allowed: false, reason: policy.error };
+  if (policy.allow.length === 0 && policy.deny.length === 0) return { allowed: true };
+  const refuse = (reason: string): PolicyDecision => ({
+    allowed: false,
+    reason: `Command refused by policy: env sets ${reason} (from the env parameter)`,
+  });
+  for (const name of Object.keys(env)) {
+    if (isShellCodeVariable(name)) {
+      return refuse(
+        `${name}, whose value bash runs as code or reads as shell settings the policy never sees: leave it out`,
+      );
+    }
   }
-  return String(error);
+  for (const [name, value] of Object.entries(env)) {
+    const verdict = checkCommand(policy, `${name}=${shellQuote(value)}`);
+    if (!verdict.allowed) {
+      return { allowed: false, reason: `${verdict.reason} (from the env parameter)` };
+    }
+  }
+  if (policy.allow.length === 0) return { allowed: true };
+  // An allow rule written for assignments (`^[A-Z_]+=`) is rarely meant to cover these.
+  for (const [name, value] of Object.entries(env)) {
+    const lookup = LOOKUP_VARIABLES[name];
+    if (lookup !== undefined) {
+      return refuse(
+        `${name}, which ${lookup}, while allow rules judge commands by what they name: set it in the command (${name}=… cmd), where the rules see it`,
+      );
+    }
+    if (LOADER_PREFIXES.some((prefix) => name.startsWith(prefix))) {
+      return refuse(
+        `${name}, which makes the dynamic loader load code into every program: leave it out`,
+      );
+    }
+    if (LOCALE_VARIABLES.has(name) && !SAFE_LOCALE.test(value)) {
+      return refuse(
+        `${name} to "${
+          value.slice(0, 40)
+        }", a locale whose encoding can change how bash reads quotes and backslashes: use C, POSIX or a UTF-8 locale`,
+      );
+    }
+  }
+  return { allowed: true };
+}
+
+/**
+ * The variables of the server's own environment `env` that must not reach a task's shell under
+ * `policy`, each mapped to the empty value that disarms it in bash: under an allow rule, those
+ * that make bash run code the rules never saw (BASH_ENV, ENV, SHELLOPTS, BASHOPTS, PS4, exported
+ * functions…). POSIXLY_CORRECT counts by its presence, so a blank cannot disarm it; it is left
+ * alone, as the aliases POSIX mode enables are refused by the command checks anyway.
+ */
+export function unsafeInheritedEnv(
+  policy: Policy,
+  env: Record<string, string>,
+): Record<string, string> {
+  if (policy.allow.length === 0) return {};
+  const blanks: Record<string, string> = {};
+  for (const name of Object.keys(env)) {
+    if (name !== "POSIXLY_CORRECT" && isShellCodeVariable(name)) blanks[name] = "";
+  }
+  return blanks;
 }
 
 /** Walks one parsed file and renders its simple commands. */
 class CommandCollector {
-  readonly #bytes: Uint8Array;
-  readonly #decoder = new TextDecoder();
+  readonly #shell: ShellSource;
+  readonly #finder: HiddenCodeFinder | undefined;
   readonly #commands: string[] = [];
 
-  constructor(source: string) {
-    // Parser offsets count UTF-8 bytes, not UTF-16 code units.
-    this.#bytes = new TextEncoder().encode(source);
+  constructor(shell: ShellSource, finder?: HiddenCodeFinder) {
+    this.#shell = shell;
+    this.#finder = finder;
   }
 
   collect(file: ShNode): string[] {
@@ -283,7 +338,16 @@ class CommandCollector {
   /** `inherited` holds the rendered redirects of enclosing compound commands. */
   #visit(root: ShNode, inherited: readonly string[]): void {
     syntax.Walk(root, (node) => {
-      if (node === null || syntax.NodeType(node) !== "Stmt") return true;
+      if (node === null) return true;
+      const nodeKind = syntax.NodeType(node);
+      this.#finder?.inspect(node, nodeKind);
+      if (nodeKind === "ParamExp") {
+        // mvdan-sh's walk skips ${x:offset:length}, where $(…) runs like anywhere else.
+        const slice = (node as ShParamExp).Slice;
+        if (slice?.Offset) this.#visit(slice.Offset, inherited);
+        if (slice?.Length) this.#visit(slice.Length, inherited);
+      }
+      if (nodeKind !== "Stmt") return true;
       const stmt = node as ShStmt;
       const redirects = stmt.Redirs.map((redirect) => this.#redirect(redirect));
       const kind = stmt.Cmd === null ? undefined : syntax.NodeType(stmt.Cmd);
@@ -379,88 +443,10 @@ class CommandCollector {
   }
 
   #source(node: ShNode): string {
-    return this.#slice(node.Pos().Offset(), node.End().Offset());
+    return this.#shell.of(node);
   }
 
   #slice(start: number, end: number): string {
-    return this.#decoder.decode(this.#bytes.subarray(start, end));
+    return this.#shell.slice(start, end);
   }
-}
-
-function unescapeUnquoted(value: string): string {
-  return value.replace(/\\([\s\S])/g, (_, char: string) => char === "\n" ? "" : char);
-}
-
-function unescapeDoubleQuoted(value: string): string {
-  return value.replace(/\\([$`"\\\n])/g, (_, char: string) => char === "\n" ? "" : char);
-}
-
-const SIMPLE_ESCAPES: Record<string, number> = {
-  a: 0x07,
-  b: 0x08,
-  e: 0x1b,
-  E: 0x1b,
-  f: 0x0c,
-  n: 0x0a,
-  r: 0x0d,
-  t: 0x09,
-  v: 0x0b,
-  "\\": 0x5c,
-  "'": 0x27,
-  '"': 0x22,
-  "?": 0x3f,
-};
-
-/**
- * Decodes the body of a bash `$'…'` string. `\x` and octal escapes produce raw
- * bytes, as in bash, so the result is assembled as UTF-8 and decoded at the end.
- */
-function decodeAnsiC(value: string): string {
-  const encoder = new TextEncoder();
-  const bytes: number[] = [];
-  const pushText = (text: string) => bytes.push(...encoder.encode(text));
-  const digits = (from: number, pattern: RegExp, max: number) => {
-    let end = from;
-    while (end < value.length && end - from < max && pattern.test(value[end])) end++;
-    return value.slice(from, end);
-  };
-  let i = 0;
-  while (i < value.length) {
-    const char = value[i];
-    if (char !== "\\" || i + 1 >= value.length) {
-      const codePoint = value.codePointAt(i)!;
-      pushText(String.fromCodePoint(codePoint));
-      i += codePoint > 0xffff ? 2 : 1;
-      continue;
-    }
-    const escape = String.fromCodePoint(value.codePointAt(i + 1)!);
-    i += 1 + escape.length;
-    if (escape in SIMPLE_ESCAPES) {
-      bytes.push(SIMPLE_ESCAPES[escape]);
-    } else if (/[0-7]/.test(escape)) {
-      const octal = escape + digits(i, /[0-7]/, 2);
-      i += octal.length - 1;
-      bytes.push(parseInt(octal, 8) & 0xff);
-    } else if (escape === "x" || escape === "u" || escape === "U") {
-      const hex = digits(i, /[0-9a-fA-F]/, escape === "x" ? 2 : escape === "u" ? 4 : 8);
-      if (hex === "") {
-        pushText(`\\${escape}`);
-        continue;
-      }
-      i += hex.length;
-      const number = parseInt(hex, 16);
-      if (escape === "x") bytes.push(number);
-      else pushText(number <= 0x10ffff ? String.fromCodePoint(number) : "\ufffd");
-    } else if (escape === "c" && i < value.length) {
-      bytes.push(value.charCodeAt(i) & 0x1f);
-      i++;
-    } else {
-      // Unknown escapes are kept verbatim by bash.
-      pushText(`\\${escape}`);
-    }
-  }
-  const text = new TextDecoder().decode(new Uint8Array(bytes));
-  // Bash strings are C strings: a NUL ends the value.
-  const nul = text.indexOf("\0");
-  return nul === -1 ? text : text.slice(0, nul);
 }
