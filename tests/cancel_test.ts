@@ -243,6 +243,13 @@ for (const stop of ["cancel", "timeout"] as const) {
         for (const pid of orphans) assert.ok(isAlive(pid));
         // The job-control one left the task's group.
         assert.ok(new Set(orphans.map(processGroup)).size >= 2);
+        // The fallback is said once, on stderr.
+        if (Deno.build.os === "linux") {
+          assert.match(
+            server.stderr(),
+            /tasks run without a cgroup of their own \(BACKBURNER_CGROUPS is off\)/,
+          );
+        }
         const ended = stop === "cancel"
           ? await server.call("cancel_task", { task_id: started.task_id })
           : await waitFor(async () => {
