@@ -323,3 +323,27 @@ for (const stop of ["cancel", "timeout"] as const) {
     },
   });
 }
+
+Deno.test({
+  name: "a server removes the empty task cgroups that wrappers left behind",
+  ignore: NO_CGROUP,
+  async fn() {
+    const base = "base" in CGROUP ? CGROUP.base : "";
+    // As a wrapper killed before it could remove its cgroup leaves it.
+    const stale = join(base, "zzzzzzzzzzzz");
+    Deno.mkdirSync(stale, { recursive: true });
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      await waitFor(() => !existsSync(stale), { what: "the stale cgroup to be removed" });
+    } finally {
+      await server.close();
+      await cleanup(home);
+      try {
+        Deno.removeSync(stale);
+      } catch {
+        // removed, as it should be
+      }
+    }
+  },
+});
