@@ -348,8 +348,8 @@ a program and its arguments, quoted for the shell exactly as given.
 
 Options:
   --cwd DIR      working directory (default: the current one)
-  --timeout S    stop the whole process tree after S seconds; the task ends timed_out (kept by
-                 the watching server; with none running, by the next command that looks)
+  --timeout S    stop the whole process tree after S seconds; the task ends timed_out (the
+                 task's own wrapper keeps it, and BACKBURNER_MAX_LOG_BYTES, with no server running)
   --label L      a short name shown in lists and usable as a filter
   --env K=V      an extra environment variable for the task; repeat for more
 

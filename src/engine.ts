@@ -1,11 +1,16 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { checkCommand, checkEnv, type Policy, unsafeInheritedEnv } from "./policy.ts";
 import {
+  describeGone,
   ownStartTime,
+  probeCgroup,
   ProcessTable,
   readExitRecord,
+  readTaskCgroup,
+  readWrapperStop,
   type SpawnedTask,
   spawnTask,
+  sweepCgroups,
   TASK_MARKER,
   terminateTree,
   type WrapperExit,
@@ -129,17 +134,25 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A task folder without a record this old is a leftover of a failed start, not one starting. */
 const STRAY_FOLDER_MS = 60_000;
 
-function stopMessage(reason: StopReason, task: Task, forced: boolean, graceSeconds: number) {
+/** `gone` says what was checked to know that every process is gone (describeGone). */
+function stopMessage(
+  reason: StopReason,
+  task: Task,
+  forced: boolean,
+  graceSeconds: number,
+  gone: string,
+) {
   const how = forced ? `; SIGKILL was needed after the ${graceSeconds} s grace period` : "";
+  const all = `all of its processes are gone (${gone})${how}`;
   switch (reason) {
     case "cancel":
-      return `Cancelled on request; all of its processes are gone${how}`;
+      return `Cancelled on request; ${all}`;
     case "timeout":
-      return `Timed out after ${task.timeoutSeconds} s; all of its processes are gone${how}`;
+      return `Timed out after ${task.timeoutSeconds} s; ${all}`;
     case "shutdown":
-      return `Cancelled because the server shut down with BACKBURNER_ON_EXIT=cancel${how}`;
+      return `Cancelled because the server shut down with BACKBURNER_ON_EXIT=cancel; ${all}`;
     case "log_limit":
-      return `Stopped because its output passed the BACKBURNER_MAX_LOG_BYTES limit; the log so far is kept${how}`;
+      return `Stopped because its output passed the BACKBURNER_MAX_LOG_BYTES limit; the log so far is kept; ${all}`;
   }
 }
 
@@ -223,6 +236,8 @@ export class Engine {
   readonly #stateFile: { dev: number; ino: number | null } | null;
   /** Why the state can no longer be trusted, once it cannot. */
   #stateLost: string | null = null;
+  /** Where each task gets a cgroup of its own (probeCgroup); null where tasks get none. */
+  #cgroupBase: string | null = null;
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
@@ -291,6 +306,13 @@ export class Engine {
       startTime: await ownStartTime(),
       startedAt: Date.now(),
     });
+    const cgroup = await probeCgroup();
+    if ("base" in cgroup) this.#cgroupBase = cgroup.base;
+    else if (Deno.build.os === "linux") {
+      this.#log(
+        `tasks run without a cgroup of their own (${cgroup.reason}): a stop finds their processes by marker, process group, session and parent`,
+      );
+    }
     if (this.#options.watch === false) return;
     this.sweep();
     const sweeper = setInterval(() => this.sweep(), RETENTION_SWEEP_MS);
@@ -375,6 +397,12 @@ export class Engine {
       }
     }
     if (removed.length) this.#log(`removed ${removed.length} tasks past the retention period`);
+    // A task's wrapper removes its cgroup unless a background process was still in it.
+    if (this.#cgroupBase !== null) {
+      sweepCgroups(this.#cgroupBase).catch((error) =>
+        this.#log(`removing empty task cgroups failed: ${String(error)}`)
+      );
+    }
     this.#removeStrayFolders(now);
     return removed.length;
   }
@@ -486,6 +514,11 @@ export class Engine {
           stdinPath: stdin === undefined ? undefined : paths.stdin,
           // The server's own BASH_ENV, PS4, exported functions… would run code no rule saw.
           env: { ...unsafeInheritedEnv(this.#options.policy, Deno.env.toObject()), ...env },
+          // The wrapper enforces these itself, so they hold with no server running.
+          maxLogBytes: this.#options.maxLogBytes,
+          timeoutSeconds,
+          graceSeconds: this.#options.graceSeconds,
+          cgroupBase: this.#cgroupBase,
         });
       } catch (error) {
         if (error instanceof Deno.errors.NotFound && /cwd/.test(error.message)) {
@@ -616,6 +649,12 @@ export class Engine {
   #recordExit(task: Task): boolean {
     const record = readExitRecord(this.#paths(task.id).exit);
     if (!record) return false;
+    if (record.reason) {
+      // The wrapper stopped the command itself (its timeout or log cap): finish it as that stop,
+      // once this server has checked that nothing of the task is left.
+      this.#stopInBackground(task.id, record.reason);
+      return true;
+    }
     const end: TaskEnd = {
       status: statusForExit(record.code),
       exitCode: record.code,
@@ -652,9 +691,11 @@ export class Engine {
       const task = this.#store.requestStop(id, reason, requestedAt);
       if (!task || isTerminal(task.status)) return task;
       const effective = task.stopReason ?? reason;
-      const { forced, firstSignalAt } = await terminateTree({
+      const dir = this.#paths(id).dir;
+      const { forced: killed, method, firstSignalAt } = await terminateTree({
         taskId: id,
         pgid: task.pid,
+        cgroup: readTaskCgroup(dir, id),
         requestedAt: task.stopRequestedAt ?? Date.now(),
         graceMs: this.#options.graceSeconds * 1000,
       });
@@ -667,6 +708,8 @@ export class Engine {
         wrapperCode: wrapper?.code ?? null,
         firstSignalAt: requestedHere ? firstSignalAt : task.stopRequestedAt,
       });
+      // The wrapper's own stop may have needed SIGKILL before this server looked.
+      const forced = killed || (readWrapperStop(dir)?.forced ?? false);
       this.#store.finish(
         id,
         natural !== null
@@ -682,7 +725,13 @@ export class Engine {
             status: statusForStop(effective),
             exitCode: record?.code ?? null,
             signal: forced ? "SIGKILL" : record ? signalFromExitCode(record.code) : null,
-            statusMessage: stopMessage(effective, task, forced, this.#options.graceSeconds),
+            statusMessage: stopMessage(
+              effective,
+              task,
+              forced,
+              this.#options.graceSeconds,
+              describeGone(method),
+            ),
             endedAt: Date.now(),
           },
       );
@@ -705,6 +754,9 @@ export class Engine {
     this.#ticking = true;
     try {
       await this.#reconcile();
+      // A command line prints what it finds: let it finish the stops its pass began (a wrapper's
+      // recorded timeout or log cap, a deadline that passed) before it looks.
+      if (this.#options.watch === false) await Promise.all(this.#stopping.values());
     } catch (error) {
       this.#log(`checking tasks failed: ${error instanceof Error ? error.message : error}`);
     } finally {
@@ -946,11 +998,14 @@ export class Engine {
    * them too, so that no process of a cancelled task is left. Its recorded status stays.
    */
   async #stopLeftovers(task: Task): Promise<number> {
-    const leftovers = (await ProcessTable.read()).tree(task.id, task.pid);
+    const cgroup = readTaskCgroup(this.#paths(task.id).dir, task.id);
+    const table = await ProcessTable.read({ cgroups: cgroup === null ? [] : [cgroup] });
+    const leftovers = table.tree(task.id, task.pid, cgroup);
     if (leftovers.length === 0) return 0;
     await terminateTree({
       taskId: task.id,
       pgid: task.pid,
+      cgroup,
       requestedAt: Date.now(),
       graceMs: this.#options.graceSeconds * 1000,
     });

@@ -9,20 +9,157 @@ const isWindows = Deno.build.os === "windows";
 /** Environment variable every process of a task inherits; finds the tree even after setsid. */
 export const TASK_MARKER = "BACKBURNER_TASK_ID";
 
-// The wrapper runs the command with its output redirected to the log by the shell itself (the
-// server is not in the data path, so output survives the server), waits, and records the exit
-// code atomically (temp file + rename) so a later server can read it. Catching TERM/INT/HUP with a
-// no-op handler (not ignoring them, which children would inherit) keeps the wrapper alive until
-// its command has ended. stdin is a file of the given text, or /dev/null, so nothing waits on a
-// terminal. Once the command has ended, those signals are ignored, which the record writer (a
-// subshell and mv) inherits: a stop that comes as the command ends cannot lose its record.
+// The wrapper runs the command with its output going to the log without the server in the data
+// path (output survives the server), waits, and records the exit code atomically (temp file +
+// rename) so a later server can read it. Catching TERM/INT/HUP with a no-op handler (not ignoring
+// them, which children would inherit) keeps the wrapper alive until its command has ended. stdin
+// is a file of the given text, or /dev/null, so nothing waits on a terminal.
+//
+// Arguments: 1 command, 2 log, 3 exit record, 4 stdin, 5 cgroup folder for tasks (or empty),
+// 6 log cap in 512-byte blocks (or empty), 7 timeout in seconds (or empty), 8 grace period in
+// tenths of a second, 9 task id, 10 the stopper script (STOPPER).
+//
+// - cgroup: the wrapper moves itself into a cgroup of its own before it starts anything, so every
+//   process of the task, even a `setsid env -i` daemon, is in it; it notes the path in
+//   <task>/cgroup, and removes the cgroup at the end when nothing is left in it.
+// - log cap: RLIMIT_FSIZE would apply to every file the task writes (a build's 2 GB artifact), so
+//   the limit is set only on a `cat` that does nothing but copy the command's output from a pipe
+//   into the log. It dies of SIGXFSZ at the cap; its parent, still holding the pipe open so that
+//   no writer sees EPIPE before the reason is recorded, claims the stop as "log_limit" and becomes
+//   the stopper. That cat ignores TERM, so what a stopping task says on its way out is still
+//   logged; it ends when the last writer has gone.
+// - timeout: a watchdog sleeps for the timeout, claims the stop as "timeout" and becomes the
+//   stopper, so a task started with no server running is still stopped on time.
+// - A claim is <task>/stop, created exclusively (the first reason wins) and only while the command
+//   runs; the exit record is then "<code> <reason>".
+// - Once the command has ended, the wrapper waits for the cat to copy what is left in the pipe
+//   (at most a second while a background process keeps the pipe open), so the log is complete
+//   when the exit record appears. A command is run in a subshell so that the wrapper's own
+//   messages ("Killed") do not go to the pipe.
+// - Once the command has ended, TERM/INT/HUP are ignored, which the record writer (mv)
+//   inherits: a stop that comes as the command ends cannot lose its record.
 const WRAPPER = `trap : TERM INT HUP
+w=$$ exitf=$3 dir=\${3%/*} cg= g= wd=
+claim() { [ ! -e "$exitf.tmp" ] && [ ! -e "$exitf" ] && (set -C && printf '%s\\n' "$1" >"$dir/stop") 2>/dev/null; }
+if [ -n "$5" ]; then
+  cg="$5/$9"
+  { mkdir "$cg"; echo "$w" >"$cg/cgroup.procs"; } 2>/dev/null ||
+    { mkdir "$cg" && echo "$w" >"$cg/cgroup.procs"; } 2>/dev/null || cg=
+  [ -z "$cg" ] || printf '%s\\n' "$cg" >"$dir/cgroup"
+fi
 if command -v bash >/dev/null 2>&1; then shell=bash; else shell=sh; fi
-"$shell" -c "$1" >>"$2" 2>&1 <"$4"
+if [ -n "$6" ] && mkfifo -m 600 "$dir/pipe" 2>/dev/null; then
+  (
+    trap '' TERM INT HUP
+    (ulimit -c 0; ulimit -f "$6" 2>/dev/null; exec cat) >>"$2"
+    status=$?
+    if [ "$(kill -l "$status" 2>/dev/null)" = XFSZ ] && claim log_limit; then
+      exec sh -c "\${10}" backburner-stop "$w" "$dir" "$cg" "$8" </dev/null
+    fi
+  ) <"$dir/pipe" &
+  g=$!
+  exec 3>"$dir/pipe"
+  rm -f "$dir/pipe"
+else
+  exec 3>>"$2"
+fi
+if [ -n "$7" ]; then
+  (
+    trap 'kill "$s" 2>/dev/null; exit 0' TERM
+    trap '' INT HUP
+    sleep "$7" & s=$!
+    wait "$s" || exit 0
+    trap '' TERM
+    claim timeout || exit 0
+    exec sh -c "\${10}" backburner-stop "$w" "$dir" "$cg" "$8" </dev/null
+  ) 3>&- &
+  wd=$!
+fi
+("$shell" -c "$1" <"$4" >&3 2>&3 3>&-)
 code=$?
 trap '' TERM INT HUP
-(umask 077 && printf '%s\\n' "$code" >"$3.tmp") && mv -f "$3.tmp" "$3"
+umask 077
+printf '%s\\n' "$code" >"$exitf.tmp"
+exec 3>&-
+[ -z "$wd" ] || kill "$wd" 2>/dev/null
+if [ -n "$g" ]; then
+  trap : CHLD
+  sleep 1 & t=$!
+  while kill -0 "$g" 2>/dev/null; do
+    wait "$g"
+    kill -0 "$t" 2>/dev/null || [ -e "$dir/stop" ] || break
+  done
+  trap - CHLD
+  kill -s KILL "$t" 2>/dev/null
+  wait "$t"
+fi
+[ -z "$wd" ] || wait "$wd"
+reason=
+[ ! -e "$dir/stop" ] || read -r reason _ <"$dir/stop"
+printf '%s\\n' "$code\${reason:+ $reason}" >"$exitf.tmp" && mv -f "$exitf.tmp" "$exitf"
+[ -z "$cg" ] || { echo "$w" >"\${cg%/*}/cgroup.procs" && rmdir "$cg"; } 2>/dev/null
 exit "$code"`;
+
+// The stopper: SIGTERM to every process of the task but the wrapper (which ends once its command
+// has) and itself, then SIGKILL after the grace period, and "forced" added to the claim when that
+// was needed. It finds the processes by the task's cgroup, process group and (with /proc) session;
+// processes it runs itself to look are not the task's. With a cgroup, it steps out of it with the
+// wrapper and kills the rest with cgroup.kill, which no fork can outrun.
+const STOPPER = `trap '' TERM INT HUP
+w=$1 dir=$2 cg=$3 tenths=$4 me=$$
+others() {
+  procs=/dev/null
+  [ -z "$cg" ] || [ ! -r "$cg/cgroup.procs" ] || procs="$cg/cgroup.procs"
+  if [ -r /proc/self/stat ]; then
+    cat /proc/[0-9]*/stat 2>/dev/null
+  else
+    ps -A -o pid= -o ppid= -o pgid= -o stat= 2>/dev/null
+  fi | awk -v w="$w" -v me="$me" -v proc="$([ -r /proc/self/stat ] && echo 1)" '
+    FILENAME != "-" { cg[$1] = 1; next }
+    {
+      if (proc) {
+        match($0, /.*[)] /)
+        split(substr($0, RSTART + RLENGTH), f, " ")
+        state = f[1]; parent = f[2]; group = f[3]; session = f[4]
+      } else {
+        parent = $2; group = $3; session = ""; state = $4
+      }
+      ppid[$1] = parent
+      if (state ~ /^Z/) next
+      alive[$1] = 1
+      if (group == w || session == w) hit[$1] = 1
+    }
+    END {
+      for (p in cg) if (p in alive) hit[p] = 1
+      for (p in hit) {
+        if (p == w || p == me) continue
+        q = p; ours = 0
+        for (i = 0; i < 16 && (q in ppid); i++) { q = ppid[q]; if (q == me) { ours = 1; break } }
+        if (!ours) print p
+      }
+    }' "$procs" -
+}
+termed=" "
+i=0
+while left=$(others) && [ -n "$left" ]; do
+  if [ "$i" -ge "$tenths" ]; then
+    read -r reason _ <"$dir/stop"
+    printf '%s forced\\n' "$reason" >"$dir/stop.tmp" && mv -f "$dir/stop.tmp" "$dir/stop"
+    if [ -n "$cg" ] && [ -e "$cg/cgroup.kill" ]; then
+      { echo "$me" >"\${cg%/*}/cgroup.procs"; echo "$w" >"\${cg%/*}/cgroup.procs"; echo 1 >"$cg/cgroup.kill"; } 2>/dev/null
+    fi
+    n=0
+    while left=$(others) && [ -n "$left" ] && [ "$n" -lt 100 ]; do
+      for p in $left; do kill -s KILL "$p" 2>/dev/null; done
+      sleep 0.05; n=$((n + 1))
+    done
+    exit 0
+  fi
+  for p in $left; do
+    case $termed in *" $p "*) ;; *) kill -s TERM "$p" 2>/dev/null; termed="$termed$p " ;; esac
+  done
+  sleep 0.1; i=$((i + 1))
+done`;
 
 export interface SpawnRequest {
   readonly taskId: string;
@@ -35,6 +172,14 @@ export interface SpawnRequest {
   readonly stdinPath?: string;
   /** Extra environment variables. */
   readonly env?: Record<string, string>;
+  /** The wrapper stops the task once its log would pass this many bytes. Default: no cap. */
+  readonly maxLogBytes?: number;
+  /** The wrapper stops the task after this many seconds. Default: no timeout. */
+  readonly timeoutSeconds?: number | null;
+  /** Seconds the wrapper's own stop waits between SIGTERM and SIGKILL. Default 5. */
+  readonly graceSeconds?: number;
+  /** Folder (from probeCgroup) in which the task gets a cgroup of its own; null for none. */
+  readonly cgroupBase?: string | null;
 }
 
 /** How the wrapper process ended, as its parent saw it. */
@@ -50,12 +195,19 @@ export interface SpawnedTask {
   readonly exited: Promise<WrapperExit>;
 }
 
+/** RLIMIT_FSIZE as the shell's ulimit -f takes it: 512-byte blocks, rounded up. */
+function logLimitBlocks(maxLogBytes: number | undefined): string {
+  if (maxLogBytes === undefined || !Number.isFinite(maxLogBytes)) return "";
+  return String(Math.max(1, Math.ceil(maxLogBytes / 512)));
+}
+
 /**
- * Starts the command in a new session (pid = process group id). Throws Deno.errors.NotFound when
- * the cwd does not exist or is not a directory.
+ * Starts the command in a new session (pid = process group id = session id). Throws
+ * Deno.errors.NotFound when the cwd does not exist or is not a directory.
  */
 export function spawnTask(request: SpawnRequest): SpawnedTask {
   if (isWindows) return spawnWindows(request, TASK_MARKER);
+  const timeout = request.timeoutSeconds;
   const child = new Deno.Command("sh", {
     args: [
       "-c",
@@ -65,6 +217,12 @@ export function spawnTask(request: SpawnRequest): SpawnedTask {
       request.logPath,
       request.exitPath,
       request.stdinPath ?? "/dev/null",
+      request.cgroupBase ?? "",
+      logLimitBlocks(request.maxLogBytes),
+      timeout === undefined || timeout === null ? "" : timeout.toFixed(3),
+      String(Math.ceil((request.graceSeconds ?? 5) * 10)),
+      request.taskId,
+      STOPPER,
     ],
     cwd: request.cwd,
     env: { ...request.env, [TASK_MARKER]: request.taskId },
@@ -85,13 +243,25 @@ export function wrapperExit(status: Deno.CommandStatus): WrapperExit {
     : { code: null, signal: status.signal };
 }
 
+/** A stop the wrapper itself decided on (its watchdog or its log cap). */
+export type WrapperStopReason = "timeout" | "log_limit";
+
+function wrapperStopReason(word: string | undefined): WrapperStopReason | null {
+  return word === "timeout" || word === "log_limit" ? word : null;
+}
+
 export interface ExitRecord {
   readonly code: number;
   /** When the record was written (its mtime), in ms since the epoch. */
   readonly at: number;
+  /** Set when the wrapper stopped the command itself. */
+  readonly reason: WrapperStopReason | null;
 }
 
-/** The exit record a wrapper left, or null when it left none (yet). */
+/**
+ * The exit record a wrapper left ("<code>", or "<code> <reason>" when it stopped the command
+ * itself), or null when it left none (yet).
+ */
 export function readExitRecord(path: string): ExitRecord | null {
   let text: string;
   let at: number;
@@ -102,14 +272,96 @@ export function readExitRecord(path: string): ExitRecord | null {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;
   }
-  const code = Number.parseInt(text.trim(), 10);
-  return Number.isInteger(code) ? { code, at } : null;
+  const [code, reason] = text.trim().split(/\s+/);
+  const parsed = Number.parseInt(code, 10);
+  return Number.isInteger(parsed) ? { code: parsed, at, reason: wrapperStopReason(reason) } : null;
+}
+
+/**
+ * The stop the wrapper claimed in the task folder, and whether its stopper needed SIGKILL; null
+ * when it claimed none.
+ */
+export function readWrapperStop(
+  taskDir: string,
+): { reason: WrapperStopReason; forced: boolean } | null {
+  let words: string[];
+  try {
+    words = Deno.readTextFileSync(`${taskDir}/stop`).trim().split(/\s+/);
+  } catch {
+    return null;
+  }
+  const reason = wrapperStopReason(words[0]);
+  return reason && { reason, forced: words.includes("forced") };
+}
+
+/** The folder of task cgroups a wrapper may create, as probeCgroup names it. */
+const CGROUP_FOLDER = "backburner-tasks";
+
+/**
+ * The cgroup the task's wrapper moved into, from <task>/cgroup; null without one. The task can
+ * write that file, so only a path of the shape the wrapper uses, for this very task, is taken:
+ * a task cannot make a cancel kill someone else's cgroup.
+ */
+export function readTaskCgroup(taskDir: string, taskId: string): string | null {
+  let path: string;
+  try {
+    path = Deno.readTextFileSync(`${taskDir}/cgroup`).trim();
+  } catch {
+    return null;
+  }
+  const valid = path.startsWith("/") && path.endsWith(`/${CGROUP_FOLDER}/${taskId}`) &&
+    !path.split("/").some((part) => part === "." || part === "..") && !/[\0\n]/.test(path);
+  return valid ? path : null;
+}
+
+// Finds the cgroup v2 mount and this process's own cgroup, creates the task folder below it, and
+// checks that a process can be moved into a cgroup there (the v2 rules: write access to both
+// cgroup.procs files, and no controllers enabled that forbid processes in an inner node). Prints
+// the folder, or "-" and why not.
+const CGROUP_PROBE = `mount= root= own=
+while read -r _ _ _ r m rest; do
+  case $rest in *" - cgroup2 "*) mount=$m root=$r; break ;; esac
+done </proc/self/mountinfo
+while IFS= read -r line; do
+  case $line in 0::*) own=\${line#0::} ;; esac
+done </proc/self/cgroup
+[ -n "$mount" ] || { echo "- no cgroup2 file system is mounted"; exit 0; }
+[ -n "$own" ] || { echo "- this process is in no cgroup v2"; exit 0; }
+case $own in "$root"*) own=\${own#"\${root%/}"} ;; *) echo "- this process's cgroup is outside the mount"; exit 0 ;; esac
+base="\${mount%/}\${own%/}/$1"
+probe="$base/probe-$$"
+mkdir -p "$base" 2>/dev/null && mkdir "$probe" 2>/dev/null ||
+  { echo "- cannot create a cgroup in \${mount%/}\${own%/}"; exit 0; }
+if sh -c 'echo $$ >"$1/cgroup.procs"' sh "$probe" 2>/dev/null; then echo "$base"; else
+  echo "- cannot move a process into a cgroup below \${mount%/}\${own%/}"; fi
+rmdir "$probe" 2>/dev/null
+true`;
+
+/**
+ * Where tasks may get a cgroup of their own (Linux with a writable cgroup v2 subtree), or why not.
+ * Done through sh: a server with narrow permissions may not read /proc or write /sys itself.
+ */
+export async function probeCgroup(): Promise<{ base: string } | { reason: string }> {
+  if (Deno.build.os !== "linux") return { reason: "cgroups exist only on Linux" };
+  if (Deno.env.get("BACKBURNER_CGROUPS")?.trim().toLowerCase() === "off") {
+    return { reason: "BACKBURNER_CGROUPS is off" };
+  }
+  const text = (await run("sh", ["-c", CGROUP_PROBE, "sh", CGROUP_FOLDER])).trim();
+  if (text.startsWith("/")) return { base: text };
+  return { reason: text.replace(/^- ?/, "") || "the cgroup probe failed" };
+}
+
+/** Removes the empty task cgroups in `base` (rmdir refuses any that still holds a process). */
+export async function sweepCgroups(base: string): Promise<void> {
+  await run("sh", ["-c", 'for d in "$1"/*/; do rmdir "$d"; done 2>/dev/null; true', "sh", base]);
 }
 
 export interface ProcessEntry {
   readonly pid: number;
   readonly ppid: number;
   readonly pgid: number;
+  /** Session id; null where the platform does not show it (only /proc does). */
+  readonly sid: number | null;
   /** Zombies have exited; only their parent's wait is missing. */
   readonly zombie: boolean;
   /** Opaque start time: with the pid, it identifies a process across pid reuse. */
@@ -123,10 +375,15 @@ const hasProc = Deno.build.os === "linux";
 const hasMarkers = hasProc || Deno.build.os === "darwin";
 
 // Deno refuses every read of /proc without --allow-all, so a narrowly permitted server reads it
-// through one short shell pipeline: all stat lines, then the marker of every process that has one.
+// through one short shell pipeline: all stat lines, then the marker of every process that has one,
+// then the members and state of each cgroup asked for (its arguments).
 const PROC_SNAPSHOT = `cat /proc/[0-9]*/stat 2>/dev/null
 printf '\\0--\\0'
 grep -a -s -z -o '^${TASK_MARKER}=[a-z0-9]*' /proc/[0-9]*/environ
+for cg in "$@"; do
+  printf '\\0cg\\0%s\\0' "$cg"
+  if [ -d "$cg" ]; then cat "$cg/cgroup.procs" "$cg/cgroup.events" 2>/dev/null; else echo removed; fi
+done
 true`;
 
 async function run(command: string, args: string[]): Promise<string> {
@@ -139,15 +396,46 @@ async function run(command: string, args: string[]): Promise<string> {
   return new TextDecoder().decode(output.stdout);
 }
 
-function parseProcSnapshot(text: string): ProcessEntry[] {
+/** What a snapshot saw of a task's cgroup. */
+export interface CgroupState {
+  readonly pids: ReadonlySet<number>;
+  /**
+   * False once no process is left in it (or it was removed, which only an empty cgroup can be);
+   * null when it could not be read.
+   */
+  readonly populated: boolean | null;
+}
+
+function parseCgroup(text: string): CgroupState {
+  if (text.trim() === "removed") return { pids: new Set(), populated: false };
+  const pids = new Set<number>();
+  let populated: boolean | null = null;
+  for (const line of text.split("\n")) {
+    if (/^\d+$/.test(line)) pids.add(Number(line));
+    const match = /^populated ([01])$/.exec(line);
+    if (match) populated = match[1] === "1";
+  }
+  return { pids, populated };
+}
+
+function parseProcSnapshot(text: string): {
+  entries: ProcessEntry[];
+  cgroups: Map<string, CgroupState>;
+} {
   const split = text.indexOf("\0--\0");
   const stats = text.slice(0, split === -1 ? text.length : split);
   const markers = new Map<number, string>();
+  const cgroups = new Map<string, CgroupState>();
   if (split !== -1) {
-    for (const record of text.slice(split + 4).split("\0")) {
+    const [environs, ...cgroupParts] = text.slice(split + 4).split("\0cg\0");
+    for (const record of environs.split("\0")) {
       // "/proc/123/environ:BACKBURNER_TASK_ID=abc"
       const match = /^\/proc\/(\d+)\/environ:[A-Z_]+=(.*)$/.exec(record);
       if (match) markers.set(Number(match[1]), match[2]);
+    }
+    for (const part of cgroupParts) {
+      const end = part.indexOf("\0");
+      if (end !== -1) cgroups.set(part.slice(0, end), parseCgroup(part.slice(end + 1)));
     }
   }
   const entries: ProcessEntry[] = [];
@@ -162,12 +450,13 @@ function parseProcSnapshot(text: string): ProcessEntry[] {
       pid,
       ppid: Number(fields[1]),
       pgid: Number(fields[2]),
+      sid: Number(fields[3]),
       zombie: fields[0] === "Z" || fields[0] === "X",
       startTime: fields[19],
       taskId: markers.get(pid) ?? null,
     });
   }
-  return entries;
+  return { entries, cgroups };
 }
 
 const MARKER_WORD = new RegExp(`(?:^|\\s)${TASK_MARKER}=([a-z0-9]+)(?:\\s|$)`);
@@ -183,6 +472,7 @@ function parsePs(text: string): ProcessEntry[] {
       pid: Number(parts[0]),
       ppid: Number(parts[1]),
       pgid: Number(parts[2]),
+      sid: null,
       zombie: parts[3].startsWith("Z"),
       startTime: parts.slice(4, 9).join(" "),
       taskId: MARKER_WORD.exec(rest)?.[1] ?? null,
@@ -195,16 +485,28 @@ function parsePs(text: string): ProcessEntry[] {
 export class ProcessTable {
   readonly entries: readonly ProcessEntry[];
   readonly #byPid: Map<number, ProcessEntry>;
+  readonly #cgroups: ReadonlyMap<string, CgroupState>;
 
-  constructor(entries: readonly ProcessEntry[]) {
+  constructor(
+    entries: readonly ProcessEntry[],
+    cgroups: ReadonlyMap<string, CgroupState> = new Map(),
+  ) {
     this.entries = entries;
     this.#byPid = new Map(entries.map((entry) => [entry.pid, entry]));
+    this.#cgroups = cgroups;
   }
 
-  /** Takes a snapshot: /proc on Linux, ps elsewhere (where markers are not visible). */
-  static async read(): Promise<ProcessTable> {
+  /**
+   * Takes a snapshot: /proc on Linux (with the members of the given cgroups), ps elsewhere
+   * (where markers are not visible).
+   */
+  static async read(options: { cgroups?: readonly string[] } = {}): Promise<ProcessTable> {
     if (isWindows) return new ProcessTable(await listWindowsProcesses());
-    if (hasProc) return new ProcessTable(parseProcSnapshot(await run("sh", ["-c", PROC_SNAPSHOT])));
+    if (hasProc) {
+      const text = await run("sh", ["-c", PROC_SNAPSHOT, "sh", ...options.cgroups ?? []]);
+      const { entries, cgroups } = parseProcSnapshot(text);
+      return new ProcessTable(entries, cgroups);
+    }
     // macOS: -E shows each process's environment after its command, and with it the marker.
     const args = ["-A", "-ww", "-o", "pid=,ppid=,pgid=,stat=,lstart=,command="];
     return new ProcessTable(
@@ -216,6 +518,11 @@ export class ProcessTable {
     return this.#byPid.get(pid);
   }
 
+  /** What this snapshot saw of a cgroup it was asked to read. */
+  cgroup(path: string | null): CgroupState | undefined {
+    return path === null ? undefined : this.#cgroups.get(path);
+  }
+
   /** True when a process with this pid and start time runs (a zombie counts as gone). */
   isAlive(pid: number, startTime: string): boolean {
     const entry = this.#byPid.get(pid);
@@ -223,13 +530,19 @@ export class ProcessTable {
   }
 
   /**
-   * The live processes of a task: those carrying its marker (which a setsid'd descendant keeps),
-   * those in its process group where markers are not visible, and every descendant of either.
+   * The live processes of a task, by every handle there is: its marker (which a setsid'd
+   * descendant keeps), its process group and session (which a process that dropped the marker
+   * with `env -i` keeps), its cgroup, and every descendant of any of these.
    */
-  tree(taskId: string, pgid: number | null): ProcessEntry[] {
+  tree(taskId: string, pgid: number | null, cgroup: string | null = null): ProcessEntry[] {
     const members = new Map<number, ProcessEntry>();
+    const inCgroup = this.cgroup(cgroup)?.pids ?? new Set<number>();
+    const group = this.#ownGroup(taskId, pgid);
     for (const entry of this.entries) {
-      if (entry.taskId === taskId || (!hasMarkers && pgid !== null && entry.pgid === pgid)) {
+      if (
+        entry.taskId === taskId || inCgroup.has(entry.pid) ||
+        (group !== null && (entry.pgid === group || entry.sid === group))
+      ) {
         members.set(entry.pid, entry);
       }
     }
@@ -244,6 +557,19 @@ export class ProcessTable {
       }
     }
     return [...members.values()].filter((entry) => !entry.zombie);
+  }
+
+  /**
+   * The wrapper's pid when its process group and session are still the task's. The kernel keeps a
+   * pid number from reuse while a group or session of that id exists, so a group with the
+   * wrapper's id is the task's unless a live process with that pid is someone else's: then the
+   * task's group ended and a new process got the number.
+   */
+  #ownGroup(taskId: string, pgid: number | null): number | null {
+    if (pgid === null) return null;
+    if (!hasMarkers) return pgid;
+    const leader = this.#byPid.get(pgid);
+    return leader === undefined || leader.zombie || leader.taskId === taskId ? pgid : null;
   }
 }
 
@@ -267,23 +593,47 @@ function isNoSuchProcess(error: unknown): boolean {
   return error instanceof Error && /ESRCH|No such process/i.test(error.message);
 }
 
+/** cgroup.kill: SIGKILL to every process in the cgroup at once, so that none can fork away. */
+async function killCgroup(path: string): Promise<void> {
+  await run("sh", ["-c", 'echo 1 >"$1/cgroup.kill" 2>/dev/null; true', "sh", path]);
+}
+
 export interface TerminateOptions {
   readonly taskId: string;
   /** The wrapper's pid, which is also the task's process group id; null if it never spawned. */
   readonly pgid: number | null;
+  /** The task's cgroup (readTaskCgroup); null when it has none. */
+  readonly cgroup?: string | null;
   /** When the stop was asked for (ms since the epoch): SIGKILL follows at this + graceMs. */
   readonly requestedAt: number;
   readonly graceMs: number;
 }
 
 /**
- * SIGTERM to every process of the task, SIGKILL to whatever is left after the grace period, and
- * returns only once nothing of the tree is left. Anchored to `requestedAt`, so a second caller
- * (another server finishing an interrupted stop) continues where the first one was.
+ * How a stop confirmed that nothing of the task is left: its cgroup reported empty (and no other
+ * handle found a process), or only the handles (marker, group, session, parents) were checked.
+ */
+export type GoneMethod = "cgroup" | "handles";
+
+/** The words for a status message: what was checked to say that every process is gone. */
+export function describeGone(method: GoneMethod): string {
+  if (method === "cgroup") return "cgroup empty";
+  if (isWindows) return "no process of its tree left";
+  return hasProc
+    ? "no process with its marker, group, session or parent left"
+    : "no process with its marker, group or parent left";
+}
+
+/**
+ * SIGTERM to every process of the task, SIGKILL to whatever is left after the grace period (and
+ * cgroup.kill to its cgroup), and returns only once nothing of the tree is left, saying how that
+ * was confirmed. Anchored to `requestedAt`, so a second caller (another server finishing an
+ * interrupted stop) continues where the first one was.
  */
 export async function terminateTree(
   options: TerminateOptions,
-): Promise<{ forced: boolean; firstSignalAt: number | null }> {
+): Promise<{ forced: boolean; method: GoneMethod; firstSignalAt: number | null }> {
+  const cgroup = options.cgroup ?? null;
   const termed = new Set<string>();
   // When the first signal went out, so the caller can tell an exit of its own from one it caused.
   let firstSignalAt: number | null = null;
@@ -292,12 +642,21 @@ export async function terminateTree(
   const known = new Map<number, ProcessEntry>();
   let forced = false;
   for (let round = 0;; round++) {
-    const table = await ProcessTable.read();
-    for (const entry of table.tree(options.taskId, options.pgid)) known.set(entry.pid, entry);
+    const table = await ProcessTable.read({ cgroups: cgroup === null ? [] : [cgroup] });
+    for (const entry of table.tree(options.taskId, options.pgid, cgroup)) {
+      known.set(entry.pid, entry);
+    }
     const tree = [...known.values()].filter((entry) => table.isAlive(entry.pid, entry.startTime));
-    if (tree.length === 0) return { forced, firstSignalAt };
+    const populated = table.cgroup(cgroup)?.populated ?? null;
+    if (tree.length === 0 && populated !== true) {
+      return { forced, method: populated === false ? "cgroup" : "handles", firstSignalAt };
+    }
     const kill = Date.now() >= options.requestedAt + options.graceMs;
     firstSignalAt ??= Date.now();
+    if (kill && cgroup !== null && populated) {
+      await killCgroup(cgroup);
+      forced = true;
+    }
     for (const entry of tree) {
       const key = `${entry.pid}:${entry.startTime}`;
       if (kill) {

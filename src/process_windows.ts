@@ -54,6 +54,7 @@ export async function listWindowsProcesses(): Promise<ProcessEntry[]> {
       pid: Number(pid),
       ppid: Number(ppid),
       pgid: Number(pid),
+      sid: null,
       zombie: false,
       startTime: created,
       taskId: null,

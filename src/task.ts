@@ -97,7 +97,14 @@ export function statusForExit(code: number): EndStatus {
 /** What is known, once a stop has run, about how the command ended. */
 export interface StopEvidence {
   /** The exit record the wrapper wrote: the command's code, and when (the file's mtime). */
-  readonly record: { readonly code: number; readonly at: number } | null;
+  readonly record:
+    | {
+      readonly code: number;
+      readonly at: number;
+      /** Set when the wrapper stopped the command itself (its timeout or log cap). */
+      readonly reason?: string | null;
+    }
+    | null;
   /** The wrapper's own exit code (its command's) as this server saw it; null when not seen. */
   readonly wrapperCode: number | null;
   /**
@@ -119,6 +126,8 @@ const STOPPED_CODES = new Set([143, 137]);
 export function naturalExitCode(evidence: StopEvidence): number | null {
   const code = evidence.record?.code ?? evidence.wrapperCode;
   if (code === null) return null;
+  // The wrapper's own stopper ended it (and claimed that only while the command still ran).
+  if (evidence.record?.reason) return null;
   // Nothing was signalled: the tree was already gone when the stop looked.
   if (evidence.firstSignalAt === null) return code;
   // File times are a kernel tick coarse, so a record stamped just before the signal may have been

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { probeCgroup } from "../src/process.ts";
 import {
   cleanup,
   errorText,
@@ -167,3 +169,181 @@ posixTest(
     }
   },
 );
+
+/** A number no other test's `sleep` uses, so that `ps` finds exactly this test's processes. */
+function uniqueSeconds(): string {
+  return `${1000 + Math.floor(Math.random() * 8000)}.${Math.floor(Math.random() * 1e6)}`;
+}
+
+/** Live processes (zombies count as gone) running exactly `sleep <seconds>`. */
+function sleepers(seconds: string): number[] {
+  const output = new Deno.Command("ps", {
+    args: ["-A", "-o", "pid=,stat=,args="],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  return new TextDecoder().decode(output.stdout).split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, stat, ...args]) =>
+      stat && !stat.startsWith("Z") && args.join(" ") === `sleep ${seconds}`
+    )
+    .map(([pid]) => Number(pid));
+}
+
+/** Kills what a failed test left behind. */
+function killSleepers(...seconds: string[]): void {
+  for (const pid of seconds.flatMap(sleepers)) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+const CGROUP = await probeCgroup();
+const NO_CGROUP = !("base" in CGROUP);
+if ("reason" in CGROUP) {
+  console.error(`cancel_test: the cgroup tests are skipped: ${CGROUP.reason}`);
+}
+
+/**
+ * Orphans that dropped the marker: one left in the task's process group (`env -i`), one that
+ * unset the marker, and one in a process group of its own (job control) but still in the task's
+ * session. Their parents exit at once, so only the group and the session find them.
+ */
+function markerlessOrphans(group: string, unset: string, session: string): string {
+  return [
+    `(env -i sleep ${group} &)`,
+    `(unset ${"BACKBURNER_TASK_ID"}; sleep ${unset} &)`,
+    `(set -m; env -i sleep ${session} & :)`,
+    "sleep 1000",
+  ].join("; ");
+}
+
+for (const stop of ["cancel", "timeout"] as const) {
+  posixTest(
+    `a ${stop} stops orphans that dropped the marker, in the group and the session`,
+    async () => {
+      const home = await tempDir();
+      const seconds = [uniqueSeconds(), uniqueSeconds(), uniqueSeconds()] as const;
+      // Without a cgroup, so that the group and the session are what finds them.
+      const server = await startServer(home, {
+        env: { BACKBURNER_GRACE_SECONDS: "1", BACKBURNER_CGROUPS: "off" },
+      });
+      try {
+        const started = await server.call("start_task", {
+          command: markerlessOrphans(...seconds),
+          ...(stop === "timeout" ? { timeout_seconds: 3 } : {}),
+        });
+        const orphans = await waitFor(() => {
+          const pids = seconds.flatMap(sleepers);
+          return pids.length === 3 ? pids : null;
+        }, { what: "the three orphans to start" });
+        for (const pid of orphans) assert.ok(isAlive(pid));
+        // The job-control one left the task's group.
+        assert.ok(new Set(orphans.map(processGroup)).size >= 2);
+        // The fallback is said once, on stderr.
+        if (Deno.build.os === "linux") {
+          assert.match(
+            server.stderr(),
+            /tasks run without a cgroup of their own \(BACKBURNER_CGROUPS is off\)/,
+          );
+        }
+        const ended = stop === "cancel"
+          ? await server.call("cancel_task", { task_id: started.task_id })
+          : await waitFor(async () => {
+            const status = await server.call("task_status", { task_id: started.task_id });
+            return status.status !== "working" ? status : null;
+          }, { what: "the timeout" });
+        assert.equal(ended.status, stop === "cancel" ? "cancelled" : "timed_out");
+        assert.deepEqual(orphans.filter(isAlive), []);
+        assert.deepEqual(seconds.flatMap(sleepers), []);
+        const method = Deno.build.os === "linux"
+          ? "no process with its marker, group, session or parent left"
+          : "no process with its marker, group or parent left";
+        assert.match(
+          String(ended.status_message),
+          new RegExp(
+            `^(Cancelled on request|Timed out after 3 s); all of its processes are gone \\(${method}\\)`,
+          ),
+        );
+      } finally {
+        killSleepers(...seconds);
+        await server.close();
+        await cleanup(home);
+      }
+    },
+  );
+
+  Deno.test({
+    name: `a ${stop} stops a setsid env -i daemon through the task's cgroup`,
+    // Skipped where tasks get no cgroup: macOS, Windows, Linux without a writable cgroup v2.
+    ignore: NO_CGROUP,
+    async fn() {
+      const home = await tempDir();
+      const daemon = uniqueSeconds();
+      const server = await startServer(home, { env: { BACKBURNER_GRACE_SECONDS: "1" } });
+      try {
+        // The daemon's parent exits at once: no marker, no group, no session, no parent.
+        const started = await server.call("start_task", {
+          command: `(setsid env -i sleep ${daemon} &); sleep 1000`,
+          ...(stop === "timeout" ? { timeout_seconds: 3 } : {}),
+        });
+        const [pid] = await waitFor(() => {
+          const pids = sleepers(daemon);
+          return pids.length === 1 ? pids : null;
+        }, { what: "the daemon to start" });
+        assert.notEqual(processGroup(pid), started.pid);
+        const cgroupFile = join(home, "tasks", String(started.task_id), "cgroup");
+        const cgroup = Deno.readTextFileSync(cgroupFile).trim();
+        assert.ok(
+          Deno.readTextFileSync(join(cgroup, "cgroup.procs")).split("\n").includes(String(pid)),
+        );
+        const ended = stop === "cancel"
+          ? await server.call("cancel_task", { task_id: started.task_id })
+          : await waitFor(async () => {
+            const status = await server.call("task_status", { task_id: started.task_id });
+            return status.status !== "working" ? status : null;
+          }, { what: "the timeout" });
+        assert.equal(ended.status, stop === "cancel" ? "cancelled" : "timed_out");
+        assert.equal(isAlive(pid), false);
+        assert.deepEqual(sleepers(daemon), []);
+        assert.match(
+          String(ended.status_message),
+          /all of its processes are gone \(cgroup empty\)/,
+        );
+        // The wrapper removed the cgroup once it was empty.
+        await waitFor(() => !existsSync(cgroup), { what: "the task's cgroup to be removed" });
+      } finally {
+        killSleepers(daemon);
+        await server.close();
+        await cleanup(home);
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "a server removes the empty task cgroups that wrappers left behind",
+  ignore: NO_CGROUP,
+  async fn() {
+    const base = "base" in CGROUP ? CGROUP.base : "";
+    // As a wrapper killed before it could remove its cgroup leaves it.
+    const stale = join(base, "zzzzzzzzzzzz");
+    Deno.mkdirSync(stale, { recursive: true });
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      await waitFor(() => !existsSync(stale), { what: "the stale cgroup to be removed" });
+    } finally {
+      await server.close();
+      await cleanup(home);
+      try {
+        Deno.removeSync(stale);
+      } catch {
+        // removed, as it should be
+      }
+    }
+  },
+});

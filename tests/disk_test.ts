@@ -66,3 +66,54 @@ posixTest(
     }
   },
 );
+
+/** The log cap holds within this margin whatever the write speed. */
+const CAP_MARGIN = 64 * 1024;
+
+for (
+  const [what, command] of [
+    ["a 200 MB fast writer", "head -c 200000000 /dev/zero"],
+    ["yes", "yes"],
+  ] as const
+) {
+  posixTest(`the log cap holds against ${what}`, async () => {
+    const home = await tempDir();
+    const cap = 10_000_000;
+    const server = await startServer(home, {
+      env: { BACKBURNER_MAX_LOG_BYTES: String(cap), BACKBURNER_GRACE_SECONDS: "1" },
+    });
+    try {
+      const ended = await runToEnd(server, { command });
+      const id = String(ended.task_id);
+      const size = Deno.statSync(join(home, "tasks", id, "output.log")).size;
+      assert.ok(size >= cap && size <= cap + CAP_MARGIN, `the log has ${size} bytes`);
+      assert.equal(ended.status, "failed");
+      assert.match(
+        String(ended.status_message),
+        /^Stopped because its output passed the BACKBURNER_MAX_LOG_BYTES limit; the log so far is kept; all of its processes are gone \(/,
+      );
+      assert.deepEqual(taskPids(id), []);
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  });
+}
+
+posixTest("the log cap limits only the log: the task may write bigger files", async () => {
+  const home = await tempDir();
+  const server = await startServer(home, { env: { BACKBURNER_MAX_LOG_BYTES: "100000" } });
+  try {
+    const file = join(home, "artifact");
+    const ended = await runToEnd(server, {
+      command: `head -c 3000000 /dev/zero > '${file}' && echo built`,
+    });
+    assert.equal(ended.status, "completed");
+    assert.equal(ended.exit_code, 0);
+    assert.equal(Deno.statSync(file).size, 3_000_000);
+    assert.equal((await server.call("task_result", { task_id: ended.task_id })).output, "built\n");
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});

@@ -42,3 +42,24 @@ Deno.test("a wrapper that exited by itself without a record gives its command's 
   assert.equal(naturalExitCode({ record: null, wrapperCode: 5, firstSignalAt: 150 }), 5);
   assert.equal(naturalExitCode({ record: null, wrapperCode: null, firstSignalAt: 150 }), null);
 });
+
+Deno.test("an exit the wrapper's own stopper caused is the stop's, even with nothing left to signal", () => {
+  // The wrapper's watchdog or log cap stopped the command before any server looked: the
+  // server's stop finds no process and sends no signal, yet the task did not end by itself.
+  assert.equal(
+    naturalExitCode({
+      record: { code: 141, at: 100, reason: "log_limit" },
+      wrapperCode: 141,
+      firstSignalAt: null,
+    }),
+    null,
+  );
+  assert.equal(
+    naturalExitCode({
+      record: { code: 0, at: 100, reason: "timeout" },
+      wrapperCode: null,
+      firstSignalAt: null,
+    }),
+    null,
+  );
+});
