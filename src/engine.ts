@@ -10,6 +10,7 @@ import {
   readWrapperStop,
   type SpawnedTask,
   spawnTask,
+  START_WINDOW_MS,
   sweepCgroups,
   TASK_MARKER,
   terminateTree,
@@ -691,6 +692,9 @@ export class Engine {
       const task = this.#store.requestStop(id, reason, requestedAt);
       if (!task || isTerminal(task.status)) return task;
       const effective = task.stopReason ?? reason;
+      // No signal goes into a task's start-up window, where a shell would lose it.
+      const young = (task.startedAt ?? 0) + START_WINDOW_MS - Date.now();
+      if (young > 0) await new Promise((resolve) => setTimeout(resolve, young));
       const dir = this.#paths(id).dir;
       const { forced: killed, method, firstSignalAt } = await terminateTree({
         taskId: id,

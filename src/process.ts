@@ -6,6 +6,12 @@ import { listWindowsProcesses, spawnWindows, taskkill } from "./process_windows.
 
 const isWindows = Deno.build.os === "windows";
 
+/**
+ * No stop signals a task younger than this (ms). A shell loses a signal that arrives between its
+ * fork and its exec of the command, and a command that then runs to its end would look stopped.
+ */
+export const START_WINDOW_MS = 50;
+
 /** Environment variable every process of a task inherits; finds the tree even after setsid. */
 export const TASK_MARKER = "BACKBURNER_TASK_ID";
 
@@ -36,6 +42,9 @@ export const TASK_MARKER = "BACKBURNER_TASK_ID";
 //   (at most a second while a background process keeps the pipe open), so the log is complete
 //   when the exit record appears. A command is run in a subshell so that the wrapper's own
 //   messages ("Killed") do not go to the pipe.
+// - The record keeps the time its command ended (touch -r from the first note of the code), not
+//   the later time the wrapper had finished waiting for the log: a stop whose first signal came
+//   after that time did not end the command.
 // - Once the command has ended, TERM/INT/HUP are ignored, which the record writer (mv)
 //   inherits: a stop that comes as the command ends cannot lose its record.
 const WRAPPER = `trap : TERM INT HUP
@@ -96,7 +105,9 @@ fi
 [ -z "$wd" ] || wait "$wd"
 reason=
 [ ! -e "$dir/stop" ] || read -r reason _ <"$dir/stop"
-printf '%s\\n' "$code\${reason:+ $reason}" >"$exitf.tmp" && mv -f "$exitf.tmp" "$exitf"
+printf '%s\\n' "$code\${reason:+ $reason}" >"$exitf.new" &&
+  { touch -r "$exitf.tmp" "$exitf.new" 2>/dev/null; mv -f "$exitf.new" "$exitf"; }
+rm -f "$exitf.tmp"
 [ -z "$cg" ] || { echo "$w" >"\${cg%/*}/cgroup.procs" && rmdir "$cg"; } 2>/dev/null
 exit "$code"`;
 
@@ -219,7 +230,10 @@ export function spawnTask(request: SpawnRequest): SpawnedTask {
       request.stdinPath ?? "/dev/null",
       request.cgroupBase ?? "",
       logLimitBlocks(request.maxLogBytes),
-      timeout === undefined || timeout === null ? "" : timeout.toFixed(3),
+      // Not before the start-up window is over: a signal then is lost (see START_WINDOW_MS).
+      timeout === undefined || timeout === null
+        ? ""
+        : Math.max(timeout, START_WINDOW_MS / 1000).toFixed(3),
       String(Math.ceil((request.graceSeconds ?? 5) * 10)),
       request.taskId,
       STOPPER,
@@ -368,6 +382,12 @@ export interface ProcessEntry {
   readonly startTime: string;
   /** The task this process belongs to by its inherited marker, when the platform shows it. */
   readonly taskId: string | null;
+  /**
+   * The program it runs (its name, which exec changes), where the platform shows it: a signal that
+   * reached a shell between fork and exec may be lost, so a process that ran another program
+   * since it was signalled is signalled again.
+   */
+  readonly image?: string;
 }
 
 const hasProc = Deno.build.os === "linux";
@@ -454,6 +474,7 @@ function parseProcSnapshot(text: string): {
       zombie: fields[0] === "Z" || fields[0] === "X",
       startTime: fields[19],
       taskId: markers.get(pid) ?? null,
+      image: line.slice(line.indexOf("(") + 1, close),
     });
   }
   return { entries, cgroups };
@@ -476,6 +497,7 @@ function parsePs(text: string): ProcessEntry[] {
       zombie: parts[3].startsWith("Z"),
       startTime: parts.slice(4, 9).join(" "),
       taskId: MARKER_WORD.exec(rest)?.[1] ?? null,
+      image: parts[9],
     });
   }
   return entries;
@@ -658,7 +680,7 @@ export async function terminateTree(
       forced = true;
     }
     for (const entry of tree) {
-      const key = `${entry.pid}:${entry.startTime}`;
+      const key = `${entry.pid}:${entry.startTime}:${entry.image ?? ""}`;
       if (kill) {
         await signal(entry.pid, "SIGKILL");
         forced = true;

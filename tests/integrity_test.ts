@@ -83,14 +83,15 @@ posixTest(
       });
       assert.equal(removed.status, "failed");
       assert.equal(removed.exit_code, 5);
-      // As on a full disk: the record's temp file cannot be created.
+      // As on a full disk: the record's temp files cannot be created.
       const blocked = await runToEnd(server, {
-        command: 'mkdir "$BACKBURNER_HOME/tasks/$BACKBURNER_TASK_ID/exit.tmp"; exit 7',
+        command:
+          'cd "$BACKBURNER_HOME/tasks/$BACKBURNER_TASK_ID" && mkdir exit.tmp exit.new; exit 7',
       });
       assert.equal(blocked.status, "failed");
       assert.equal(blocked.exit_code, 7);
       const fine = await runToEnd(server, {
-        command: 'mkdir "$BACKBURNER_HOME/tasks/$BACKBURNER_TASK_ID/exit.tmp"; true',
+        command: 'cd "$BACKBURNER_HOME/tasks/$BACKBURNER_TASK_ID" && mkdir exit.tmp exit.new; true',
       });
       assert.equal(fine.status, "completed");
       assert.equal(fine.exit_code, 0);
