@@ -13,6 +13,7 @@ import {
   stripAnsi,
   toText,
 } from "./text.ts";
+import { compileLinePattern, type LinePattern } from "./pattern.ts";
 
 /** How much to return and in what form. */
 export interface ReadOptions {
@@ -100,8 +101,8 @@ const GROW_BYTES = 64 * 1024;
 const LONG_LINE_BYTES = 1024 * 1024;
 const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
-/** A search lets other work run after reading this many bytes. */
-const YIELD_BYTES = 32 * 1024 * 1024;
+/** A search lets other work run after this long, so the server keeps answering other calls. */
+const YIELD_MS = 20;
 const MAX_CONTEXT = 20;
 const MAX_MATCHES = 1000;
 
@@ -878,7 +879,7 @@ interface Pending {
 
 /** The state of one search: counts, the matches kept, and the lines around them. */
 class Search {
-  readonly #line: RegExp;
+  readonly #line: LinePattern;
   /** The pattern as a global search over many lines at once, or null when it may cross lines. */
   readonly #global: RegExp | null;
   /** Whether a chunk searched at once must hold no \r, U+2028, U+2029 (^ and $ end lines there). */
@@ -903,9 +904,10 @@ class Search {
     options: { raw: boolean; context: number; maxMatches: number; maxChars: number },
   ) {
     const flags = pattern.flags.replace(/[gy]/g, "");
-    this.#line = new RegExp(pattern.source, flags);
+    this.#line = compileLinePattern(pattern.source, flags);
     const anchored = /[\^$]/.test(pattern.source) && !flags.includes("m");
-    this.#global = mayCrossLines(pattern)
+    // Only a pattern V8 can run in bounded time per position may run natively over many lines.
+    this.#global = this.#line.native === null || mayCrossLines(pattern)
       ? null
       // The group changes nothing but makes V8 compile a plain word too, instead of running a
       // substring search that is several times slower on long text.
@@ -1132,21 +1134,21 @@ async function scan(
   let bufferOffset = 0;
   let read = 0;
   let skipping = false;
-  let unyielded = 0;
+  let yielded = performance.now();
   while (read < totalBytes) {
+    // Reads without a round trip through the thread pool are twice as fast, but then nothing
+    // else runs, and a pattern run by RE2 goes slower than V8: let the server answer other calls
+    // now and then.
+    if (performance.now() - yielded >= YIELD_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      yielded = performance.now();
+    }
     const n = readIntoSync(
       file,
       buffer.subarray(carried, carried + Math.min(chunkBytes, totalBytes - read)),
     );
     if (n === 0) break;
     read += n;
-    // Reads without a round trip through the thread pool are twice as fast, but then nothing
-    // else runs: let the server answer other calls now and then.
-    unyielded += n;
-    if (unyielded >= YIELD_BYTES) {
-      unyielded = 0;
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
     const end = carried + n;
     let start = 0;
     if (skipping) {
