@@ -23,6 +23,11 @@ export interface LinePattern {
    * bounded whatever the text, so running it natively is safe; null when it must go through RE2.
    */
   readonly native: RegExp | null;
+  /**
+   * Texts that every match contains, longest first (none when none is known): a line without
+   * one of them cannot match, so a search may skip to the lines that have them all.
+   */
+  readonly required: readonly string[];
   /** Whether `line` (one line, without its newline) contains a match. */
   test(line: string): boolean;
 }
@@ -34,12 +39,22 @@ export interface LinePattern {
  */
 const NATIVE_COST_LIMIT = 256;
 
+/** What `.` does not match in JavaScript without the s flag (RE2's `.` stops at \n only). */
+const LINE_ENDS = "\\n\\r\\u2028\\u2029";
+/** What `\s` matches in JavaScript (RE2's is ASCII only), written for inside a class. */
+const JS_SPACES =
+  "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff";
+
 /** What the shape of a pattern says about the cost of matching it. */
 interface Shape {
   /** Ways a backtracking engine may try to match it from one position; Infinity if unbounded. */
   ways: number;
   /** Most characters a match can span; Infinity if unbounded. */
   length: number;
+  /** The character it matches, when it is one exact character (case-sensitively). */
+  literal?: string;
+  /** Texts that every match contains, when it is a sequence. */
+  required?: string[];
 }
 
 /** Features found while reading a pattern that RE2 cannot run. */
@@ -66,9 +81,10 @@ export function compileLinePattern(source: string, flags = ""): LinePattern {
     );
   }
   const features: Features = { backreference: null, lookahead: null, lookbehind: false };
-  const shape = new Reader(source, lineFlags, features).read();
+  const reader = new Reader(source, lineFlags, features);
+  const shape = reader.read();
   if (shape.ways * (shape.length + 1) <= NATIVE_COST_LIMIT) {
-    return { source, native, test: (line) => native.test(line) };
+    return { source, native, required: reader.required, test: (line) => native.test(line) };
   }
   const construct = features.backreference ?? features.lookahead;
   if (construct !== null) {
@@ -84,7 +100,7 @@ export function compileLinePattern(source: string, flags = ""): LinePattern {
   let re2: RE2JS;
   try {
     re2 = RE2JS.compile(
-      RE2JS.translateRegExp(native),
+      RE2JS.translateRegExp(new RegExp(reader.forRe2(), lineFlags)),
       features.lookbehind ? RE2JS.LOOKBEHINDS : 0,
     );
   } catch (error) {
@@ -94,7 +110,7 @@ export function compileLinePattern(source: string, flags = ""): LinePattern {
       }): output is matched with RE2's syntax for patterns with unbounded repetition; simplify it`,
     );
   }
-  return { source, native: null, test: (line) => re2.test(line) };
+  return { source, native: null, required: reader.required, test: (line) => re2.test(line) };
 }
 
 function quoted(source: string): string {
@@ -116,11 +132,18 @@ class Reader {
   /** Longest match of each capturing group read so far, by number and by name. */
   readonly #groupLengths: number[] = [];
   readonly #namedLengths = new Map<string, number>();
+  readonly #dotAll: boolean;
+  /** Whether some part matches regardless of case, so no text is required exactly. */
+  readonly #caseless: boolean;
+  /** Spans of the source to write differently for RE2, so that it means what it means in JS. */
+  readonly #rewrites: { start: number; end: number; text: string }[] = [];
 
   constructor(source: string, flags: string, features: Features) {
     this.#source = source;
     this.#unicode = flags.includes("u") || flags.includes("v");
     this.#sets = flags.includes("v");
+    this.#dotAll = flags.includes("s");
+    this.#caseless = flags.includes("i") || /\(\?[a-z]*i/.test(source);
     this.#features = features;
     const groups = countGroups(source);
     this.#groups = groups.count;
@@ -131,12 +154,36 @@ class Reader {
     return this.#alternation();
   }
 
+  /** Texts every match contains, longest first, as found by {@linkcode read}. */
+  required: string[] = [];
+
+  /** The source as RE2 must read it to match the same lines (after {@linkcode read}). */
+  forRe2(): string {
+    let text = "";
+    let at = 0;
+    for (const rewrite of this.#rewrites) {
+      text += this.#source.slice(at, rewrite.start) + rewrite.text;
+      at = rewrite.end;
+    }
+    return text + this.#source.slice(at);
+  }
+
+  #rewrite(start: number, end: number, text: string): void {
+    this.#rewrites.push({ start, end, text });
+  }
+
   #alternation(): Shape {
+    const topLevel = this.#at === 0;
     let shape = this.#sequence();
+    let branches = 1;
     while (this.#source[this.#at] === "|") {
       this.#at++;
+      branches++;
       const next = this.#sequence();
       shape = { ways: shape.ways + next.ways, length: Math.max(shape.length, next.length) };
+    }
+    if (topLevel && branches === 1 && !this.#caseless) {
+      this.required = (shape.required ?? []).sort((a, b) => b.length - a.length);
     }
     return shape;
   }
@@ -144,14 +191,39 @@ class Reader {
   #sequence(): Shape {
     let ways = 1;
     let length = 0;
+    let run = "";
+    const required: string[] = [];
+    const endRun = () => {
+      if (run !== "") required.push(run);
+      run = "";
+    };
     while (this.#at < this.#source.length) {
       const char = this.#source[this.#at];
       if (char === "|" || char === ")") break;
-      const atom = this.#quantified(this.#atom());
-      ways *= atom.ways;
-      length += atom.length;
+      const atom = this.#atom();
+      const before = this.#at;
+      const quantified = this.#quantified(atom);
+      const written = this.#source.slice(before, this.#at);
+      // A lazy quantifier requires what its greedy form does.
+      const quantifier = written.length > 1 && written.endsWith("?")
+        ? written.slice(0, -1)
+        : written;
+      ways *= quantified.ways;
+      length += quantified.length;
+      if (atom.literal === undefined) {
+        endRun();
+      } else if (quantifier === "" || quantifier === "{1}" || quantifier === "{1,1}") {
+        run += atom.literal;
+      } else if (quantifier === "+" || /^\{[1-9]/.test(quantifier)) {
+        // At least once: the character is there, but what follows may not come right after it.
+        run += atom.literal;
+        endRun();
+      } else {
+        endRun();
+      }
     }
-    return { ways, length };
+    endRun();
+    return { ways, length, required };
   }
 
   #atom(): Shape {
@@ -163,8 +235,12 @@ class Reader {
       return { ways: 1, length: 1 };
     }
     if (char === "\\") return this.#escape();
-    this.#at += source.codePointAt(this.#at)! > 0xffff ? 2 : 1;
-    return char === "^" || char === "$" ? { ways: 1, length: 0 } : { ways: 1, length: 1 };
+    if (char === "." && !this.#dotAll) this.#rewrite(this.#at, this.#at + 1, `[^${LINE_ENDS}]`);
+    const code = source.codePointAt(this.#at)!;
+    this.#at += code > 0xffff ? 2 : 1;
+    if (char === "^" || char === "$") return { ways: 1, length: 0 };
+    if (char === ".") return { ways: 1, length: 1 };
+    return { ways: 1, length: 1, literal: String.fromCodePoint(code) };
   }
 
   #group(): Shape {
@@ -209,6 +285,9 @@ class Reader {
     while (this.#at < source.length) {
       const char = source[this.#at];
       if (char === "\\") {
+        const next = source[this.#at + 1];
+        if (next === "s") this.#rewrite(this.#at, this.#at + 2, JS_SPACES);
+        if (next === "b") this.#rewrite(this.#at, this.#at + 2, "\\x08");
         this.#at += 2;
         continue;
       }
@@ -243,8 +322,19 @@ class Reader {
       this.#at = source.indexOf("}", this.#at) + 1;
       return { ways: 1, length: 1 };
     }
-    // Any other escape is one character (or one of a class of characters) long.
+    if (next === "s" || next === "S") {
+      this.#rewrite(this.#at, this.#at + 2, `[${next === "S" ? "^" : ""}${JS_SPACES}]`);
+    }
+    const coded = /^\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|c[a-zA-Z])/.exec(source.slice(this.#at));
+    if (coded !== null) {
+      this.#at += coded[0].length;
+      return { ways: 1, length: 1 };
+    }
     this.#at += 2;
+    // An escaped punctuation character stands for itself; a letter or digit is a class or code.
+    if (next !== undefined && /[^0-9A-Za-z]/.test(next)) {
+      return { ways: 1, length: 1, literal: next };
+    }
     return { ways: 1, length: 1 };
   }
 

@@ -51,6 +51,23 @@ Deno.test("compileLinePattern matches what JavaScript matches, line by line", ()
     }
   }
   assert.equal(compileLinePattern("FAIL.*Y$", "i").test("fail: x.y"), true);
+  // Where RE2's own meaning differs (ASCII \s, a dot that matches \r), JavaScript's is kept.
+  const differences: [string, string][] = [
+    ["a\\s+b", "a\u00a0b"],
+    ["a\\s+b", "a\vb"],
+    ["a\\s+b", "a\u2003b"],
+    ["a\\S+b", "a\u00a0b"],
+    ["[\\s]+x", "\u00a0x"],
+    ["[^\\s]+x", "\u00a0x"],
+    ["a.+b", "a\rb"],
+    ["a.+b", "a\u2028b"],
+    ["x+[\\b]", "x\b"],
+  ];
+  for (const [source, line] of differences) {
+    assert.equal(compileLinePattern(source).native, null, source);
+    assert.equal(compileLinePattern(source).test(line), new RegExp(source).test(line), source);
+  }
+  assert.equal(compileLinePattern("a.+b", "s").test("a\rb"), true);
 });
 
 Deno.test("compileLinePattern matches catastrophic patterns in linear time", () => {
