@@ -738,6 +738,11 @@ Deno.test("grepLog finds the same lines as a line-by-line search, across chunk b
     /ERROR/y,
     /x*/,
     /[ -~]+ \d{3}$/,
+    // Run by RE2 after a native search for the text each match contains.
+    /ERROR.*step \d+$/,
+    /line \d+ with some/,
+    /colour \d+$/,
+    /é😀 dep.+ \d+/u,
   ];
   await withLog(content, async (path, bytes) => {
     for (const raw of [false, true]) {

@@ -102,3 +102,19 @@ Deno.test("compileLinePattern refuses what only backtracking can match, saying w
   assert.throws(() => compileLinePattern("(?<w>a+)\\k<w>"), /a backreference \(\\k<w>\)/);
   assert.throws(() => compileLinePattern("(a+"), /is not a valid regular expression .*: fix it/);
 });
+
+Deno.test("compileLinePattern names the texts every match contains, and only those", () => {
+  const cases: [string, string, string[]][] = [
+    ["served in \\d+ ms by worker-9", "", [" ms by worker-9", "served in "]],
+    ["ERROR.*items/3$", "", ["items/3", "ERROR"]],
+    ["a?bc+d", "", ["bc", "d"]],
+    ["ab*?cd", "", ["cd", "a"]],
+    ["foo\\.bar\\x41z", "", ["foo.bar", "z"]],
+    ["x|y.*z", "", []],
+    ["(a+)+$", "", []],
+    ["error.*timeout", "i", []],
+  ];
+  for (const [source, flags, required] of cases) {
+    assert.deepEqual(compileLinePattern(source, flags).required, required, source);
+  }
+});
