@@ -105,9 +105,11 @@ export function compileLinePattern(source: string, flags = ""): LinePattern {
     );
   } catch (error) {
     throw new RangeError(
-      `The pattern "${quoted(source)}" cannot be matched in linear time (${
+      `The pattern "${
+        quoted(source)
+      }" is too large for the linear-time engine (RE2) or uses syntax it lacks (${
         (error as Error).message
-      }): output is matched with RE2's syntax for patterns with unbounded repetition; simplify it`,
+      }): simplify it, e.g. with fewer or smaller {n,m} repetitions`,
     );
   }
   return { source, native: null, required: reader.required, test: (line) => re2.test(line) };
