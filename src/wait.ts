@@ -191,7 +191,9 @@ export async function waitForTasks(engine: Engine, options: WaitOptions): Promis
         return { reason: "timeout", tasks, match: null, waitedMs: Date.now() - started };
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(remaining, LOOK_INTERVAL_MS));
+        // Output not yet scanned is read at once, after letting other calls run.
+        const behind = scanners.some((scanner) => scanner.behind);
+        const timer = setTimeout(resolve, behind ? 0 : Math.min(remaining, LOOK_INTERVAL_MS));
         wake = () => {
           clearTimeout(timer);
           resolve();
