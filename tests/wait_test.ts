@@ -299,3 +299,27 @@ posixTest(
     }
   },
 );
+
+posixTest(
+  "wait_for_task finds until_pattern at the end of a big output written just before exit",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      // 40 MB, more than one look reads: the line after it must still be found once the task ends.
+      const task = await server.call("start_task", {
+        command: `yes '${"y".repeat(99)}' | head -c 40000000; echo DONE-MARK`,
+      });
+      const waited = await server.call("wait_for_task", {
+        task_ids: [task.task_id],
+        until_pattern: "^DONE-MARK$",
+        timeout_seconds: 30,
+      });
+      assert.equal(waited.reason, "pattern");
+      assert.deepEqual(waited.match, { task_id: task.task_id, line: "DONE-MARK" });
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
