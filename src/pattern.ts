@@ -83,7 +83,10 @@ export function compileLinePattern(source: string, flags = ""): LinePattern {
   const features: Features = { backreference: null, lookahead: null, lookbehind: false };
   const reader = new Reader(source, lineFlags, features);
   const shape = reader.read();
-  if (shape.ways * (shape.length + 1) <= NATIVE_COST_LIMIT) {
+  if (
+    shape.ways * (shape.length + 1) <= NATIVE_COST_LIMIT ||
+    anchoredWithOneRun(source, lineFlags, features)
+  ) {
     return { source, native, required: reader.required, test: (line) => native.test(line) };
   }
   const construct = features.backreference ?? features.lookahead;
@@ -115,6 +118,23 @@ export function compileLinePattern(source: string, flags = ""): LinePattern {
   return { source, native: null, required: reader.required, test: (line) => re2.test(line) };
 }
 
+/**
+ * Whether the pattern is anchored at the start of the line and otherwise bounded but for one
+ * unbounded repetition of a single character (`^\s*$`, `^\d+ passed`, `^.*error`): V8 then tries
+ * it at line starts only, each attempt backtracking through that one run at most once, so its
+ * time grows linearly with the line.
+ */
+function anchoredWithOneRun(source: string, flags: string, features: Features): boolean {
+  if (!source.startsWith("^") || flags.includes("m")) return false;
+  if (features.backreference !== null || features.lookahead !== null || features.lookbehind) {
+    return false;
+  }
+  const loose = new Reader(source, flags, { ...features }, { oneRun: true });
+  const shape = loose.read();
+  return loose.topBranches === 1 && loose.runs === 1 &&
+    shape.ways * (shape.length + 1) <= NATIVE_COST_LIMIT;
+}
+
 function quoted(source: string): string {
   return source.length > 80 ? `${source.slice(0, 80)}…` : source;
 }
@@ -140,7 +160,21 @@ class Reader {
   /** Spans of the source to write differently for RE2, so that it means what it means in JS. */
   readonly #rewrites: { start: number; end: number; text: string }[] = [];
 
-  constructor(source: string, flags: string, features: Features) {
+  /** With oneRun: unbounded repetitions of one character seen, counted as one step each. */
+  runs = 0;
+  /** Alternatives at the top level of the pattern. */
+  topBranches = 1;
+  readonly #oneRun: boolean;
+  /** The most repetitions the last quantifier read allows (1 without one). */
+  #lastMax = 1;
+
+  constructor(
+    source: string,
+    flags: string,
+    features: Features,
+    options: { oneRun?: boolean } = {},
+  ) {
+    this.#oneRun = options.oneRun ?? false;
     this.#source = source;
     this.#unicode = flags.includes("u") || flags.includes("v");
     this.#sets = flags.includes("v");
@@ -184,6 +218,7 @@ class Reader {
       const next = this.#sequence();
       shape = { ways: shape.ways + next.ways, length: Math.max(shape.length, next.length) };
     }
+    if (topLevel) this.topBranches = branches;
     if (topLevel && branches === 1 && !this.#caseless) {
       this.required = (shape.required ?? []).sort((a, b) => b.length - a.length);
     }
@@ -202,9 +237,13 @@ class Reader {
     while (this.#at < this.#source.length) {
       const char = this.#source[this.#at];
       if (char === "|" || char === ")") break;
+      const runsBefore = this.runs;
       const atom = this.#atom();
+      const runsInside = this.runs > runsBefore;
       const before = this.#at;
       const quantified = this.#quantified(atom);
+      // A run inside something repeated runs many times over: no longer linear.
+      if (runsInside && this.#lastMax > 1) this.runs = Infinity;
       const written = this.#source.slice(before, this.#at);
       // A lazy quantifier requires what its greedy form does.
       const quantifier = written.length > 1 && written.endsWith("?")
@@ -351,15 +390,26 @@ class Reader {
       this.#at++;
     } else if (char === "{") {
       const braces = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(this.#at));
-      if (braces === null) return atom;
+      if (braces === null) {
+        this.#lastMax = 1;
+        return atom;
+      }
       min = Number(braces[1]);
       max = braces[2] === undefined ? min : braces[3] === "" ? Infinity : Number(braces[3]);
       this.#at += braces[0].length;
     } else {
+      this.#lastMax = 1;
       return atom;
     }
+    this.#lastMax = max;
     if (source[this.#at] === "?") this.#at++;
-    if (max === Infinity) return { ways: Infinity, length: Infinity };
+    if (max === Infinity) {
+      if (this.#oneRun && atom.ways === 1 && atom.length === 1) {
+        this.runs++;
+        return { ways: 1, length: 1 };
+      }
+      return { ways: Infinity, length: Infinity };
+    }
     let ways = atom.ways === 1 ? max - min + 1 : 0;
     for (let count = min; atom.ways > 1 && count <= max && ways < NATIVE_COST_LIMIT; count++) {
       ways += atom.ways ** count;

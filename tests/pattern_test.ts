@@ -16,6 +16,13 @@ Deno.test("compileLinePattern runs bounded patterns natively and unbounded ones 
   for (const source of ["(a+)+$", "(a|a)*c", "a*a*a*a*a*b", "x.*y", "\\d+ passed", "(?<=a+)b"]) {
     assert.equal(compileLinePattern(source).native, null, source);
   }
+  // Anchored at the line start with one run of one character: linear in V8 too.
+  for (const source of ["^\\s*$", "^\\d+ passed", "^.*error", "^(?:x|a+)b", "^a*(b|c){3}d"]) {
+    assert.ok(compileLinePattern(source).native instanceof RegExp, source);
+  }
+  for (const source of ["^(a*){2}b", "^(a*b)+c", "^a*a*b", "^(a|a)*b", "^x|a*b", "\\s*$"]) {
+    assert.equal(compileLinePattern(source).native, null, source);
+  }
 });
 
 Deno.test("compileLinePattern matches what JavaScript matches, line by line", () => {
@@ -79,6 +86,10 @@ Deno.test("compileLinePattern matches catastrophic patterns in linear time", () 
     ["x.*y.*z", "xy".repeat(50_000)],
     ["\\d+ passed", "1".repeat(100_000)],
     ["(?<=a+)b", "a".repeat(100_000)],
+    ["^a*a*a*a*b", "a".repeat(100_000)],
+    ["^(a*){3}b", "a".repeat(100_000)],
+    ["^\\s*$", " ".repeat(1_000_000) + "x"],
+    ["^.*b", "a".repeat(1_000_000)],
   ];
   for (const [source, line] of cases) {
     const started = performance.now();
