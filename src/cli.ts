@@ -22,6 +22,7 @@ import {
 } from "./task.ts";
 import type { GrepResult } from "./logs.ts";
 import { waitForTasks } from "./wait.ts";
+import { compileLinePattern } from "./pattern.ts";
 import {
   noPositionals,
   oneId,
@@ -310,15 +311,13 @@ Examples:
   },
 };
 
+/** The --grep pattern, validated as the server does (see pattern.ts). */
 function compile(source: string): RegExp {
   try {
+    compileLinePattern(source);
     return new RegExp(source);
   } catch (error) {
-    throw new UsageError(
-      `--grep "${source.slice(0, 80)}" is not a valid regular expression (${
-        (error as Error).message
-      })`,
-    );
+    throw new UsageError(`--grep: ${(error as Error).message}`);
   }
 }
 

@@ -2,7 +2,8 @@
 import type { Engine } from "./engine.ts";
 import { isTerminal, type Task } from "./task.ts";
 import { readAt } from "./logs.ts";
-import { cleanText } from "./text.ts";
+import { collapseCarriageReturns, cutLongLines, MAX_LINE_CHARS, stripAnsi } from "./text.ts";
+import { compileLinePattern, type LinePattern } from "./pattern.ts";
 
 export interface WaitOptions {
   readonly taskIds: readonly string[];
@@ -33,23 +34,41 @@ export interface WaitOutcome {
 const LOOK_INTERVAL_MS = 200;
 /** Most new output scanned for the pattern per task per look, so one huge burst cannot stall. */
 const SCAN_BYTES_PER_LOOK = 8 * 1024 * 1024;
+/**
+ * A line longer than this many characters is tested on its last this many only (as it grows, for
+ * a line not yet ended), so a line without a newline never holds more memory than this.
+ */
+export const LINE_WINDOW_CHARS = 64 * 1024;
+/** A scan lets other work run after this long, so the server keeps answering other calls. */
+const YIELD_MS = 20;
 
-/** Reads a log's new bytes line by line, remembering where it stopped. */
+/**
+ * Reads a log's new bytes line by line, remembering where it stopped. The unfinished last line
+ * is tested too (a prompt such as "Password: " has no newline), each time it grows, so it is
+ * found as soon as it is printed; the wait ends at the first match, so nothing is reported twice.
+ */
 class LineScanner {
   #offset = 0;
+  /** The unfinished last line, at most LINE_WINDOW_CHARS of its end. */
   #partial = "";
+  /** Whether #partial changed since it was last tested. */
+  #partialUntested = false;
   readonly #decoder = new TextDecoder("utf-8", { fatal: false });
 
   constructor(readonly path: string) {}
 
-  /** The first new complete line that matches, or null. */
-  async find(pattern: RegExp): Promise<string | null> {
+  /** Whether output written before the last look is still unscanned. */
+  behind = false;
+
+  /** The first new line (finished or not) that matches, or null. */
+  async find(pattern: LinePattern): Promise<string | null> {
     let file: Deno.FsFile;
     try {
       file = await Deno.open(this.path, { read: true });
     } catch {
       return null;
     }
+    let bytes: Uint8Array;
     try {
       const size = (await file.stat()).size;
       if (size < this.#offset) {
@@ -57,21 +76,56 @@ class LineScanner {
         this.#partial = "";
       }
       const length = Math.min(size - this.#offset, SCAN_BYTES_PER_LOOK);
-      if (length <= 0) return null;
-      const bytes = await readAt(file, this.#offset, length);
-      this.#offset += bytes.length;
-      const text = this.#partial + this.#decoder.decode(bytes, { stream: true });
-      const lines = text.split("\n");
-      this.#partial = lines.pop() ?? "";
-      for (const raw of lines) {
-        const line = cleanText(raw.replaceAll("\0", "\uFFFD"));
-        if (pattern.test(line)) return line;
-      }
-      return null;
+      this.behind = size - this.#offset > length;
+      bytes = length > 0 ? await readAt(file, this.#offset, length) : new Uint8Array(0);
     } finally {
       file.close();
     }
+    this.#offset += bytes.length;
+    const text = this.#decoder.decode(bytes, { stream: true });
+    let yielded = performance.now();
+    let start = 0;
+    for (;;) {
+      const end = text.indexOf("\n", start);
+      if (end === -1) break;
+      const line = windowOf(
+        this.#partial + text.slice(Math.max(start, end - LINE_WINDOW_CHARS), end),
+      );
+      this.#partial = "";
+      start = end + 1;
+      const found = testLine(pattern, line);
+      if (found !== null) return found;
+      if (performance.now() - yielded >= YIELD_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        yielded = performance.now();
+      }
+    }
+    if (start < text.length) {
+      this.#partial = windowOf(
+        this.#partial + text.slice(Math.max(start, text.length - LINE_WINDOW_CHARS)),
+      );
+      this.#partialUntested = true;
+    }
+    if (this.#partialUntested && this.#partial !== "") {
+      this.#partialUntested = false;
+      return testLine(pattern, this.#partial);
+    }
+    return null;
   }
+}
+
+/** The last LINE_WINDOW_CHARS characters of `line`, not starting inside a surrogate pair. */
+function windowOf(line: string): string {
+  if (line.length <= LINE_WINDOW_CHARS) return line;
+  let cut = line.length - LINE_WINDOW_CHARS;
+  if (line.charCodeAt(cut) >= 0xdc00 && line.charCodeAt(cut) <= 0xdfff) cut++;
+  return line.slice(cut);
+}
+
+/** The line as clean text (cut when long) when its whole clean text matches, else null. */
+function testLine(pattern: LinePattern, raw: string): string | null {
+  const line = collapseCarriageReturns(stripAnsi(raw.replaceAll("\0", "\uFFFD")));
+  return pattern.test(line) ? cutLongLines(line, MAX_LINE_CHARS) : null;
 }
 
 /**
@@ -82,8 +136,9 @@ class LineScanner {
 export async function waitForTasks(engine: Engine, options: WaitOptions): Promise<WaitOutcome> {
   const started = Date.now();
   const deadline = started + options.timeoutMs;
+  // Never a native backtracking match that could stall the server: see pattern.ts.
   const pattern = options.pattern
-    ? new RegExp(options.pattern.source, options.pattern.flags.replace(/[gy]/g, ""))
+    ? compileLinePattern(options.pattern.source, options.pattern.flags)
     : undefined;
   const scanners = options.taskIds.map((id) => new LineScanner(engine.logPath(id)));
   let wake: (() => void) | undefined;
@@ -113,17 +168,20 @@ export async function waitForTasks(engine: Engine, options: WaitOptions): Promis
       // the wait too, since the pattern can no longer appear in its output.
       if (done) {
         if (pattern) {
-          // One more scan: the last lines may have been written just before the end.
+          // Scan to the end: the last lines may have been written just before it. Bounded by
+          // the deadline, since a task may have ended after writing gigabytes.
           for (const [i, scanner] of scanners.entries()) {
-            const line = await scanner.find(pattern);
-            if (line !== null) {
-              return {
-                reason: "pattern",
-                tasks,
-                match: { taskId: options.taskIds[i], line },
-                waitedMs: Date.now() - started,
-              };
-            }
+            do {
+              const line = await scanner.find(pattern);
+              if (line !== null) {
+                return {
+                  reason: "pattern",
+                  tasks,
+                  match: { taskId: options.taskIds[i], line },
+                  waitedMs: Date.now() - started,
+                };
+              }
+            } while (scanner.behind && Date.now() < deadline);
           }
         }
         return { reason: "ended", tasks, match: null, waitedMs: Date.now() - started };
@@ -133,7 +191,9 @@ export async function waitForTasks(engine: Engine, options: WaitOptions): Promis
         return { reason: "timeout", tasks, match: null, waitedMs: Date.now() - started };
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(remaining, LOOK_INTERVAL_MS));
+        // Output not yet scanned is read at once, after letting other calls run.
+        const behind = scanners.some((scanner) => scanner.behind);
+        const timer = setTimeout(resolve, behind ? 0 : Math.min(remaining, LOOK_INTERVAL_MS));
         wake = () => {
           clearTimeout(timer);
           resolve();

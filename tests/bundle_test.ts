@@ -22,6 +22,12 @@ posixTest("the single-file bundle runs the server", async () => {
       assert.equal(task.exit_code, 2);
       const result = await server.call("task_result", { task_id: task.task_id });
       assert.equal(result.output, "from the bundle\n");
+      // The linear-time engine for agents' patterns is bundled too.
+      const found = await server.call("task_result", {
+        task_id: task.task_id,
+        grep: "(\\w+)+ b.*e$",
+      });
+      assert.equal(found.total_matches, 1);
     } finally {
       await server.close();
     }

@@ -121,6 +121,25 @@ async function ended(server: ServerHandle, id: string): Promise<Record<string, u
   }, { what: `task ${id} to end` });
 }
 
+/**
+ * `logs --grep` with patterns a backtracking engine takes minutes on answers at once, and refuses
+ * one it cannot match in linear time with a sentence saying what to change.
+ */
+async function assertNoBacktracking(home: string): Promise<void> {
+  const id = await runTask(home, ["--", "printf 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\\nab\\n'"]);
+  assert.equal((await cli(home, ["wait", id])).code, 0);
+  const started = Date.now();
+  const found = await cli(home, ["logs", id, "--grep", "(a+)+$"]);
+  assert.equal(found.stdout, "", found.stderr);
+  assert.equal((await cli(home, ["logs", id, "--grep", "^(a|a)*b"])).stdout, "2:ab\n");
+  assert.ok(Date.now() - started < 10_000, `the searches took ${Date.now() - started} ms`);
+  assertOneErrorLine(
+    await cli(home, ["logs", id, "--grep", "(a*)*\\1$"]),
+    2,
+    /--grep: The pattern "\(a\*\)\*\\1\$" combines a backreference \(\\1\) with unbounded repetition/,
+  );
+}
+
 /** One line on stderr, `backburner: …`, nothing on stdout. */
 function assertOneErrorLine(result: CliResult, code: number, pattern: RegExp): void {
   assert.equal(result.code, code, `exit code of ${JSON.stringify(result)}`);
@@ -372,6 +391,7 @@ posixTest(
       assert.equal((await cli(home, ["logs", id, "-n", "99"])).stdout, whole.stdout);
       assert.equal((await cli(home, ["logs", id, "--grep", "^t"])).stdout, "2:two\n5:three\n");
       assert.equal((await cli(home, ["logs", id, "--grep", "nothing"])).stdout, "");
+      await assertNoBacktracking(home);
       assert.equal(
         (await cli(home, ["logs", id, "--raw"])).stdout,
         "one\ntwo\n\x1b[31mred\x1b[0m\nbar 10%\rbar 100%\nthree",

@@ -698,9 +698,12 @@ function referenceGrep(bytes: Uint8Array, pattern: RegExp, raw: boolean, context
   return matches;
 }
 
-/** The same pattern, forced to test line by line: the added branch can never match. */
+/**
+ * The same pattern, forced to test line by line: a newline may cross lines, so the added branch
+ * makes the search test each line alone, where it can never match.
+ */
 function lineByLine(pattern: RegExp): RegExp {
-  return new RegExp(`${pattern.source}|(?!)[\\s\\S]\\n`, pattern.flags);
+  return new RegExp(`${pattern.source}|\\n\\n`, pattern.flags);
 }
 
 Deno.test("grepLog finds the same lines as a line-by-line search, across chunk boundaries", async () => {
@@ -735,6 +738,11 @@ Deno.test("grepLog finds the same lines as a line-by-line search, across chunk b
     /ERROR/y,
     /x*/,
     /[ -~]+ \d{3}$/,
+    // Run by RE2 after a native search for the text each match contains.
+    /ERROR.*step \d+$/,
+    /line \d+ with some/,
+    /colour \d+$/,
+    /é😀 dep.+ \d+/u,
   ];
   await withLog(content, async (path, bytes) => {
     for (const raw of [false, true]) {
@@ -996,5 +1004,40 @@ Deno.test("tail, range and search of a 200 MB log", async () => {
     assert.equal(every.totalMatches, blocks * 32768 - 3);
     assert.equal(every.matches.length, 50);
     assert.equal(every.matches[49].line, 51);
+  });
+});
+
+Deno.test("grepLog with a catastrophic pattern stays linear and lets timers run", async () => {
+  // Lines a backtracking engine takes 2^30 steps on, a megabyte line, and 40 MB of ordinary ones.
+  const catastrophic = `${"a".repeat(30)}!\n`;
+  const content = catastrophic.repeat(1000) + "a".repeat(1024 * 1024) + "\n" +
+    "ordinary line with some words and numbers 12345\n".repeat(800_000);
+  await withLog(content, async (path) => {
+    for (
+      const [pattern, total] of [[/(a+)+$/, 1], [/a*a*a*a*a*c/, 0], [/(a|a)*!/, 1000]] as const
+    ) {
+      let longest = 0;
+      let last = performance.now();
+      const ticker = setInterval(() => {
+        longest = Math.max(longest, performance.now() - last);
+        last = performance.now();
+      }, 5);
+      const started = performance.now();
+      try {
+        const found = await grepLog(path, { maxChars: 10_000, pattern });
+        assert.equal(found.totalMatches, total, String(pattern));
+      } finally {
+        clearInterval(ticker);
+      }
+      const ms = performance.now() - started;
+      assert.ok(ms < 20_000, `${pattern} took ${ms} ms`);
+      assert.ok(longest < 250, `${pattern} kept timers waiting ${longest} ms`);
+    }
+  });
+  await withLog("x", async (path) => {
+    await assert.rejects(
+      () => grepLog(path, { maxChars: 1000, pattern: /(a*)*\1/ }),
+      /combines a backreference \(\\1\) with unbounded repetition/,
+    );
   });
 });

@@ -173,3 +173,35 @@ posixTest("task_result refuses bad reading arguments in the tool's own words", a
     await cleanup(home);
   }
 });
+
+posixTest("task_result grep with a catastrophic pattern answers at once", async () => {
+  const home = await tempDir();
+  const server = await startServer(home);
+  try {
+    // 30 a's: V8 alone backtracks 2^30 times for (a+)+$ (10.5 s at 28, doubling per character).
+    const task = await runToEnd(server, {
+      command: "printf 'start\\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\\n'; head -c 300000 /dev/zero | " +
+        "tr '\\0' a; printf '\\nab\\n'",
+    });
+    const cases: [string, number][] = [
+      ["(a+)+$", 1],
+      ["(a|a)*b", 1],
+      ["a*a*a*a*a*c", 0],
+      ["^a.*!$", 1],
+    ];
+    for (const [grep, total] of cases) {
+      const started = Date.now();
+      const reply = await server.call("task_result", { task_id: task.task_id, grep });
+      assert.equal(reply.total_matches, total, grep);
+      assert.ok(Date.now() - started < 3000, `${grep} took ${Date.now() - started} ms`);
+    }
+    const refused = await server.raw("task_result", { task_id: task.task_id, grep: "(a*)*\\1$" });
+    assert.match(
+      errorText(refused),
+      /^The pattern .* combines a backreference \(\\1\) with unbounded repetition .*: .*rewrite it/,
+    );
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cleanup, errorText, posixTest, runToEnd, startServer, tempDir } from "./helpers.ts";
+import {
+  cleanup,
+  errorText,
+  posixTest,
+  runToEnd,
+  startServer,
+  tempDir,
+  waitFor,
+} from "./helpers.ts";
 
 type Tasks = { task_id: string; status: string; exit_code: number | null }[];
 
@@ -162,3 +170,156 @@ posixTest("wait_for_task sees a task end that another server recorded", async ()
     await cleanup(home);
   }
 });
+
+posixTest(
+  "wait_for_task with a catastrophic until_pattern leaves the server answering other calls",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      // V8 backtracks 2^n times on each of these lines for (a+)+$: 27 a's took 10 s before.
+      const task = await server.call("start_task", {
+        command: "for i in 1 2 3; do printf 'aaaaaaaaaaaaaaaaaaaaaaaaaaa!\\n'; done; sleep 600",
+      });
+      await waitFor(async () => {
+        const status = await server.call("task_status", { task_id: task.task_id });
+        return Number(status.output_bytes) >= 84 ? status : null;
+      }, { what: "the a's to be written" });
+      const t0 = Date.now();
+      const waiting = server.call("wait_for_task", {
+        task_ids: [task.task_id],
+        until_pattern: "(a+)+$",
+        timeout_seconds: 3,
+      });
+      const answers: number[] = [];
+      for (const tool of ["task_status", "list_tasks", "task_status"]) {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const asked = Date.now();
+        await server.call(tool, tool === "list_tasks" ? {} : { task_id: task.task_id });
+        answers.push(Date.now() - asked);
+      }
+      assert.ok(answers.every((ms) => ms < 1500), `other calls took ${answers} ms`);
+      const waited = await waiting;
+      assert.equal(waited.reason, "timeout");
+      assert.ok(Date.now() - t0 < 8000, `the wait took ${Date.now() - t0} ms`);
+      // Polynomial and overlapping patterns on a long line stay linear too.
+      for (const pattern of ["a*a*a*a*a*b", "(a|a)*b", "x.*y.*z"]) {
+        const t1 = Date.now();
+        const other = await server.call("wait_for_task", {
+          task_ids: [task.task_id],
+          until_pattern: pattern,
+          timeout_seconds: 0.5,
+        });
+        assert.equal(other.reason, "timeout");
+        assert.ok(Date.now() - t1 < 3000, `${pattern} took ${Date.now() - t1} ms`);
+      }
+      const refused = await server.raw("wait_for_task", {
+        task_ids: [task.task_id],
+        until_pattern: "(a*)*\\1$",
+      });
+      assert.match(
+        errorText(refused),
+        /^The pattern "\(a\*\)\*\\1\$" combines a backreference \(\\1\) with unbounded repetition .*: .*rewrite it without the backreference/,
+      );
+      await server.call("cancel_task", { task_id: task.task_id });
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
+
+posixTest(
+  "wait_for_task finds until_pattern in a last line printed without a newline",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const task = await server.call("start_task", {
+        command: "echo starting; sleep 0.3; printf 'Password: '; sleep 600",
+      });
+      const waited = await server.call("wait_for_task", {
+        task_ids: [task.task_id],
+        until_pattern: "^Password: $",
+        timeout_seconds: 20,
+      });
+      assert.equal(waited.reason, "pattern");
+      assert.deepEqual(waited.match, { task_id: task.task_id, line: "Password: " });
+      await server.call("cancel_task", { task_id: task.task_id });
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
+
+/** The resident memory of a process in bytes, from /proc (Linux only). */
+function residentBytes(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = /VmRSS:\s+(\d+) kB/.exec(status);
+  return kib === null ? 0 : Number(kib[1]) * 1024;
+}
+
+posixTest(
+  "wait_for_task reads a huge line without a newline in bounded memory and matches its end",
+  async () => {
+    if (Deno.build.os !== "linux") return;
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const before = residentBytes(server.pid);
+      const task = await server.call("start_task", {
+        command: "head -c 67108864 /dev/zero | tr '\\0' x; printf ' READY'; sleep 600",
+      });
+      let peak = 0;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, residentBytes(server.pid));
+      }, 50);
+      try {
+        const waited = await server.call("wait_for_task", {
+          task_ids: [task.task_id],
+          until_pattern: "x READY$",
+          timeout_seconds: 40,
+        });
+        assert.equal(waited.reason, "pattern");
+        assert.match(
+          String((waited.match as { line: string }).line),
+          /^x+… \[\d+ more characters\]$/,
+        );
+      } finally {
+        clearInterval(sampler);
+      }
+      // Scanning holds one look's 8 MiB (16 MiB as text) and a 64 KiB line at most.
+      const grown = peak - before;
+      assert.ok(grown < 120 * 1024 * 1024, `the server grew by ${grown} bytes`);
+      await server.call("cancel_task", { task_id: task.task_id });
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
+
+posixTest(
+  "wait_for_task finds until_pattern at the end of a big output written just before exit",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      // 40 MB, more than one look reads: the line after it must still be found once the task ends.
+      const task = await server.call("start_task", {
+        command: `yes '${"y".repeat(99)}' | head -c 40000000; echo DONE-MARK`,
+      });
+      const waited = await server.call("wait_for_task", {
+        task_ids: [task.task_id],
+        until_pattern: "^DONE-MARK$",
+        timeout_seconds: 30,
+      });
+      assert.equal(waited.reason, "pattern");
+      assert.deepEqual(waited.match, { task_id: task.task_id, line: "DONE-MARK" });
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);

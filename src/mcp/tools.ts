@@ -1,7 +1,8 @@
 import { z } from "zod";
 import type { Engine, TaskOutput } from "../engine.ts";
 import { describe, TASK_STATUSES, viewStatus, viewTask } from "../task.ts";
-import { waitForTasks } from "../wait.ts";
+import { LINE_WINDOW_CHARS, waitForTasks } from "../wait.ts";
+import { compileLinePattern } from "../pattern.ts";
 import type { CallToolResult, McpServer } from "./sdk.ts";
 
 const taskView = {
@@ -232,7 +233,7 @@ export function registerTaskTools(
       ),
       max_bytes: z.number().optional().describe("With offset: read at most this many bytes"),
       grep: z.string().optional().describe(
-        'A regular expression: return the matching lines with line numbers, e.g. "FAIL|Error"',
+        'A regular expression: return the matching lines with line numbers, e.g. "FAIL|Error". Matched in linear time: with unbounded repetition (*, +, {n,}), backreferences and lookaheads are refused',
       ),
       context: z.number().optional().describe("With grep: lines around each match, 0 to 20"),
       max_matches: z.number().optional().describe("With grep: most matches returned, 1 to 1000"),
@@ -324,7 +325,11 @@ export function registerTaskTools(
         `Most seconds to wait, up to ${MAX_WAIT_SECONDS}. Default ${DEFAULT_WAIT_SECONDS}`,
       ),
       until_pattern: z.string().optional().describe(
-        "A regular expression: return as soon as a line of output matches it",
+        `A regular expression: return as soon as a line of output matches it, the last line too before its newline is printed (a prompt such as "Password: "). A line longer than ${
+          LINE_WINDOW_CHARS / 1024
+        } KiB is tested on its last ${
+          LINE_WINDOW_CHARS / 1024
+        } KiB. Matched in linear time: with unbounded repetition (*, +, {n,}), backreferences and lookaheads are refused`,
       ),
     },
     outputSchema: {
@@ -400,18 +405,14 @@ function validateWaitIds(ids: string[]): string[] {
   return [...new Set(ids)];
 }
 
-/** A user's regex, or a RangeError saying what is wrong with it. */
+/**
+ * A user's regex, or a RangeError saying what is wrong with it: invalid, or one that could only be
+ * matched by backtracking without bound (see pattern.ts), refused before any output is read.
+ */
 export function compilePattern(source: string): RegExp {
   if (source.length === 0 || source.length > 1000) {
     throw new RangeError("The pattern must be 1 to 1000 characters: pass a regular expression");
   }
-  try {
-    return new RegExp(source);
-  } catch (error) {
-    throw new RangeError(
-      `The pattern "${source.slice(0, 80)}" is not a valid regular expression (${
-        (error as Error).message
-      }): fix it`,
-    );
-  }
+  compileLinePattern(source);
+  return new RegExp(source);
 }
