@@ -757,6 +757,7 @@ async function run() {
   attackDir = await lab.dir("backburner-soak-policy-");
   Deno.writeTextFileSync(join(attackDir, "bash_env.sh"), `touch ${join(attackDir, "pwned-env")}\n`);
   attackFiles.push(join(attackDir, "pwned-env"));
+  Deno.mkdirSync(join(attackDir, "state"));
   policyServer = await lab.boot(join(attackDir, "state"), {
     BACKBURNER_ALLOW: "^echo( |$)",
   });
