@@ -26,7 +26,14 @@
  * Tasks are `echo; sleep <random ≤ 1.5 s>; echo soak-end <code>; exit <code>` in variants: plain,
  * nested shell, `setsid -w` (a process that leaves the process group), SIGTERM ignored (a cancel
  * needs SIGKILL after the grace period, 1 s here), chatty (200 lines), and 10 % with a
- * timeout_seconds that some of them pass.
+ * timeout_seconds that some of them pass, 5 % with one past setTimeout's 2^31 ms range. And the
+ * attacks of issue 9: "orphan" tasks leave background sleeps that dropped every marker
+ * (`env -i`, `unset BACKBURNER_TASK_ID`), which a cancel or timeout must kill too; "flood" tasks
+ * write 50 MB against a 2 MB BACKBURNER_MAX_LOG_BYTES; "redos" tasks print lines on which
+ * agents' catastrophic patterns (`(a+)+$`…) are tried through wait_for_task and task_result grep,
+ * while every other call must keep being answered; and a third server under
+ * BACKBURNER_ALLOW='^echo( |$)' is sent commands and env entries that hide code in data
+ * (`${x@P}`, `$((a))`, `${!a}`, BASH_ENV, PS4…), none of which may run.
  *
  * Bounded and self-cleaning (CI-safe): a watchdog ends the run at seconds + 150 s whatever
  * happens; every process carries BACKBURNER_BENCH_RUN=<run id> (tasks inherit it from their
@@ -94,6 +101,24 @@ const RSS_SLACK_FRACTION = 0.5;
 const HEAP_SLACK_MIB = 8;
 const HEAP_SLACK_FRACTION = 0.3;
 const WATCHDOG_MS = (SECONDS + 150) * 1000;
+/** Every server runs with this log cap; "flood" tasks write far past it. */
+const LOG_CAP_BYTES = 2_000_000;
+/** How far past the cap a stopped flood's log may reach. */
+const LOG_CAP_MARGIN = 256 * 1024;
+/** A timeout inside the accepted range that no soak task reaches (setTimeout overflows past 2^31 ms). */
+const HUGE_TIMEOUT_S = 2_200_000;
+/** Patterns that backtrack catastrophically in a backtracking regex engine. */
+const CATASTROPHIC_PATTERNS = [
+  "(a+)+$",
+  "(a|a)*$",
+  "(a|aa)+$",
+  "(a*)*b",
+  "^(a+)+\\1$",
+  "a*a*a*a*a*a*a*c",
+  "(.*a){25}",
+];
+/** No agent's call may take longer than this, whatever its pattern (a freeze shows here). */
+const CALL_STALL_MS = 20_000;
 
 const lab = new Lab();
 const log = (message: string) => console.error(`soak: ${message}`);
@@ -128,13 +153,23 @@ interface Instance {
   readonly rss: { at: number; mib: number }[];
 }
 
-type Variant = "plain" | "nested" | "setsid" | "stubborn" | "chatty";
+type Variant =
+  | "plain"
+  | "nested"
+  | "setsid"
+  | "stubborn"
+  | "chatty"
+  | "orphan"
+  | "flood"
+  | "redos";
 
 interface KnownTask {
   readonly id: string;
   readonly code: number;
   readonly variant: Variant;
   readonly timeoutSeconds: number | null;
+  /** Argument of the marker-less background sleeps an "orphan" task leaves (null otherwise). */
+  readonly orphanTag: string | null;
   readonly startedAt: number;
   readonly via: number;
   cancelRequested: boolean;
@@ -143,7 +178,7 @@ interface KnownTask {
   firstEnd: { status: string; exitCode: number | null; seenAt: number } | null;
 }
 
-const OPS = ["start", "status", "result", "cancel", "wait", "list"] as const;
+const OPS = ["start", "status", "result", "cancel", "wait", "list", "regex", "attack"] as const;
 type Op = typeof OPS[number];
 const OP_WEIGHTS: Record<Op, number> = {
   start: 25,
@@ -152,6 +187,8 @@ const OP_WEIGHTS: Record<Op, number> = {
   cancel: 10,
   wait: 10,
   list: 20,
+  regex: 4,
+  attack: 6,
 };
 
 interface OpCount {
@@ -181,6 +218,13 @@ let kills = 0;
 let restarts = 0;
 let restartFailures = 0;
 const leftoverSuspects = new Map<string, { id: string; pid: number; at: number }>();
+/** A server under BACKBURNER_ALLOW='^echo( |$)' on its own state directory, for the attacks. */
+let policyServer: ServerHandle | null = null;
+let attackDir = "";
+let attacksRefused = 0;
+let attackCounter = 0;
+const attackFiles: string[] = [];
+const regexOutcomes = { answered: 0, refused: 0, slowestMs: 0 };
 
 function violation(check: string, detail: string): void {
   const list = violations.get(check) ?? [];
@@ -197,6 +241,7 @@ async function bootSlot(slot: number): Promise<Instance> {
     home,
     {
       BACKBURNER_GRACE_SECONDS: String(GRACE_SECONDS),
+      BACKBURNER_MAX_LOG_BYTES: String(LOG_CAP_BYTES),
       ...(HEAP_PROBE ? { DENO_V8_FLAGS: "--expose-gc" } : {}),
     },
     HEAP_PROBE ? join(ROOT, "bench", "heap_probe.ts") : undefined,
@@ -252,20 +297,83 @@ async function killLoop(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Operations.
 
-function makeTask(): { command: string; code: number; variant: Variant; timeout: number | null } {
+function makeTask(): {
+  command: string;
+  code: number;
+  variant: Variant;
+  timeout: number | null;
+  orphanTag: string | null;
+} {
   const code = pick([0, 0, 0, 1, 2, 3, 42, 127, 255]);
   const seconds = between(0.05, MAX_SLEEP_S).toFixed(2);
-  const variant = pick<Variant>(["plain", "plain", "nested", "setsid", "stubborn", "chatty"]);
+  const variant = pick<Variant>([
+    "plain",
+    "plain",
+    "nested",
+    "setsid",
+    "stubborn",
+    "chatty",
+    "orphan",
+    "flood",
+    "redos",
+  ]);
   const end = `echo soak-end ${code}; exit ${code}`;
+  // Orphans that drop every marker (env -i, unset) sleep a unique, short time: the argument
+  // finds them, and they end by themselves within 4 s if a completed task leaves them behind.
+  const orphanTag = variant === "orphan"
+    ? `3.${String(Math.floor(random() * 1e9)).padStart(9, "0")}`
+    : null;
   const command = {
     plain: `echo soak-begin; sleep ${seconds}; ${end}`,
     nested: `echo soak-begin; bash -c 'sleep ${seconds}'; ${end}`,
     setsid: `echo soak-begin; setsid -w sleep ${seconds}; ${end}`,
     stubborn: `trap '' TERM; echo soak-begin; sleep ${seconds}; ${end}`,
     chatty: `for i in $(seq 1 200); do echo "soak line $i"; done; sleep ${seconds}; ${end}`,
+    orphan: `echo soak-begin; (env -i sleep ${orphanTag} &); ` +
+      `(unset BACKBURNER_TASK_ID; sleep ${orphanTag} &); sleep ${seconds}; ${end}`,
+    flood: `echo soak-begin; head -c 50000000 /dev/zero | tr '\\0' x; echo; ${end}`,
+    redos: `echo soak-begin; for i in 1 2 3; do echo ${"a".repeat(40)}!; done; ` +
+      `sleep ${seconds}; ${end}`,
   }[variant];
-  const timeout = random() < 0.1 ? Number(between(0.3, 1.2).toFixed(2)) : null;
-  return { command, code, variant, timeout };
+  const roll = random();
+  const timeout = roll < 0.1
+    ? Number(between(0.3, 1.2).toFixed(2))
+    : roll < 0.15
+    ? HUGE_TIMEOUT_S
+    : null;
+  return { command, code, variant, timeout, orphanTag };
+}
+
+/** Live processes whose command line holds `argument` (the orphans of one task). */
+function pidsWithArgument(argument: string): number[] {
+  const pids: number[] = [];
+  for (const dirent of Deno.readDirSync("/proc")) {
+    const pid = Number(dirent.name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const args = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+      const state = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]?.[0];
+      if (args.includes(argument) && state !== "Z") pids.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * A task stopped by backburner (cancelled, timed out, or stopped at the log cap) must have no
+ * process left, including the orphans that dropped the task's marker.
+ */
+function checkStoppedTree(task: KnownTask, status: string): void {
+  if (task.orphanTag === null || !["cancelled", "timed_out"].includes(status)) return;
+  const alive = pidsWithArgument(task.orphanTag);
+  if (alive.length > 0) {
+    violation(
+      "a stop leaves no orphan",
+      `${task.id} ${status} but its marker-less orphans ${alive.join(",")} are alive`,
+    );
+  }
 }
 
 /** A known task id: most often one of the 20 newest (likely still running), else any. */
@@ -299,6 +407,7 @@ function observeAt(view: Record<string, unknown>, sentAt: number): void {
   }
   if (!task.firstEnd) {
     task.firstEnd = { status, exitCode, seenAt: Date.now() };
+    checkStoppedTree(task, status);
   } else if (task.firstEnd.status !== status || task.firstEnd.exitCode !== exitCode) {
     violation(
       "status is final",
@@ -330,6 +439,7 @@ async function doOp(op: Op, server: ServerHandle): Promise<void> {
         code: spec.code,
         variant: spec.variant,
         timeoutSeconds: spec.timeout,
+        orphanTag: spec.orphanTag,
         startedAt: Date.now(),
         via: current.findIndex((i) => i?.server === server),
         cancelRequested: false,
@@ -404,6 +514,49 @@ async function doOp(op: Op, server: ServerHandle): Promise<void> {
       }
       return;
     }
+    case "regex": {
+      // An agent's catastrophic pattern, on output made to trigger it: the call must come back
+      // (a result, or a clear refusal) and every other call keeps being answered meanwhile.
+      const ids = knownOrder.filter((id) => known.get(id)!.variant === "redos").slice(-20);
+      if (ids.length === 0) return;
+      const id = pick(ids);
+      const pattern = pick(CATASTROPHIC_PATTERNS);
+      const t0 = Date.now();
+      try {
+        if (random() < 0.5) {
+          observe(
+            await server.call("wait_for_task", {
+              task_ids: [id],
+              until_pattern: pattern,
+              timeout_seconds: 1,
+            }).then((waited) => (waited.tasks as Record<string, unknown>[])[0]),
+          );
+        } else {
+          observe(await server.call("task_result", { task_id: id, grep: pattern }));
+        }
+        regexOutcomes.answered++;
+      } catch (error) {
+        if (!(error instanceof ToolError)) throw error;
+        regexOutcomes.refused++;
+      }
+      regexOutcomes.slowestMs = Math.max(regexOutcomes.slowestMs, Date.now() - t0);
+      return;
+    }
+    case "attack": {
+      if (!policyServer) return;
+      const n = ++attackCounter;
+      const target = join(attackDir, `pwned-${n}`);
+      attackFiles.push(target);
+      const attack = pick(policyAttacks(target));
+      try {
+        await policyServer.call("start_task", attack);
+        violation("policy holds", `allowed: ${JSON.stringify(attack)}`);
+      } catch (error) {
+        if (!(error instanceof ToolError)) throw error;
+        attacksRefused++;
+      }
+      return;
+    }
     case "list": {
       const limit = 1 + Math.floor(random() * 50);
       const status = pick([undefined, undefined, "working", "completed", "failed", "cancelled"]);
@@ -429,6 +582,28 @@ async function doOp(op: Op, server: ServerHandle): Promise<void> {
       return;
     }
   }
+}
+
+/**
+ * Commands that make bash evaluate text hidden in data (under BACKBURNER_ALLOW='^echo( |$)'
+ * every one must be refused): each would create `target` if it ran.
+ */
+function policyAttacks(target: string): Record<string, unknown>[] {
+  const sub = `$(touch ${target})`;
+  const script = join(attackDir, "bash_env.sh");
+  return [
+    { command: `echo \${x:='${sub}'} \${x@P}` },
+    { command: `echo \${a:='z[${sub}]'} $((a))` },
+    { command: `echo \${a:='z[${sub}]'} $[a]` },
+    { command: `echo \${a:='z[${sub}]'} \${!a}` },
+    { command: `echo \${a:='z[${sub}]'} \${b:a}` },
+    { command: `echo \${a:='z[${sub}]'} \${b:0:a}` },
+    { command: `echo \${a:='z[${sub}]'} \${b[a]}` },
+    { command: `echo \${a:='z[${sub}]'} $(( a + 1 ))` },
+    { command: "echo hi", env: { BASH_ENV: script } },
+    { command: "echo hi", env: { ENV: script } },
+    { command: "echo hi", env: { SHELLOPTS: "xtrace", PS4: sub } },
+  ];
 }
 
 function chooseOp(): Op {
@@ -579,6 +754,16 @@ async function run() {
     `${SECONDS} s, ${SERVERS} servers × ${WORKERS} workers, seed ${SEED}, state ${home}`,
   );
   for (let slot = 0; slot < SERVERS; slot++) await bootSlot(slot);
+  attackDir = await lab.dir("backburner-soak-policy-");
+  Deno.writeTextFileSync(join(attackDir, "bash_env.sh"), `touch ${join(attackDir, "pwned-env")}\n`);
+  attackFiles.push(join(attackDir, "pwned-env"));
+  Deno.mkdirSync(join(attackDir, "state"));
+  policyServer = await lab.boot(join(attackDir, "state"), {
+    BACKBURNER_ALLOW: "^echo( |$)",
+  });
+  // Literal arithmetic stays allowed under the same rule.
+  const literal = await policyServer.call("start_task", { command: "echo $((1+2))" });
+  if (literal.status !== "working") violation("policy holds", "echo $((1+2)) was not started");
   const loops = [
     killLoop(),
     sampler(),
@@ -666,6 +851,8 @@ async function run() {
   const wrongStatus: string[] = [];
   const badOutput: string[] = [];
   const disagreements: string[] = [];
+  const capBreaches: string[] = [];
+  let floodsChecked = 0;
   const statusCounts: Record<string, number> = {};
   const variantCounts: Record<string, Record<string, number>> = {};
   for (const task of known.values()) {
@@ -674,13 +861,51 @@ async function run() {
     statusCounts[row.status] = (statusCounts[row.status] ?? 0) + 1;
     (variantCounts[task.variant] ??= {})[row.status] =
       (variantCounts[task.variant]?.[row.status] ?? 0) + 1;
+    const logPath = join(home, "tasks", task.id, "output.log");
+    if (task.variant === "flood") {
+      // Written 50 MB against a 2 MB cap: stopped at the cap, unless a cancel or timeout came first.
+      let size = 0;
+      try {
+        size = Deno.statSync(logPath).size;
+      } catch {
+        // removed: size 0 passes the cap check; the status check below still applies
+      }
+      floodsChecked++;
+      if (size > LOG_CAP_BYTES + LOG_CAP_MARGIN) {
+        capBreaches.push(`${task.id}: ${row.status}, log ${size} bytes`);
+      }
+      if (row.stop_reason !== "log_limit" && !["cancelled", "timed_out"].includes(row.status)) {
+        capBreaches.push(
+          `${task.id}: ended ${row.status} (stop ${row.stop_reason}), not at the cap`,
+        );
+      }
+      continue;
+    }
+    if (
+      (row.status === "cancelled" || row.status === "timed_out") && row.exit_code === task.code
+    ) {
+      let text = "";
+      try {
+        text = Deno.readTextFileSync(logPath);
+      } catch {
+        // removed: nothing to compare
+      }
+      if (text.endsWith(`soak-end ${task.code}\n`)) {
+        wrongStatus.push(
+          `${task.id}: ${row.status} although it ran to its own end (exit ${row.exit_code})`,
+        );
+      }
+    }
+    if (row.status === "timed_out" && task.timeoutSeconds === HUGE_TIMEOUT_S) {
+      wrongStatus.push(`${task.id}: timed out although its timeout was ${HUGE_TIMEOUT_S} s`);
+    }
     if (row.status === "completed" || row.status === "failed") {
       if (row.exit_code !== task.code || (row.status === "completed") !== (task.code === 0)) {
         wrongCodes.push(`${task.id}: ${row.status} ${row.exit_code}, made to exit ${task.code}`);
       }
       let text = "";
       try {
-        text = Deno.readTextFileSync(join(home, "tasks", task.id, "output.log"));
+        text = Deno.readTextFileSync(logPath);
       } catch {
         // reported below
       }
@@ -831,6 +1056,45 @@ async function run() {
     `${unknownRows.length} such task(s) (${lostStarts} start call(s) lost): ${
       JSON.stringify(unknownStatuses)
     }`,
+  );
+  const orphans = violations.get("a stop leaves no orphan") ?? [];
+  add(
+    "A stop leaves no orphan, not even one that dropped the task's marker",
+    orphans.length === 0,
+    orphans.length
+      ? sample(orphans)
+      : `checked when each stopped "orphan" task was first seen ended ` +
+        `(${variantCounts.orphan?.cancelled ?? 0} cancelled, ` +
+        `${variantCounts.orphan?.timed_out ?? 0} timed out)`,
+  );
+  add(
+    "The log cap holds whatever the write speed",
+    capBreaches.length === 0,
+    capBreaches.length
+      ? sample(capBreaches)
+      : `${floodsChecked} tasks wrote 50 MB against a ${LOG_CAP_BYTES}-byte cap; every log ` +
+        `stayed within ${LOG_CAP_MARGIN} bytes of it`,
+  );
+  const breached = attackFiles.filter(exists);
+  const allowed = violations.get("policy holds") ?? [];
+  add(
+    "The policy holds against evaluation hidden in data",
+    breached.length === 0 && allowed.length === 0,
+    breached.length || allowed.length
+      ? sample([...allowed, ...breached.map((f) => `${f} was created`)])
+      : `${attacksRefused} attacks refused, none ran; literal arithmetic allowed`,
+  );
+  const stalls = OPS.flatMap((op) =>
+    opCounts[op].ms.some((ms) => ms > CALL_STALL_MS)
+      ? [`${op}: slowest ${Math.max(...opCounts[op].ms).toFixed(0)} ms`]
+      : []
+  );
+  add(
+    "No call stalls the server (catastrophic regexes included)",
+    stalls.length === 0,
+    stalls.length ? sample(stalls) : `every answered call took under ${CALL_STALL_MS / 1000} s; ` +
+      `${regexOutcomes.answered} catastrophic patterns answered, ${regexOutcomes.refused} ` +
+      `refused, slowest ${regexOutcomes.slowestMs} ms`,
   );
   add("PRAGMA integrity_check", integrity === "ok", integrity);
   add(
