@@ -344,6 +344,15 @@ function makeTask(): {
   return { command, code, variant, timeout, orphanTag };
 }
 
+/** A process's command line, for reports. */
+function processName(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").join(" ").trim().slice(0, 80);
+  } catch {
+    return "gone";
+  }
+}
+
 /** Live processes whose command line holds `argument` (the orphans of one task). */
 function pidsWithArgument(argument: string): number[] {
   const pids: number[] = [];
@@ -463,6 +472,7 @@ async function doOp(op: Op, server: ServerHandle): Promise<void> {
       observe(result);
       const task = known.get(id)!;
       if (
+        task.variant !== "flood" &&
         (result.status === "completed" || result.status === "failed") &&
         !(result.output as string).includes(`soak-end ${task.code}`)
       ) {
@@ -674,13 +684,20 @@ function scanLeftovers(final: boolean): void {
   const seen = new Set<string>();
   for (const [pid, marker] of alive) {
     const id = marker.slice(marker.indexOf("=") + 1);
+    // An "orphan" task that ended by itself leaves its background sleeps running (as any task's
+    // background processes outlive its end), and with them its log's copier, for up to 4 s.
+    const status = ended.get(id);
+    if (known.get(id)?.variant === "orphan" && (status === "completed" || status === "failed")) {
+      continue;
+    }
     const key = `${id}:${pid}`;
     seen.add(key);
     const suspect = leftoverSuspects.get(key);
     if (suspect && now - suspect.at >= 1500) {
       violation(
         "no process outlives its task's end",
-        `task ${id} (${ended.get(id)}): pid ${pid} alive ${now - suspect.at} ms after its end`,
+        `task ${id} (${known.get(id)?.variant} ${ended.get(id)}): pid ${pid} ` +
+          `(${processName(pid)}) alive ${now - suspect.at} ms after its end`,
       );
       leftoverSuspects.delete(key);
     } else if (!suspect) {
@@ -881,7 +898,11 @@ async function run() {
       }
       continue;
     }
+    // A task that ignores SIGTERM runs on to its end while it is being stopped: that is a stop.
+    // Any other task a stop's signal reached exits 143 or 137, so its own code and complete log
+    // mean it had ended before the stop.
     if (
+      task.variant !== "stubborn" &&
       (row.status === "cancelled" || row.status === "timed_out") && row.exit_code === task.code
     ) {
       let text = "";
@@ -892,7 +913,8 @@ async function run() {
       }
       if (text.endsWith(`soak-end ${task.code}\n`)) {
         wrongStatus.push(
-          `${task.id}: ${row.status} although it ran to its own end (exit ${row.exit_code})`,
+          `${task.id} (${task.variant}): ${row.status} although it ran to its own end ` +
+            `(exit ${row.exit_code})`,
         );
       }
     }
