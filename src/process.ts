@@ -36,8 +36,10 @@ export const TASK_MARKER = "BACKBURNER_TASK_ID";
 //   logged; it ends when the last writer has gone.
 // - timeout: a watchdog sleeps for the timeout, claims the stop as "timeout" and becomes the
 //   stopper, so a task started with no server running is still stopped on time.
-// - A claim is <task>/stop, created exclusively (the first reason wins) and only while the command
-//   runs; the exit record is then "<code> <reason>".
+// - A claim is <task>/stop, written by whoever creates the folder <task>/claim first: a stopper
+//   (the first reason wins), or the wrapper itself the moment its command has ended, so a stop
+//   that comes after the command ended by itself claims nothing; the exit record is then
+//   "<code> <reason>".
 // - Once the command has ended, the wrapper waits for the cat to copy what is left in the pipe
 //   (at most a second while a background process keeps the pipe open), so the log is complete
 //   when the exit record appears. A command is run in a subshell so that the wrapper's own
@@ -49,7 +51,7 @@ export const TASK_MARKER = "BACKBURNER_TASK_ID";
 //   inherits: a stop that comes as the command ends cannot lose its record.
 const WRAPPER = `trap : TERM INT HUP
 w=$$ exitf=$3 dir=\${3%/*} cg= g= wd=
-claim() { [ ! -e "$exitf.tmp" ] && [ ! -e "$exitf" ] && (set -C && printf '%s\\n' "$1" >"$dir/stop") 2>/dev/null; }
+claim() { mkdir "$dir/claim" 2>/dev/null && printf '%s\\n' "$1" >"$dir/stop"; }
 if [ -n "$5" ]; then
   cg="$5/$9"
   { mkdir "$cg"; echo "$w" >"$cg/cgroup.procs"; } 2>/dev/null ||
@@ -87,6 +89,7 @@ fi
 ("$shell" -c "$1" <"$4" >&3 2>&3 3>&-)
 code=$?
 trap '' TERM INT HUP
+mkdir "$dir/claim" 2>/dev/null
 umask 077
 printf '%s\\n' "$code" >"$exitf.tmp"
 exec 3>&-
