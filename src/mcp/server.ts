@@ -27,12 +27,13 @@ export function createMcpServer(options: ServerOptions): { server: McpServer; di
     },
   );
   registerTaskTools(server, options.engine, options.log);
-  registerRunCommand(server, options.engine, { log: options.log });
+  const stopRunCommand = registerRunCommand(server, options.engine, { log: options.log });
   const stopResources = registerTaskResources(server, options.engine);
   const stopAnnouncing = announceTaskStatus(server, options.engine);
   return {
     server,
     dispose() {
+      stopRunCommand();
       stopResources();
       stopAnnouncing();
     },
