@@ -54,7 +54,7 @@ export async function serve(config: Config): Promise<void> {
     log,
   });
   await engine.open();
-  const { server, dispose } = createMcpServer({ engine, version: VERSION, log });
+  const { server, connect, dispose } = createMcpServer({ engine, version: VERSION, log });
 
   let stopping: Promise<void> | undefined;
   const shutdown = (why: string) => {
@@ -89,7 +89,7 @@ export async function serve(config: Config): Promise<void> {
   // Closes when stdin ends, and when stdout is closed or left unread: a client that is gone.
   transport.onclose = () =>
     void shutdown(transport.closeReason ?? "connection closed").finally(() => Deno.exit(0));
-  await server.connect(transport);
+  await connect(transport);
   log(`serving on stdio (state directory ${config.home})`);
 }
 

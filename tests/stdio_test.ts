@@ -194,6 +194,42 @@ posixTest("every malformed message is answered, with its id when it has one", as
   });
 });
 
+posixTest("bad params are -32602 in one sentence, unknown resources -32002", async () => {
+  await withRawServer({}, async (server) => {
+    const cases: [method: string, params: unknown, code: number, message: RegExp][] = [
+      ["tasks/get", { taskId: 5 }, -32602, /taskId: expected string, received number/],
+      ["tasks/result", { taskId: 5 }, -32602, /taskId/],
+      ["tasks/cancel", { taskId: ["x"] }, -32602, /taskId/],
+      ["tasks/get", {}, -32602, /taskId/],
+      ["tasks/list", { cursor: 5 }, -32602, /cursor/],
+      ["tasks/list", { cursor: "zz" }, -32602, /Invalid cursor/],
+      ["tasks/get", { taskId: "aaaaaaaaaaaa" }, -32602, /not found/],
+      ["tools/call", { name: 5 }, -32602, /name/],
+      ["tools/call", { name: "start_task", arguments: null }, -32602, /arguments/],
+      ["tools/call", { name: "run_command", arguments: {}, task: { ttl: "x" } }, -32602, /ttl/],
+      ["resources/read", { uri: 5 }, -32602, /uri/],
+      ["resources/read", {}, -32602, /uri/],
+      ["resources/read", { uri: "backburner://tasks/aaaaaaaaaaaa" }, -32002, /aaaaaaaaaaaa/],
+      ["resources/read", { uri: "backburner://tasks/aaaaaaaaaaaa/output" }, -32002, /Unknown/],
+      ["resources/read", { uri: "backburner://tasks/NOT-AN-ID" }, -32002, /NOT-AN-ID/],
+      ["resources/read", { uri: "file:///etc/passwd" }, -32002, /not found/],
+      ["resources/read", { uri: "not a url" }, -32002, /not found/],
+      ["resources/subscribe", { uri: "backburner://tasks/aaaaaaaaaaaa" }, -32002, /Unknown/],
+      ["resources/subscribe", { uri: 5 }, -32602, /uri/],
+      ["initialize", {}, -32602, /protocolVersion/],
+      ["logging/setLevel", { level: "x" }, -32601, /Method not found/],
+    ];
+    let id = 100;
+    for (const [method, params, code, message] of cases) {
+      const answer = await server.request(++id, method, params);
+      const what = `${method} ${JSON.stringify(params)}: ${JSON.stringify(answer)}`;
+      assert.equal(answer.error?.code, code, what);
+      assert.match(answer.error!.message, message, what);
+      assertOneSentence(answer.error!.message);
+    }
+  });
+});
+
 posixTest(
   "a message past the cap is refused with an error and the server keeps serving",
   async () => {
