@@ -15,6 +15,7 @@ import {
   tempDir,
   waitFor,
 } from "./helpers.ts";
+import { idFromHead, LineSplitter } from "../src/mcp/stdio.ts";
 
 type Message = Record<string, unknown> & {
   id?: unknown;
@@ -360,3 +361,50 @@ posixTest(
     });
   },
 );
+
+Deno.test("lines split the same wherever the chunks break, and a long one is cut out", () => {
+  const text = 'one\n\n{"two":2}\r\nthree-is-too-long\nfour\nfive-is-way-too-long-too\nsix\n';
+  const expected = [
+    "one",
+    "",
+    '{"two":2}\r',
+    "<long:three-is-too-long>",
+    "four",
+    "<long:five-is-way-too-long-too>",
+    "six",
+  ];
+  const bytes = new TextEncoder().encode(text);
+  for (let size = 1; size <= bytes.length; size++) {
+    const splitter = new LineSplitter(12);
+    const seen: string[] = [];
+    for (let offset = 0; offset < bytes.length; offset += size) {
+      splitter.push(
+        bytes.subarray(offset, offset + size),
+        (line) => seen.push(new TextDecoder().decode(line)),
+        (head) => seen.push(`<long:${new TextDecoder().decode(head)}>`),
+      );
+    }
+    // A refused line's head is what had arrived when it passed the cap: its first 10 bytes agree.
+    assert.deepEqual(
+      seen.map((line) => line.replace(/^<long:(.{0,10}).*>$/, "<long:$1>")),
+      expected.map((line) => line.replace(/^<long:(.{0,10}).*>$/, "<long:$1>")),
+      `chunks of ${size}`,
+    );
+  }
+});
+
+Deno.test("the id of a refused line is read from its start only when it is a request's", () => {
+  const cases: [head: string, id: string | number | null][] = [
+    ['{"jsonrpc":"2.0","id":"big","method":"ping","params":{"pad":"xxx', "big"],
+    ['{"method":"a","params":{"id":3,"s":"}{]["},"id":4,"jsonrpc":"2.0"', 4],
+    [' { "id" : -7 , "method" : "x", "params": {', -7],
+    ['{"id":"a\\"b","method":"x"', 'a"b'],
+    ['{"id":5,"result":{"pad":"xxx', null],
+    ['{"params":{"id":1,"method":"x"},"result":1', null],
+    ['{"method":"x","params":{"pad":"xxxx', null],
+    ['{"id":1e400,"method":"x"', null],
+    ['[{"id":1,"method":"x"}', null],
+    ['{"id":{"a":1},"method":"x"', null],
+  ];
+  for (const [head, id] of cases) assert.deepEqual(idFromHead(head), id, head);
+});

@@ -2,8 +2,8 @@
  * The MCP stdio transport: one JSON-RPC message per line on stdin and stdout.
  *
  * The SDK's StdioServerTransport concatenates its whole buffer on every chunk and scans it from
- * the start for a newline, so a 40 MB line took 40 s, and a line past its cap closed the
- * connection. This one keeps a line's chunks in a list and looks for the newline only in new
+ * the start for a newline, so reading a line took time quadratic in its length (40 MB: 45 s), and
+ * a line past its cap closed the connection. This one keeps a line's chunks in a list and looks for the newline only in new
  * bytes (linear time), refuses a line past the cap with an error and keeps serving, answers every
  * malformed message it can attribute, and never lets a write to stdout take the server down.
  */
