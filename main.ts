@@ -1,16 +1,14 @@
-import process from "node:process";
 import { join, resolve } from "node:path";
 import denoConfig from "./deno.json" with { type: "json" };
 import { runCli } from "./src/cli.ts";
 import { type Config, loadConfig } from "./src/config.ts";
 import { Engine } from "./src/engine.ts";
 import { createMcpServer } from "./src/mcp/server.ts";
-import { StdioServerTransport } from "./src/mcp/sdk.ts";
+import { StdioTransport } from "./src/mcp/stdio.ts";
 import { parsePolicy } from "./src/policy.ts";
 import { Store } from "./src/store.ts";
 
 const VERSION = denoConfig.version;
-const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 function log(message: string): void {
   console.error(`backburner: ${message}`);
@@ -126,7 +124,7 @@ export async function serve(config: Config, options: { cwd?: string } = {}): Pro
     log,
   });
   await engine.open();
-  const { server, dispose } = createMcpServer({ engine, version: VERSION, log });
+  const { server, connect, dispose } = createMcpServer({ engine, version: VERSION, log });
 
   let stopping: Promise<void> | undefined;
   const shutdown = (why: string) => {
@@ -154,15 +152,14 @@ export async function serve(config: Config, options: { cwd?: string } = {}): Pro
   for (const signal of signals) {
     Deno.addSignalListener(signal, () => void shutdown(signal).finally(() => Deno.exit(0)));
   }
-  process.stdin.once("end", () => void shutdown("stdin closed").finally(() => Deno.exit(0)));
-  // The SDK's default 10 MiB cap on one message is below what start_task's stdin may carry.
-  const transport = new StdioServerTransport(process.stdin, process.stdout, {
-    maxBufferSize: MAX_MESSAGE_BYTES,
+  const transport = new StdioTransport(Deno.stdin.readable, Deno.stdout, {
+    maxMessageBytes: config.maxMessageBytes,
   });
   transport.onerror = (error) => log(`stdio: ${error.message}`);
-  // The transport also closes itself on a message past the cap; say so and shut down cleanly.
-  transport.onclose = () => void shutdown("connection closed").finally(() => Deno.exit(0));
-  await server.connect(transport);
+  // Closes when stdin ends, and when stdout is closed or left unread: a client that is gone.
+  transport.onclose = () =>
+    void shutdown(transport.closeReason ?? "connection closed").finally(() => Deno.exit(0));
+  await connect(transport);
   log(`serving on stdio (state directory ${config.home})`);
 }
 

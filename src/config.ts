@@ -18,6 +18,11 @@ export interface Config {
   readonly allow: string | undefined;
   /** Comma-separated regexes no simple command may match. BACKBURNER_DENY */
   readonly deny: string | undefined;
+  /**
+   * The longest MCP message read from stdin, in bytes; also how much may wait unread on stdout
+   * before the client is taken as gone. BACKBURNER_MAX_MESSAGE_BYTES, default 64 MiB
+   */
+  readonly maxMessageBytes: number;
 }
 
 function number(
@@ -66,5 +71,12 @@ export function loadConfig(
     onExit,
     allow: env.BACKBURNER_ALLOW,
     deny: env.BACKBURNER_DENY,
+    maxMessageBytes: number(
+      env,
+      "BACKBURNER_MAX_MESSAGE_BYTES",
+      64 * 1024 ** 2,
+      1024 ** 2,
+      256 * 1024 ** 2,
+    ),
   };
 }

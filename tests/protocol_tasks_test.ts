@@ -225,3 +225,38 @@ posixTest("a task-augmented call with a progressToken gets progress notification
     await cleanup(home);
   }
 });
+
+posixTest("a plain run_command whose request the client cancels stops its task", async () => {
+  const home = await tempDir();
+  const server = await startServer(home);
+  try {
+    const controller = new AbortController();
+    const call = server.client.callTool(
+      { name: "run_command", arguments: { command: "sleep 1000" } },
+      CallToolResultSchema,
+      { signal: controller.signal },
+    );
+    const refused = assert.rejects(call);
+    // The client never sees this id: only list_tasks shows it.
+    const id = await waitFor(async () => {
+      const listed = await server.call("list_tasks", { status: "working" });
+      return (listed.tasks as { task_id: string }[])[0]?.task_id;
+    }, { what: "the run_command task to start" });
+    await waitFor(() => taskPids(id).length > 0, { what: `task ${id}'s processes` });
+    // The SDK client sends notifications/cancelled for the request.
+    controller.abort("the agent moved on");
+    await refused;
+    const end = await waitFor(async () => {
+      const status = await server.call("task_status", { task_id: id });
+      return status.status !== "working" ? status : null;
+    }, { what: `task ${id} to end` });
+    assert.equal(end.status, "cancelled");
+    assert.deepEqual(taskPids(id), []);
+    assert.match(server.stderr(), /cancelled the run_command call/);
+    // The server serves on.
+    assert.equal((await server.call("task_status", { task_id: id })).status, "cancelled");
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});

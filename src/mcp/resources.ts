@@ -6,11 +6,17 @@
 import type { Engine } from "../engine.ts";
 import { isTaskId, viewStatus } from "../task.ts";
 import {
+  McpError,
   type McpServer,
+  ReadResourceRequestSchema,
+  type ReadResourceResult,
   ResourceTemplate,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from "./sdk.ts";
+
+/** MCP's error code for a resource that does not exist (specification, server/resources). */
+export const RESOURCE_NOT_FOUND = -32002;
 
 const STATUS_URI = /^backburner:\/\/tasks\/([a-z0-9]+)$/;
 const OUTPUT_URI = /^backburner:\/\/tasks\/([a-z0-9]+)\/output$/;
@@ -29,6 +35,38 @@ export function outputUri(id: string): string {
 function taskIdOf(uri: string): string | null {
   const match = STATUS_URI.exec(uri) ?? OUTPUT_URI.exec(uri);
   return match && isTaskId(match[1]) ? match[1] : null;
+}
+
+/** The task a resource URI names, or -32002 with one sentence when there is no such resource. */
+function requireTask(engine: Engine, uri: string): string {
+  const id = taskIdOf(uri);
+  const shown = uri.length > 200 ? `${uri.slice(0, 200)}…` : uri;
+  if (id === null) {
+    throw new McpError(
+      RESOURCE_NOT_FOUND,
+      `Resource "${shown}" not found: read backburner://tasks/{task_id} or backburner://tasks/{task_id}/output`,
+      { uri: shown },
+    );
+  }
+  try {
+    engine.status(id);
+  } catch (error) {
+    throw new McpError(RESOURCE_NOT_FOUND, (error as Error).message, { uri: shown });
+  }
+  return id;
+}
+
+async function readStatus(engine: Engine, uri: string, id: string): Promise<ReadResourceResult> {
+  const { task, outputBytes, output } = await engine.inspect(id);
+  const view = viewStatus(task, outputBytes, output, Date.now());
+  return {
+    contents: [{ uri, mimeType: "application/json", text: JSON.stringify(view, null, 2) }],
+  };
+}
+
+async function readOutput(engine: Engine, uri: string, id: string): Promise<ReadResourceResult> {
+  const { slice } = await engine.output(id);
+  return { contents: [{ uri, mimeType: "text/plain", text: slice?.text ?? "" }] };
 }
 
 /** Registers the two templates and the subscribe handlers; returns a function that stops them. */
@@ -52,17 +90,7 @@ export function registerTaskResources(server: McpServer, engine: Engine): () => 
       description: "A task's status as JSON, the same as task_status returns",
       mimeType: "application/json",
     },
-    async (uri, { task_id }) => {
-      const { task, outputBytes, output } = await engine.inspect(String(task_id));
-      const view = viewStatus(task, outputBytes, output, Date.now());
-      return {
-        contents: [{
-          uri: uri.href,
-          mimeType: "application/json",
-          text: JSON.stringify(view, null, 2),
-        }],
-      };
-    },
+    (uri) => readStatus(engine, uri.href, requireTask(engine, uri.href)),
   );
 
   server.registerResource(
@@ -82,24 +110,25 @@ export function registerTaskResources(server: McpServer, engine: Engine): () => 
       description: "The end of a task's output as clean text, bounded like task_result",
       mimeType: "text/plain",
     },
-    async (uri, { task_id }) => {
-      const { slice } = await engine.output(String(task_id));
-      return { contents: [{ uri: uri.href, mimeType: "text/plain", text: slice?.text ?? "" }] };
-    },
+    (uri) => readOutput(engine, uri.href, requireTask(engine, uri.href)),
   );
+  // The SDK's own resources/read answers -32602 for a URI no template matches and -32603 for one
+  // that is not a URL; every URI that names no task is answered alike, -32002.
+  server.server.removeRequestHandler("resources/read");
+  server.server.setRequestHandler(ReadResourceRequestSchema, (request) => {
+    const { uri } = request.params;
+    const id = requireTask(engine, uri);
+    return OUTPUT_URI.test(uri) ? readOutput(engine, uri, id) : readStatus(engine, uri, id);
+  });
 
   const subscribed = new Set<string>();
   /** Per task: the status and output size last announced. */
   const seen = new Map<string, { status: string; bytes: number }>();
   server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
   server.server.setRequestHandler(SubscribeRequestSchema, (request) => {
-    const id = taskIdOf(request.params.uri);
-    // Fails with the same one-sentence error as the tools when the task is unknown.
-    if (id === null) engine.status(request.params.uri);
-    else {
-      const { task, outputBytes } = engine.status(id);
-      seen.set(id, { status: task.status, bytes: outputBytes });
-    }
+    const id = requireTask(engine, request.params.uri);
+    const { task, outputBytes } = engine.status(id);
+    seen.set(id, { status: task.status, bytes: outputBytes });
     subscribed.add(request.params.uri);
     return {};
   });

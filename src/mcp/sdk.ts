@@ -4,8 +4,8 @@
 
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/server/mcp"
 export { McpServer, ResourceTemplate } from "npm:@modelcontextprotocol/sdk@1.32.2/server/mcp.js";
-// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/server/stdio"
-export { StdioServerTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/server/stdio.js";
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/shared/transport"
+export type { Transport } from "npm:@modelcontextprotocol/sdk@1.32.2/shared/transport.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/types"
 export type { CallToolResult } from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";
 export type {
@@ -14,6 +14,9 @@ export type {
 } from "npm:@modelcontextprotocol/sdk@1.32.2/experimental/tasks";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/types"
 export type {
+  JSONRPCErrorResponse,
+  JSONRPCMessage,
+  ReadResourceResult,
   Request,
   RequestId,
   Result,
@@ -21,8 +24,15 @@ export type {
 } from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/types"
 export {
+  ClientRequestSchema,
   ErrorCode,
+  JSONRPCErrorResponseSchema,
+  JSONRPCMessageSchema,
+  JSONRPCNotificationSchema,
+  JSONRPCRequestSchema,
+  JSONRPCResultResponseSchema,
   McpError,
+  ReadResourceRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";

@@ -1,6 +1,7 @@
 import type { Engine } from "../engine.ts";
 import { registerTaskResources } from "./resources.ts";
-import { McpServer } from "./sdk.ts";
+import { ScreenedTransport } from "./screen.ts";
+import { McpServer, type Transport } from "./sdk.ts";
 import { announceTaskStatus, EngineTaskStore, registerRunCommand } from "./tasks.ts";
 import { registerTaskTools } from "./tools.ts";
 
@@ -12,8 +13,16 @@ export interface ServerOptions {
   readonly log: (message: string) => void;
 }
 
+export interface BackburnerServer {
+  readonly server: McpServer;
+  /** Serves on a transport; malformed requests are answered before any handler sees them. */
+  connect(transport: Transport): Promise<void>;
+  /** Stops the resources' watches and the status announcements. */
+  dispose(): void;
+}
+
 /** An MCP server exposing the engine; connect it to any transport. Close it with `dispose`. */
-export function createMcpServer(options: ServerOptions): { server: McpServer; dispose(): void } {
+export function createMcpServer(options: ServerOptions): BackburnerServer {
   const server = new McpServer(
     { name: SERVER_NAME, version: options.version },
     {
@@ -27,14 +36,27 @@ export function createMcpServer(options: ServerOptions): { server: McpServer; di
     },
   );
   registerTaskTools(server, options.engine, options.log);
-  registerRunCommand(server, options.engine, { log: options.log });
+  const stopRunCommand = registerRunCommand(server, options.engine, { log: options.log });
   const stopResources = registerTaskResources(server, options.engine);
   const stopAnnouncing = announceTaskStatus(server, options.engine);
   return {
     server,
+    connect: (transport) =>
+      server.connect(new ScreenedTransport(transport, (method) => hasHandler(server, method))),
     dispose() {
+      stopRunCommand();
       stopResources();
       stopAnnouncing();
     },
   };
+}
+
+function hasHandler(server: McpServer, method: string): boolean {
+  // The SDK tells whether a method has a handler only by refusing to let one be set twice.
+  try {
+    server.server.assertCanSetRequestHandler(method);
+    return false;
+  } catch {
+    return true;
+  }
 }

@@ -147,13 +147,16 @@ export interface TaskToolsOptions {
 
 /**
  * run_command: called plainly, runs the command and returns its result; called with a `task`
- * parameter, returns a task at once. Progress reaches a client that gave a progressToken.
+ * parameter, returns a task at once. Progress reaches a client that gave a progressToken. A
+ * plain call whose request the client cancels cancels its task. Returns a function that stops
+ * that, for a shutdown, which leaves the running tasks to BACKBURNER_ON_EXIT.
  */
 export function registerRunCommand(
   server: McpServer,
   engine: Engine,
   options: TaskToolsOptions,
-): void {
+): () => void {
+  let shuttingDown = false;
   server.experimental.tasks.registerToolTask("run_command", {
     title: "Run a command",
     description:
@@ -185,6 +188,13 @@ export function registerRunCommand(
           error instanceof Error ? error.message : String(error),
         );
       }
+      // A plain call's client learns the task id only from the result: once it cancels the
+      // request (notifications/cancelled), nothing else would ever stop the task. A task call's
+      // request is answered at once, so its signal never fires after this.
+      const taskId = task.id;
+      extra.signal.addEventListener("abort", () => {
+        if (!shuttingDown) void cancelAbandoned(engine, taskId, options.log);
+      }, { once: true });
       const progressToken = extra._meta?.progressToken;
       if (progressToken !== undefined) {
         reportProgress(server, engine, task.id, progressToken, options.log);
@@ -197,6 +207,27 @@ export function registerRunCommand(
     },
     getTaskResult: async (_args, extra) => await commandResult(engine, extra.taskId),
   });
+  return () => {
+    shuttingDown = true;
+  };
+}
+
+async function cancelAbandoned(
+  engine: Engine,
+  taskId: string,
+  log: (message: string) => void,
+): Promise<void> {
+  try {
+    if (isTerminal(engine.status(taskId).task.status)) return;
+    await engine.cancel(taskId);
+    log(`task ${taskId} cancelled: the client cancelled the run_command call that started it`);
+  } catch (error) {
+    log(
+      `cannot cancel task ${taskId} after its run_command call was cancelled: ${
+        error instanceof Error ? error.message : error
+      }`,
+    );
+  }
 }
 
 /** Sends notifications/progress from the parsed progress, once a second, until the task ends. */
