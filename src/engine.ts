@@ -5,6 +5,7 @@ import {
   ownStartTime,
   probeCgroup,
   ProcessTable,
+  readCommandPid,
   readExitRecord,
   readTaskCgroup,
   readWrapperStop,
@@ -700,6 +701,7 @@ export class Engine {
         taskId: id,
         pgid: task.pid,
         cgroup: readTaskCgroup(dir, id),
+        commandPid: readCommandPid(dir),
         requestedAt: task.stopRequestedAt ?? Date.now(),
         graceMs: this.#options.graceSeconds * 1000,
       });

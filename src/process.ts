@@ -17,9 +17,12 @@ export const TASK_MARKER = "BACKBURNER_TASK_ID";
 
 // The wrapper runs the command with its output going to the log without the server in the data
 // path (output survives the server), waits, and records the exit code atomically (temp file +
-// rename) so a later server can read it. Catching TERM/INT/HUP with a no-op handler (not ignoring
-// them, which children would inherit) keeps the wrapper alive until its command has ended. stdin
-// is a file of the given text, or /dev/null, so nothing waits on a terminal.
+// rename) so a later server can read it. stdin is a file of the given text, or /dev/null, so
+// nothing waits on a terminal. The wrapper sets no trap while its command runs: a shell forked from
+// one with a trap keeps the trap's handler until it resets it, and a SIGTERM arriving in that moment
+// is swallowed, so a command stopped as it started would run on to its end. Stops spare the wrapper
+// instead (terminateTree and the STOPPER signal every process but it until the grace period is
+// over); it ends by itself once its command has.
 //
 // Arguments: 1 command, 2 log, 3 exit record, 4 stdin, 5 cgroup folder for tasks (or empty),
 // 6 log cap in 512-byte blocks (or empty), 7 timeout in seconds (or empty), 8 grace period in
@@ -49,8 +52,7 @@ export const TASK_MARKER = "BACKBURNER_TASK_ID";
 //   after that time did not end the command.
 // - Once the command has ended, TERM/INT/HUP are ignored, which the record writer (mv)
 //   inherits: a stop that comes as the command ends cannot lose its record.
-const WRAPPER = `trap : TERM INT HUP
-w=$$ exitf=$3 dir=\${3%/*} cg= g= wd=
+const WRAPPER = `w=$$ exitf=$3 dir=\${3%/*} cg= g= wd=
 claim() { mkdir "$dir/claim" 2>/dev/null && printf '%s\\n' "$1" >"$dir/stop"; }
 if [ -n "$5" ]; then
   cg="$5/$9"
@@ -86,7 +88,7 @@ if [ -n "$7" ]; then
   ) 3>&- &
   wd=$!
 fi
-("$shell" -c "$1" <"$4" >&3 2>&3 3>&-)
+(exec sh -c 'echo "$$" >"$0"; exec "$1" -c "$2"' "$dir/command" "$shell" "$1" <"$4" >&3 2>&3 3>&-)
 code=$?
 trap '' TERM INT HUP
 mkdir "$dir/claim" 2>/dev/null
@@ -632,6 +634,44 @@ export interface TerminateOptions {
   /** When the stop was asked for (ms since the epoch): SIGKILL follows at this + graceMs. */
   readonly requestedAt: number;
   readonly graceMs: number;
+  /** The pid of the task's command (readCommandPid); null before it started, or unknown. */
+  readonly commandPid?: number | null;
+}
+
+/**
+ * The wrapper's own helper processes (its log copier and watchdog, with their children): the
+ * wrapper's children other than its command, and their descendants. Empty on Windows.
+ */
+function wrapperHelpers(
+  table: ProcessTable,
+  wrapper: number | null,
+  commandPid: number | null,
+): Set<number> {
+  const helpers = new Set<number>();
+  if (isWindows || wrapper === null) return helpers;
+  for (const entry of table.entries) {
+    if (entry.ppid === wrapper && entry.pid !== commandPid) helpers.add(entry.pid);
+  }
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const entry of table.entries) {
+      if (!helpers.has(entry.pid) && helpers.has(entry.ppid)) {
+        helpers.add(entry.pid);
+        grew = true;
+      }
+    }
+  }
+  return helpers;
+}
+
+/** The pid of a task's command, which its wrapper notes in <task>/command; null before that. */
+export function readCommandPid(taskDir: string): number | null {
+  try {
+    const pid = Number.parseInt(Deno.readTextFileSync(`${taskDir}/command`), 10);
+    return Number.isInteger(pid) && pid > 1 ? pid : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -677,17 +717,25 @@ export async function terminateTree(
       return { forced, method: populated === false ? "cgroup" : "handles", firstSignalAt };
     }
     const kill = Date.now() >= options.requestedAt + options.graceMs;
-    firstSignalAt ??= Date.now();
     if (kill && cgroup !== null && populated) {
+      firstSignalAt ??= Date.now();
       await killCgroup(cgroup);
       forced = true;
     }
+    const helpers = wrapperHelpers(table, options.pgid, options.commandPid ?? null);
     for (const entry of tree) {
       const key = `${entry.pid}:${entry.startTime}:${entry.image ?? ""}`;
+      // The wrapper (pid = pgid) records the exit once its command has ended; on Windows the
+      // tree is ended through it.
+      const term = !kill && !termed.has(key) && (isWindows || entry.pid !== options.pgid);
+      if (!kill && !term) continue;
+      // A signal counts as reaching the command unless it went to the wrapper's own helpers
+      // (its log copier, watchdog), which a command that has not started yet leaves alone.
+      if (!helpers.has(entry.pid)) firstSignalAt ??= Date.now();
       if (kill) {
         await signal(entry.pid, "SIGKILL");
         forced = true;
-      } else if (!termed.has(key)) {
+      } else {
         termed.add(key);
         await signal(entry.pid, "SIGTERM");
       }
