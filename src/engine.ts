@@ -7,6 +7,7 @@ import {
   ProcessTable,
   readCommandPid,
   readExitRecord,
+  readSignalMark,
   readTaskCgroup,
   readWrapperStop,
   type SpawnedTask,
@@ -702,17 +703,17 @@ export class Engine {
         pgid: task.pid,
         cgroup: readTaskCgroup(dir, id),
         commandPid: readCommandPid(dir),
+        signalMark: join(dir, "signalled"),
         requestedAt: task.stopRequestedAt ?? Date.now(),
         graceMs: this.#options.graceSeconds * 1000,
       });
       const record = readExitRecord(this.#paths(id).exit);
       const wrapper = await this.#children.get(id)?.exited ?? this.#wrapperExits.get(id);
-      // A stop another process asked for may have signalled the task before this one looked.
-      const requestedHere = task.stopReason === reason && task.stopRequestedAt === requestedAt;
+      // Another server's stop may have signalled the task first: the mark says when.
       const natural = naturalExitCode({
         record,
         wrapperCode: wrapper?.code ?? null,
-        firstSignalAt: requestedHere ? firstSignalAt : task.stopRequestedAt,
+        firstSignalAt: readSignalMark(join(dir, "signalled")) ?? firstSignalAt,
       });
       // The wrapper's own stop may have needed SIGKILL before this server looked.
       const forced = killed || (readWrapperStop(dir)?.forced ?? false);

@@ -636,6 +636,31 @@ export interface TerminateOptions {
   readonly graceMs: number;
   /** The pid of the task's command (readCommandPid); null before it started, or unknown. */
   readonly commandPid?: number | null;
+  /**
+   * A file created (once, by whichever stopper is first) just before the first signal that
+   * reaches the command: its mtime tells every server when the task was first signalled.
+   */
+  readonly signalMark?: string;
+}
+
+function markFirstSignal(path: string | undefined): number {
+  if (path !== undefined) {
+    try {
+      Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o600 });
+    } catch {
+      // Another stopper was first (its mark stands), or the folder is gone.
+    }
+  }
+  return Date.now();
+}
+
+/** When any stopper first signalled the task's command (the mark's mtime); null if none did. */
+export function readSignalMark(path: string): number | null {
+  try {
+    return Deno.statSync(path).mtime?.getTime() ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -718,7 +743,7 @@ export async function terminateTree(
     }
     const kill = Date.now() >= options.requestedAt + options.graceMs;
     if (kill && cgroup !== null && populated) {
-      firstSignalAt ??= Date.now();
+      firstSignalAt ??= markFirstSignal(options.signalMark);
       await killCgroup(cgroup);
       forced = true;
     }
@@ -731,7 +756,7 @@ export async function terminateTree(
       if (!kill && !term) continue;
       // A signal counts as reaching the command unless it went to the wrapper's own helpers
       // (its log copier, watchdog), which a command that has not started yet leaves alone.
-      if (!helpers.has(entry.pid)) firstSignalAt ??= Date.now();
+      if (!helpers.has(entry.pid)) firstSignalAt ??= markFirstSignal(options.signalMark);
       if (kill) {
         await signal(entry.pid, "SIGKILL");
         forced = true;

@@ -118,6 +118,9 @@ export interface StopEvidence {
 /** 128 + SIGTERM and 128 + SIGKILL: the codes a command our stop signals ends with. */
 const STOPPED_CODES = new Set([143, 137]);
 
+/** How far apart two file times may be and still not say which came first (ms). */
+const FILE_TIME_SLACK_MS = 20;
+
 /**
  * The exit code of a command that ended by itself although a stop was asked for (it exited as the
  * cancel or the deadline came), or null when the stop is what ended it. Only a task that our
@@ -133,7 +136,12 @@ export function naturalExitCode(evidence: StopEvidence): number | null {
   // File times are a kernel tick coarse, so a record stamped just before the signal may have been
   // written just after it; a code that a SIGTERM or SIGKILL gives says which one it was.
   if (STOPPED_CODES.has(code)) return null;
-  if (evidence.record !== null) return evidence.record.at < evidence.firstSignalAt ? code : null;
+  // File times lag the clock by up to a few kernel ticks (up to 10 ms measured here), so an end
+  // stamped within FILE_TIME_SLACK_MS of the first signal, with a code no stop signal gives, is
+  // the command's own: a command the signal reached would have died of it.
+  if (evidence.record !== null) {
+    return evidence.record.at <= evidence.firstSignalAt + FILE_TIME_SLACK_MS ? code : null;
+  }
   // The wrapper exited by itself but could not write its record (its folder removed, the disk
   // full): when is unknown, and a code that is not a stop signal's is the command's own.
   return code;
