@@ -5,7 +5,7 @@ import { type Config, loadConfig } from "./src/config.ts";
 import { Engine } from "./src/engine.ts";
 import { createMcpServer } from "./src/mcp/server.ts";
 import { StdioTransport } from "./src/mcp/stdio.ts";
-import { parsePolicy } from "./src/policy.ts";
+import { parsePolicy } from "./src/policy/policy.ts";
 import { Store } from "./src/store.ts";
 
 const VERSION = denoConfig.version;

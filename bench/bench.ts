@@ -597,9 +597,10 @@ async function importFootprint(): Promise<Record<string, Stats>> {
     "the MCP SDK (src/mcp/sdk.ts)": `import { McpServer } from "${
       url("src/mcp/sdk.ts")
     }"; new McpServer({ name: "x", version: "1" });`,
-    "the policy parser (src/policy.ts, mvdan-sh)": `import { checkCommand, parsePolicy } from "${
-      url("src/policy.ts")
-    }"; checkCommand(parsePolicy(undefined, "x"), "ls -l");`,
+    "the policy parser (src/policy/policy.ts, mvdan-sh)":
+      `import { checkCommand, parsePolicy } from "${
+        url("src/policy/policy.ts")
+      }"; checkCommand(parsePolicy(undefined, "x"), "ls -l");`,
     "all of main.ts (not serving)": `import "${url("main.ts")}";`,
   };
   const children = Object.entries(parts).map(([name, code], i) => {
@@ -927,7 +928,7 @@ async function main(): Promise<number> {
       `Its imports: the MCP SDK alone takes ${
         mib(parts["the MCP SDK (src/mcp/sdk.ts)"])
       } and the policy parser (mvdan-sh, a GopherJS build of a Go shell parser) alone ${
-        mib(parts["the policy parser (src/policy.ts, mvdan-sh)"])
+        mib(parts["the policy parser (src/policy/policy.ts, mvdan-sh)"])
       }, against ${mib(parts["nothing (empty script)"])} for an empty script; all of main.ts ` +
       `imported without serving: ${mib(parts["all of main.ts (not serving)"])}.`,
     [`RSS, ${RUNNING_TASKS} tasks running`]:

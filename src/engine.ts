@@ -1,5 +1,5 @@
 import { isAbsolute, join, resolve } from "node:path";
-import { checkCommand, checkEnv, type Policy, unsafeInheritedEnv } from "./policy.ts";
+import { checkCommand, checkEnv, type Policy, unsafeInheritedEnv } from "./policy/policy.ts";
 import {
   describeGone,
   ownStartTime,

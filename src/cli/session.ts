@@ -5,7 +5,7 @@
 
 import { type Config, loadConfig } from "../config.ts";
 import { Engine } from "../engine.ts";
-import { parsePolicy } from "../policy.ts";
+import { parsePolicy } from "../policy/policy.ts";
 import type { Store } from "../store.ts";
 import { type StatusView, type Task, viewStatus } from "../task.ts";
 import { UsageError } from "./args.ts";

@@ -9,7 +9,7 @@ import {
   startServer,
   tempDir,
   waitFor,
-} from "./helpers.ts";
+} from "../helpers.ts";
 
 posixTest("the policy refuses a command hidden after an allowed one, naming the rule", async () => {
   const home = await tempDir();

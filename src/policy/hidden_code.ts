@@ -42,7 +42,7 @@ import {
   type ShWord,
   type ShWordIter,
   syntax,
-} from "./shell_syntax.ts";
+} from "./shell.ts";
 
 /** Variables whose value bash runs or reads as shell settings: never set them under a policy. */
 export const SHELL_CODE_VARIABLES: ReadonlySet<string> = new Set([

@@ -22,35 +22,37 @@
  * a way no regex anticipates (`X=1 rm`, `$cmd`, `eval`, `xargs rm`). An allow
  * list is the robust control, because anything it does not recognise is refused.
  * For that to hold, bash must not run text that is not one of the commands the
- * rules judged: under an allow rule, policy_eval.ts refuses every construct that
+ * rules judged: under an allow rule, hidden_code.ts refuses every construct that
  * evaluates data as code (`${x@P}`, arithmetic on variables, `eval`, …), and
  * {@linkcode checkEnv} keeps the `env` parameter from doing the same.
  *
  * @module
  */
 
-import { HiddenCodeFinder, isShellCodeVariable } from "./policy_eval.ts";
+import { HiddenCodeFinder, isShellCodeVariable } from "./hidden_code.ts";
 import {
   decodeAnsiC,
   parseBash,
   parserMessage,
-  type ShAssign,
-  type ShCallExpr,
-  type ShDblQuoted,
-  type ShDeclClause,
   ShellSource,
-  type ShLetClause,
-  type ShLit,
-  type ShNode,
-  type ShParamExp,
-  type ShRedirect,
-  type ShSglQuoted,
-  type ShStmt,
-  type ShWord,
   syntax,
   unescapeDoubleQuoted,
   unescapeUnquoted,
-} from "./shell_syntax.ts";
+} from "./shell.ts";
+import type {
+  ShAssign,
+  ShCallExpr,
+  ShDblQuoted,
+  ShDeclClause,
+  ShLetClause,
+  ShLit,
+  ShNode,
+  ShParamExp,
+  ShRedirect,
+  ShSglQuoted,
+  ShStmt,
+  ShWord,
+} from "./shell.ts";
 
 /** One compiled rule, remembering where it came from so refusals can name it. */
 export interface PolicyRule {

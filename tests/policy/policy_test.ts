@@ -9,8 +9,8 @@ import {
   simpleCommands,
   splitRules,
   unsafeInheritedEnv,
-} from "../src/policy.ts";
-import { posixTest, tempDir } from "./helpers.ts";
+} from "../../src/policy/policy.ts";
+import { posixTest, tempDir } from "../helpers.ts";
 
 Deno.test("splitRules splits on commas that are not part of a regex", () => {
   assert.deepEqual(splitRules("^pytest,^make"), ["^pytest", "^make"]);
