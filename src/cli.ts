@@ -20,9 +20,9 @@ import {
   TASK_STATUSES,
   type TaskStatus,
 } from "./task.ts";
-import type { GrepResult } from "./logs.ts";
-import { waitForTasks } from "./wait.ts";
-import { compileLinePattern } from "./pattern.ts";
+import type { GrepResult } from "./logs/grep.ts";
+import { waitForTasks } from "./engine/wait.ts";
+import { compileLinePattern } from "./logs/pattern.ts";
 import {
   noPositionals,
   oneId,
@@ -59,7 +59,7 @@ import {
   withEngine,
 } from "./cli/session.ts";
 import { Terminal } from "./cli/terminal.ts";
-import { terminalText } from "./text.ts";
+import { terminalText } from "./logs/text.ts";
 
 export type { CliContext } from "./cli/session.ts";
 

@@ -16,8 +16,9 @@ import {
   terminateTree,
   type WrapperExit,
 } from "./process.ts";
-import { grepLog, type GrepResult, readHead, readRange, readTail, type Slice } from "./logs.ts";
-import { type OutputState, ProgressTracker, secondsSince } from "./progress.ts";
+import { grepLog, type GrepResult } from "./logs/grep.ts";
+import { readHead, readRange, readTail, type Slice } from "./logs/slice.ts";
+import { type OutputState, ProgressTracker, secondsSince } from "./logs/progress.ts";
 import type { Store, TaskEnd } from "./store.ts";
 import {
   isTaskId,

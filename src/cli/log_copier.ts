@@ -4,7 +4,7 @@
  * a log wants all of it, and `--follow` wants each line once, as it is written.
  */
 
-import { collapseCarriageReturns, stripAnsi, terminalText } from "../text.ts";
+import { collapseCarriageReturns, stripAnsi, terminalText } from "../logs/text.ts";
 
 /** Bytes read at a time. */
 const CHUNK_BYTES = 1024 * 1024;

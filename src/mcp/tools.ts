@@ -1,8 +1,8 @@
 import { z } from "zod";
 import type { Engine, TaskOutput } from "../engine.ts";
 import { describe, TASK_STATUSES, viewStatus, viewTask } from "../task.ts";
-import { LINE_WINDOW_CHARS, waitForTasks } from "../wait.ts";
-import { compileLinePattern } from "../pattern.ts";
+import { LINE_WINDOW_CHARS, waitForTasks } from "../engine/wait.ts";
+import { compileLinePattern } from "../logs/pattern.ts";
 import type { CallToolResult, McpServer } from "./sdk.ts";
 
 const taskView = {

@@ -3,7 +3,7 @@
  * since the last look are read, so watching a huge log costs what it gained, not its size.
  */
 
-import { readAt } from "./logs.ts";
+import { readAt } from "./file.ts";
 import { collapseCarriageReturns, stripAnsi, terminalText, toText } from "./text.ts";
 
 export interface Progress {

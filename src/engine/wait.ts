@@ -1,9 +1,9 @@
 /** Waiting for tasks to end, or for a pattern in their output, without holding a call too long. */
-import type { Engine } from "./engine.ts";
-import { isTerminal, type Task } from "./task.ts";
-import { readAt } from "./logs.ts";
-import { collapseCarriageReturns, cutLongLines, MAX_LINE_CHARS, stripAnsi } from "./text.ts";
-import { compileLinePattern, type LinePattern } from "./pattern.ts";
+import type { Engine } from "../engine.ts";
+import { isTerminal, type Task } from "../task.ts";
+import { readAt } from "../logs/file.ts";
+import { collapseCarriageReturns, cutLongLines, MAX_LINE_CHARS, stripAnsi } from "../logs/text.ts";
+import { compileLinePattern, type LinePattern } from "../logs/pattern.ts";
 
 export interface WaitOptions {
   readonly taskIds: readonly string[];

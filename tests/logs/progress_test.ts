@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { looksLikePrompt, parseProgress, type Progress, ProgressTracker } from "../src/progress.ts";
+import {
+  looksLikePrompt,
+  parseProgress,
+  type Progress,
+  ProgressTracker,
+} from "../../src/logs/progress.ts";
 
 type Parsed = Omit<Progress, "updated_at"> | null;
 
