@@ -26,6 +26,12 @@ export interface ReadOptions {
   readonly complete?: boolean;
 }
 
+/** Options of a read from one end: the first or the last lines. */
+export interface LinesOptions extends ReadOptions {
+  /** At most this many lines. Default: as many as fit. */
+  readonly lines?: number;
+}
+
 /** A bounded piece of a log, as text, with the byte offsets it came from. */
 export interface Slice {
   /** What the agent reads, markers included; never longer than maxChars. */
@@ -61,17 +67,16 @@ const GROW_BYTES = 64 * 1024;
  */
 export async function readTail(
   path: string,
-  options: ReadOptions & { readonly lines?: number },
+  options: LinesOptions,
 ): Promise<Slice> {
   checkRead(options);
-  if (options.lines !== undefined) checkLines(options.lines);
   const file = await openLog(path);
   if (file === null) return emptySlice(0, 0);
   try {
     const totalBytes = (await file.stat()).size;
     if (totalBytes === 0) return emptySlice(0, 0);
     const window = await tailWindow(file, totalBytes, windowBytes(options.maxChars), options.lines);
-    return fitTail(window.bytes, window.offset, totalBytes, options);
+    return fitTail({ ...window, totalBytes }, options);
   } finally {
     file.close();
   }
@@ -85,10 +90,9 @@ export async function readTail(
  */
 export async function readHead(
   path: string,
-  options: ReadOptions & { readonly lines?: number },
+  options: LinesOptions,
 ): Promise<Slice> {
   checkRead(options);
-  if (options.lines !== undefined) checkLines(options.lines);
   return await readForward(path, 0, options);
 }
 
@@ -123,13 +127,14 @@ export async function readRange(
 
 // Checks shared by every read (a search too).
 
-export function checkRead(options: ReadOptions): void {
+export function checkRead(options: LinesOptions): void {
   const { maxChars } = options;
   if (!(Number.isSafeInteger(maxChars) && maxChars >= MIN_CHARS)) {
     throw new RangeError(
       `maxChars ${maxChars} is out of range: pass a whole number of at least ${MIN_CHARS}, room for the markers`,
     );
   }
+  if (options.lines !== undefined) checkLines(options.lines);
 }
 
 function checkLines(lines: number): void {
@@ -166,10 +171,7 @@ async function tailWindow(
       const grown = Math.min(most, size * 4);
       const front = await readAt(file, totalBytes - grown, grown - size);
       newlines += countNewlines(front);
-      const joined = new Uint8Array(front.length + bytes.length);
-      joined.set(front);
-      joined.set(bytes, front.length);
-      bytes = joined;
+      bytes = joined(front, bytes);
       size = grown;
     }
   }
@@ -180,6 +182,13 @@ async function tailWindow(
     offset += skip;
   }
   return { bytes, offset };
+}
+
+function joined(first: Uint8Array, second: Uint8Array): Uint8Array {
+  const both = new Uint8Array(first.length + second.length);
+  both.set(first);
+  both.set(second, first.length);
+  return both;
 }
 
 // Rendering.
@@ -266,14 +275,18 @@ export function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? "" : "s"}`;
 }
 
+/** Bytes read from a log: where they start, and the log's size then. */
+interface Window {
+  readonly bytes: Uint8Array;
+  readonly offset: number;
+  readonly totalBytes: number;
+}
+
 // Tails.
 
-function fitTail(
-  bytes: Uint8Array,
-  offset: number,
-  totalBytes: number,
-  options: ReadOptions & { readonly lines?: number },
-): Slice {
+function fitTail(window: Window, options: LinesOptions): Slice {
+  let { bytes, offset } = window;
+  const { totalBytes } = window;
   const { maxChars, lines: wanted } = options;
   const raw = options.raw ?? false;
   if (!raw && offset > 0) {
@@ -355,30 +368,32 @@ function fitTail(
 
 /** The earliest character boundary in [from, to) whose bytes up to `to` render within `room`. */
 function fitStart(bytes: Uint8Array, from: number, to: number, room: number, raw: boolean): number {
-  const fits = (at: number) =>
-    render(bytes.subarray(boundaryAfter(bytes, at, to), to), raw).length <= room;
-  let low = from;
-  let high = to;
-  while (low < high) {
-    const middle = Math.floor((low + high) / 2);
-    if (fits(middle)) high = middle;
-    else low = middle + 1;
-  }
-  return boundaryAfter(bytes, low, to);
+  const at = firstWhere(
+    from,
+    to,
+    (at) => render(bytes.subarray(boundaryAfter(bytes, at, to), to), raw).length <= room,
+  );
+  return boundaryAfter(bytes, at, to);
 }
 
 /** The latest character boundary in (from, to] whose bytes from `from` render within `room`. */
 function fitEnd(bytes: Uint8Array, from: number, to: number, room: number, raw: boolean): number {
-  const fits = (at: number) =>
-    render(bytes.subarray(from, boundaryBefore(bytes, at, from)), raw).length <= room;
-  let low = from;
-  let high = to;
+  const past = firstWhere(
+    from + 1,
+    to + 1,
+    (at) => render(bytes.subarray(from, boundaryBefore(bytes, at, from)), raw).length > room,
+  );
+  return boundaryBefore(bytes, past - 1, from);
+}
+
+/** The least index in [low, high) where `holds` (true from some index on), else `high`. */
+function firstWhere(low: number, high: number, holds: (at: number) => boolean): number {
   while (low < high) {
-    const middle = Math.ceil((low + high) / 2);
-    if (fits(middle)) low = middle;
-    else high = middle - 1;
+    const middle = Math.floor((low + high) / 2);
+    if (holds(middle)) high = middle;
+    else low = middle + 1;
   }
-  return boundaryBefore(bytes, low, from);
+  return low;
 }
 
 // Forward reads: heads and ranges.
@@ -386,7 +401,7 @@ function fitEnd(bytes: Uint8Array, from: number, to: number, room: number, raw: 
 async function readForward(
   path: string,
   offset: number,
-  options: ReadOptions & { readonly lines?: number; readonly maxBytes?: number },
+  options: LinesOptions & { readonly maxBytes?: number },
 ): Promise<Slice> {
   const file = await openLog(path);
   if (file === null) return emptySlice(0, offset);
@@ -407,10 +422,7 @@ async function readForward(
         const grown = Math.min(most, size * 4);
         const back = await readAt(file, offset + size, grown - size);
         newlines += countNewlines(back);
-        const joined = new Uint8Array(bytes.length + back.length);
-        joined.set(bytes);
-        joined.set(back, bytes.length);
-        bytes = joined;
+        bytes = joined(bytes, back);
         size = grown;
       }
     }
@@ -419,20 +431,20 @@ async function readForward(
       ? `to stay within ${options.maxBytes} bytes`
       : `to fit ${options.maxChars} characters`;
     const skip = offset > 0 ? boundaryAfter(bytes, 0) : 0;
-    return fitForward(bytes.subarray(skip), offset + skip, totalBytes, cutBy, options);
+    return fitForward({ bytes: bytes.subarray(skip), offset: offset + skip, totalBytes }, {
+      ...options,
+      cutBy,
+    });
   } finally {
     file.close();
   }
 }
 
 function fitForward(
-  bytes: Uint8Array,
-  offset: number,
-  totalBytes: number,
-  cutBy: string,
-  options: ReadOptions & { readonly lines?: number },
+  { bytes, offset, totalBytes }: Window,
+  options: LinesOptions & { readonly cutBy: string },
 ): Slice {
-  const { maxChars, lines: wanted } = options;
+  const { maxChars, lines: wanted, cutBy } = options;
   const raw = options.raw ?? false;
   const lines = splitLines(bytes, raw);
   const count = lineCount(lines);
