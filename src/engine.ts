@@ -892,6 +892,7 @@ export class Engine {
     const output = await this.#progress.read(task.id, this.#paths(task.id).log, {
       working: task.status === "working",
       now: Date.now(),
+      endedAt: task.endedAt,
     });
     if (isTerminal(task.status)) {
       // An ended task's output no longer changes: keep its small final state, not the parse
