@@ -113,6 +113,31 @@ export async function grepLog(path: string, options: GrepOptions): Promise<GrepR
   }
 }
 
+/**
+ * Matches as `grep -n -C` shows them: `12:` before a matching line, `11-` before a line around
+ * one, and `--` between groups. Groups whose lines overlap or touch are merged, so no line is shown
+ * twice.
+ */
+export function grepText(matches: readonly GrepMatch[]): string {
+  const groups: Map<number, string>[] = [];
+  let lastShown = -Infinity;
+  for (const match of matches) {
+    const first = match.line - match.before.length;
+    if (first > lastShown + 1) groups.push(new Map());
+    const group = groups[groups.length - 1];
+    const around = (number: number, line: string) => {
+      if (!group.has(number)) group.set(number, `${number}-${line}`);
+    };
+    match.before.forEach((line, i) => around(first + i, line));
+    group.set(match.line, `${match.line}:${match.text}`);
+    match.after.forEach((line, i) => around(match.line + i + 1, line));
+    lastShown = Math.max(lastShown, match.line + match.after.length);
+  }
+  return groups.map((group) =>
+    [...group.keys()].sort((a, b) => a - b).map((number) => group.get(number)).join("\n")
+  ).join("\n--\n");
+}
+
 /** What a search matches against: clean text with its lines kept, long lines not cut. */
 function searchable(text: string): string {
   if (!text.includes("\x1b") && !text.includes("\x9b") && !text.includes("\r")) return text;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { grepLog, type GrepMatch, mayCrossLines } from "../../src/logs/grep.ts";
+import { grepLog, type GrepMatch, grepText, mayCrossLines } from "../../src/logs/grep.ts";
 import { readRange, readTail } from "../../src/logs/slice.ts";
 import {
   collapseCarriageReturns,
@@ -366,5 +366,35 @@ Deno.test("grepLog with a catastrophic pattern stays linear and lets timers run"
       () => grepLog(path, { maxChars: 1000, pattern: /(a*)*\1/ }),
       /combines a backreference \(\\1\) with unbounded repetition/,
     );
+  });
+});
+
+Deno.test("grepText merges overlapping and touching context as grep -C does", async () => {
+  // Lines 2, 4 and 5 match; 9 is far enough away for its own group; 12 touches 9's.
+  const lines = ["a", "hit 2", "b", "hit 4", "hit 5", "c", "d", "e", "hit 9", "f", "g", "hit 12"];
+  await withLog(`${lines.join("\n")}\n`, async (path) => {
+    const found = await grepLog(path, { maxChars: 10_000, pattern: /^hit/, context: 1 });
+    assert.equal(
+      grepText(found.matches),
+      [
+        "1-a",
+        "2:hit 2",
+        "3-b",
+        "4:hit 4",
+        "5:hit 5",
+        "6-c",
+        "--",
+        "8-e",
+        "9:hit 9",
+        "10-f",
+        "11-g",
+        "12:hit 12",
+      ].join("\n"),
+    );
+    // The matches themselves keep their own context, shared lines and all.
+    assert.deepEqual(found.matches[2].before, ["hit 4"]);
+    assert.equal(grepText([]), "");
+    const alone = await grepLog(path, { maxChars: 10_000, pattern: /^hit [29]$/ });
+    assert.equal(grepText(alone.matches), "2:hit 2\n--\n9:hit 9");
   });
 });
