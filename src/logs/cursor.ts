@@ -198,7 +198,7 @@ export class LogCursor {
 }
 
 /** The last `count` characters of `line`, not starting inside a surrogate pair. */
-export function lastChars(line: string, count: number): string {
+function lastChars(line: string, count: number): string {
   if (line.length <= count) return line;
   let cut = line.length - count;
   if (line.charCodeAt(cut) >= 0xdc00 && line.charCodeAt(cut) <= 0xdfff) cut++;
