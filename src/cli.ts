@@ -20,9 +20,9 @@ import {
   TASK_STATUSES,
   type TaskStatus,
 } from "./task.ts";
-import type { GrepResult } from "./logs.ts";
-import { waitForTasks } from "./wait.ts";
-import { compileLinePattern } from "./pattern.ts";
+import type { GrepResult } from "./logs/grep.ts";
+import { waitForTasks } from "./engine/wait.ts";
+import { compileLinePattern } from "./logs/pattern.ts";
 import {
   noPositionals,
   oneId,
@@ -49,7 +49,7 @@ import {
   shellJoin,
   shorten,
 } from "./cli/format.ts";
-import { LogCopier } from "./cli/log_copier.ts";
+import { LogCursor } from "./logs/cursor.ts";
 import {
   type CliContext,
   Failure,
@@ -59,7 +59,7 @@ import {
   withEngine,
 } from "./cli/session.ts";
 import { Terminal } from "./cli/terminal.ts";
-import { terminalText } from "./text.ts";
+import { cleanLine, terminalText } from "./logs/text.ts";
 
 export type { CliContext } from "./cli/session.ts";
 
@@ -285,19 +285,21 @@ Examples:
       const from = tail === undefined
         ? 0
         : (await engine.output(id, { tailLines: tail, raw })).slice!.startOffset;
-      const copier = new LogCopier(engine.logPath(id), from, {
-        raw,
-        write: (bytes) => terminal.write(bytes),
+      const cursor = new LogCursor(engine.logPath(id), {
+        offset: from,
+        maxPendingChars: MAX_PENDING_CHARS,
+        longLine: "flush",
+        lines: !raw,
       });
       if (!values.follow) {
-        await copier.copy(true);
+        await copyLog(cursor, terminal, { raw, final: true });
         return 0;
       }
       const stop = keepReconciling(engine);
       try {
         for (;;) {
           const task = requireTask(engine, id);
-          await copier.copy(isTerminal(task.status));
+          await copyLog(cursor, terminal, { raw, final: isTerminal(task.status) });
           if (isTerminal(task.status)) {
             terminal.note(`[backburner] task ${id} ${outcome(task, Date.now())}`);
             return 0;
@@ -310,6 +312,41 @@ Examples:
     });
   },
 };
+
+/** Bytes read at a time. */
+const COPY_BYTES = 1024 * 1024;
+/** An unfinished line longer than this is written as it is instead of waiting for its end. */
+const MAX_PENDING_CHARS = 1024 * 1024;
+
+/**
+ * Copies what the log gained to the terminal: unlike the engine's bounded reads, sized for an
+ * agent's reply, a person asking for a log wants all of it, and --follow each line once, as it
+ * is written. Clean text holds an unfinished last line back until its newline arrives, unless
+ * `final` (the task has ended, or this is a one-off read): then it is written too, with a newline.
+ */
+async function copyLog(
+  cursor: LogCursor,
+  terminal: Terminal,
+  options: { raw: boolean; final: boolean },
+): Promise<void> {
+  // A line as a terminal would finally show it, with nothing left that a terminal acts on.
+  const shown = (line: string) => terminalText(cleanLine(line), { lines: true });
+  do {
+    const gain = await cursor.read({ maxBytes: COPY_BYTES });
+    if (gain === null) return;
+    if (options.raw) {
+      if (gain.bytes.length > 0) terminal.write(gain.bytes);
+      continue;
+    }
+    let text = gain.lines.map((line) => `${shown(line)}\n`).join("");
+    if (gain.flushed !== null) text += shown(gain.flushed);
+    if (text !== "") terminal.write(new TextEncoder().encode(text));
+  } while (cursor.behind);
+  if (options.final && !options.raw) {
+    const rest = cursor.takePending();
+    if (rest !== "") terminal.write(new TextEncoder().encode(`${shown(rest)}\n`));
+  }
+}
 
 /** The --grep pattern, validated as the server does (see pattern.ts). */
 function compile(source: string): RegExp {

@@ -18,8 +18,9 @@ import {
   terminateTree,
   type WrapperExit,
 } from "./process.ts";
-import { grepLog, type GrepResult, readHead, readRange, readTail, type Slice } from "./logs.ts";
-import { type OutputState, ProgressTracker, secondsSince } from "./progress.ts";
+import { grepLog, type GrepResult } from "./logs/grep.ts";
+import { readHead, readRange, readTail, type Slice } from "./logs/slice.ts";
+import { type OutputState, ProgressTracker, secondsSince } from "./logs/progress.ts";
 import type { Store, TaskEnd } from "./store.ts";
 import {
   isTaskId,
@@ -894,6 +895,7 @@ export class Engine {
     const output = await this.#progress.read(task.id, this.#paths(task.id).log, {
       working: task.status === "working",
       now: Date.now(),
+      endedAt: task.endedAt,
     });
     if (isTerminal(task.status)) {
       // An ended task's output no longer changes: keep its small final state, not the parse

@@ -1,6 +1,6 @@
 /** A background task as the engine records it, and pure helpers over it. */
 
-import type { OutputState } from "./progress.ts";
+import type { OutputState } from "./logs/progress.ts";
 
 export const TASK_STATUSES = [
   "working",

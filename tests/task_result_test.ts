@@ -103,6 +103,16 @@ posixTest(
       assert.equal(reply.output_truncated, true);
       assert.match(String(reply.note), /max_matches/);
       assert.match(String(reply.output), /^9-ok test 9\n10:FAIL test 10\n11-ok test 11\n--\n/);
+      // Context that overlaps or touches is shown once, as grep -C shows it.
+      const near = await server.call("task_result", {
+        task_id: task.task_id,
+        grep: "^ok test (9|1[12])$",
+        context: 1,
+      });
+      assert.equal(
+        near.output,
+        "8-ok test 8\n9:ok test 9\n10-FAIL test 10\n11:ok test 11\n12:ok test 12\n13-ok test 13",
+      );
       const bad = await server.raw("task_result", { task_id: task.task_id, grep: "[" });
       assert.match(errorText(bad), /not a valid regular expression/);
       const both = await server.raw("task_result", {

@@ -1,8 +1,8 @@
 /** Pure helpers that turn tasks into lines for a terminal: durations, times, colours, tables. */
 
-import type { Progress } from "../progress.ts";
+import type { Progress } from "../logs/progress.ts";
 import type { Task, TaskStatus } from "../task.ts";
-import { terminalText } from "../text.ts";
+import { terminalText } from "../logs/text.ts";
 
 const STATUS_COLORS: Record<TaskStatus, number> = {
   working: 36, // cyan

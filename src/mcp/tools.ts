@@ -1,8 +1,9 @@
 import { z } from "zod";
 import type { Engine, TaskOutput } from "../engine.ts";
 import { describe, TASK_STATUSES, viewStatus, viewTask } from "../task.ts";
-import { LINE_WINDOW_CHARS, waitForTasks } from "../wait.ts";
-import { compileLinePattern } from "../pattern.ts";
+import { LINE_WINDOW_CHARS, waitForTasks } from "../engine/wait.ts";
+import { compileLinePattern } from "../logs/pattern.ts";
+import { grepText } from "../logs/grep.ts";
 import type { CallToolResult, McpServer } from "./sdk.ts";
 
 const taskView = {
@@ -82,13 +83,7 @@ function resultView(output: TaskOutput): Record<string, unknown> {
   };
   if (output.grep) {
     const grep = output.grep;
-    const text = grep.matches.map((match) =>
-      [
-        ...match.before.map((line, i) => `${match.line - match.before.length + i}-${line}`),
-        `${match.line}:${match.text}`,
-        ...match.after.map((line, i) => `${match.line + i + 1}-${line}`),
-      ].join("\n")
-    ).join("\n--\n");
+    const text = grepText(grep.matches);
     return {
       ...base,
       output: text,

@@ -3,8 +3,8 @@
  * since the last look are read, so watching a huge log costs what it gained, not its size.
  */
 
-import { readAt } from "./logs.ts";
-import { collapseCarriageReturns, stripAnsi, terminalText, toText } from "./text.ts";
+import { LogCursor } from "./cursor.ts";
+import { cleanLine, terminalText } from "./text.ts";
 
 export interface Progress {
   /** 0..100, from "45%" or computed from current/total. */
@@ -229,18 +229,13 @@ export function looksLikePrompt(lastLine: string): boolean {
 }
 
 interface ParseState {
-  /** Bytes of the log parsed so far. */
-  offset: number;
-  /** The raw text of the unfinished last line, carriage-return redraws before the last folded. */
-  pending: string;
-  /** Whether `pending` as it stands has been searched for progress. */
+  /** Reads the log from where the last read stopped; holds the unfinished last line. */
+  cursor: LogCursor;
+  /** Whether the cursor's unfinished line as it stands has been searched for progress. */
   pendingParsed: boolean;
   progress: Progress | null;
   /** Once a task prints a marker, guesses from its other output would only add noise. */
   explicit: boolean;
-  /** Which file the offset belongs to; a replaced log is read from its start. */
-  ino: number | null;
-  dev: number;
 }
 
 interface Entry {
@@ -249,43 +244,19 @@ interface Entry {
   queue: Promise<unknown>;
 }
 
-function freshState(): ParseState {
+function freshState(logPath: string): ParseState {
   return {
-    offset: 0,
-    pending: "",
+    cursor: new LogCursor(logPath, {
+      maxPendingChars: MAX_PENDING_CHARS,
+      foldRedraws: true,
+      // A window that begins mid-line would read a cut "45/100" as "5/100": start after the
+      // next line end or redraw.
+      resumeAfter: "line-or-redraw",
+    }),
     pendingParsed: true,
     progress: null,
     explicit: false,
-    ino: null,
-    dev: 0,
   };
-}
-
-/** How many leading bytes of `bytes` end on a character boundary (a split one waits). */
-function wholeCharacters(bytes: Uint8Array): number {
-  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
-    const byte = bytes[bytes.length - back];
-    if ((byte & 0xc0) === 0x80) continue;
-    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
-    return length > back ? bytes.length - back : bytes.length;
-  }
-  return bytes.length;
-}
-
-/**
- * Keeps an unfinished line small: what lies before its last carriage return is only what the
- * screen shows, and the text after it (possibly half an escape sequence) stays raw.
- */
-function compactPending(line: string): string {
-  let pending = line;
-  const lastReturn = pending.lastIndexOf("\r");
-  if (lastReturn > 0) {
-    const screen = collapseCarriageReturns(stripAnsi(pending.slice(0, lastReturn)));
-    pending = `${screen}\r${pending.slice(lastReturn + 1)}`;
-  }
-  return pending.length > MAX_PENDING_CHARS
-    ? wellFormed(pending.slice(-MAX_PENDING_CHARS))
-    : pending;
 }
 
 function sameProgress(a: Progress, b: Found, explicit: boolean): boolean {
@@ -300,55 +271,19 @@ function sameProgress(a: Progress, b: Found, explicit: boolean): boolean {
  * output is full of them), so nothing parsed from it carries one into a message.
  */
 function parseable(raw: string): string {
-  return terminalText(collapseCarriageReturns(stripAnsi(raw)), { lines: true }).replaceAll(
-    "\t",
-    " ",
-  );
+  return terminalText(cleanLine(raw), { lines: true }).replaceAll("\t", " ");
 }
 
-/** Searches raw output text for progress and records what it finds in `state`. */
-function takeProgress(state: ParseState, raw: string, now: number): void {
+/** Searches raw output text for progress and records what it finds in `state`, seen at `seen`. */
+function takeProgress(state: ParseState, raw: string, seen: number): void {
   const latest = findProgress(parseable(raw), state.explicit);
   if (!latest) return;
   const { found, explicit } = latest;
   const updatedAt = state.progress && sameProgress(state.progress, found, explicit)
     ? state.progress.updated_at
-    : new Date(now).toISOString();
+    : new Date(seen).toISOString();
   state.progress = { ...found, updated_at: updatedAt };
   state.explicit ||= explicit;
-}
-
-/** Reads `bytes` (which begin at file offset `start`) into `state`. */
-function takeBytes(
-  state: ParseState,
-  bytes: Uint8Array,
-  start: number,
-  options: { working: boolean; now: number },
-): void {
-  const skipped = start > state.offset;
-  let from = 0;
-  // A window that begins inside a UTF-8 sequence skips its continuation bytes.
-  if (skipped) { while (from < bytes.length && from < 3 && (bytes[from] & 0xc0) === 0x80) from++; }
-  const end = from + wholeCharacters(bytes.subarray(from));
-  let text = toText(bytes.subarray(from, end));
-  if (skipped) {
-    // The window began mid-line: a cut "45/100" would read as "5/100". Start after the next
-    // line end or redraw, unless there is none to start from.
-    const cut = text.search(/[\r\n]/);
-    if (cut !== -1) text = text.slice(cut + 1);
-  } else {
-    text = state.pending + text;
-  }
-  state.offset = start + end;
-  const lineEnd = text.lastIndexOf("\n") + 1;
-  const unfinished = text.slice(lineEnd);
-  // An unfinished line counts once it is redrawn in place (a progress bar) or the task has
-  // ended. Until then it may be half a line flushed from a full buffer, and the "[5/10" of
-  // "[5/100]" would read as 50%.
-  const settled = !options.working || unfinished.includes("\r");
-  takeProgress(state, settled ? text : text.slice(0, lineEnd), options.now);
-  state.pending = compactPending(unfinished);
-  state.pendingParsed = settled;
 }
 
 /** Seconds from a log's last write (its mtime) to `now`, to a tenth; null without an mtime. */
@@ -356,9 +291,19 @@ export function secondsSince(mtime: Date | null | undefined, now: number): numbe
   return mtime ? Math.max(0, Math.round((now - mtime.getTime()) / 100) / 10) : null;
 }
 
+/** Options of {@linkcode ProgressTracker.read}. */
+export interface ProgressReadOptions {
+  /** Whether the task is still running (an unfinished line may still grow; prompts matter). */
+  readonly working: boolean;
+  /** The time of this read, in ms since the epoch. */
+  readonly now: number;
+  /** When the task ended, if it has: no progress is stamped later than this. Default null. */
+  readonly endedAt?: number | null;
+}
+
 /**
- * Keeps per-task parse state in memory: the byte offset parsed so far, the last progress, and
- * the unfinished last line.
+ * Keeps per-task parse state in memory: a cursor into the log (its offset and unfinished last
+ * line) and the last progress.
  */
 export class ProgressTracker {
   readonly #entries = new Map<string, Entry>();
@@ -368,20 +313,18 @@ export class ProgressTracker {
    * — progress is about the latest state), parses them, and returns the state.
    * secondsSinceOutput comes from the log file's mtime (null if the file doesn't exist).
    * waitingForInput only when `working` is true and the output does not end with a newline and
-   * its last line looksLikePrompt.
+   * its last line looksLikePrompt. Progress is stamped with the time it was first seen: now, or
+   * for bytes this tracker had never looked at before, no later than the log's last write; and
+   * never later than the task's end.
    */
-  read(
-    taskId: string,
-    logPath: string,
-    options: { working: boolean; now: number },
-  ): Promise<OutputState> {
+  read(taskId: string, logPath: string, options: ProgressReadOptions): Promise<OutputState> {
     let entry = this.#entries.get(taskId);
-    if (!entry) {
-      entry = { state: freshState(), queue: Promise.resolve() };
+    if (!entry || entry.state.cursor.path !== logPath) {
+      entry = { state: freshState(logPath), queue: Promise.resolve() };
       this.#entries.set(taskId, entry);
     }
     const own = entry;
-    const result = own.queue.then(() => this.#read(own, logPath, options));
+    const result = own.queue.then(() => this.#read(own, options));
     own.queue = result.catch(() => {});
     return result;
   }
@@ -391,46 +334,41 @@ export class ProgressTracker {
     this.#entries.delete(taskId);
   }
 
-  async #read(
-    entry: Entry,
-    logPath: string,
-    options: { working: boolean; now: number },
-  ): Promise<OutputState> {
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(logPath, { read: true });
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        return { progress: entry.state.progress, secondsSinceOutput: null, waitingForInput: false };
-      }
-      throw error;
+  async #read(entry: Entry, options: ProgressReadOptions): Promise<OutputState> {
+    const state = entry.state;
+    const firstLook = state.cursor.offset === 0;
+    const gain = await state.cursor.read({ lastBytes: MAX_CHUNK_BYTES });
+    if (gain === null) {
+      return { progress: state.progress, secondsSinceOutput: null, waitingForInput: false };
     }
-    // Work on a copy so that a failed read leaves the last good state in place.
-    let state = { ...entry.state };
-    let mtime: Date | null;
-    try {
-      const info = await file.stat();
-      mtime = info.mtime;
-      if (info.size < state.offset || info.ino !== state.ino || info.dev !== state.dev) {
-        // Truncated or replaced: the old offset and unfinished line mean nothing in this file.
-        if (state.offset > 0 || state.ino !== null) state = freshState();
-        state.ino = info.ino;
-        state.dev = info.dev;
-      }
-      if (info.size > state.offset) {
-        const start = Math.max(state.offset, info.size - MAX_CHUNK_BYTES);
-        takeBytes(state, await readAt(file, start, info.size - start), start, options);
-      }
-    } finally {
-      file.close();
+    const mtime = gain.info.mtime;
+    if (gain.restarted) {
+      // Truncated or replaced: what was parsed from the old file means nothing in this one.
+      state.progress = null;
+      state.explicit = false;
+      state.pendingParsed = true;
+    }
+    let seen = options.now;
+    // Bytes written before this tracker first looked were written by the log's last write at
+    // the latest: a new server must not restamp old progress with its own start.
+    if ((firstLook || gain.restarted) && mtime) seen = Math.min(seen, mtime.getTime());
+    if (options.endedAt != null) seen = Math.min(seen, options.endedAt);
+    if (gain.bytes.length > 0) {
+      const finished = gain.lines.map((line) => `${line}\n`).join("");
+      const unfinished = state.cursor.pending;
+      // An unfinished line counts once it is redrawn in place (a progress bar) or the task has
+      // ended. Until then it may be half a line flushed from a full buffer, and the "[5/10" of
+      // "[5/100]" would read as 50%.
+      const settled = !options.working || unfinished.includes("\r");
+      takeProgress(state, settled ? finished + unfinished : finished, seen);
+      state.pendingParsed = settled;
     }
     if (!options.working && !state.pendingParsed) {
       // The task ended without finishing its last line: nothing more will be added to it.
-      takeProgress(state, state.pending, options.now);
+      takeProgress(state, state.cursor.pending, seen);
       state.pendingParsed = true;
     }
-    entry.state = state;
-    const lastLine = parseable(state.pending);
+    const lastLine = parseable(state.cursor.pending);
     return {
       progress: state.progress,
       secondsSinceOutput: secondsSince(mtime, options.now),

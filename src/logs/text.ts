@@ -65,6 +65,15 @@ export function cutLongLines(text: string, maxLineChars: number): string {
   ).join("\n");
 }
 
+/**
+ * One line of output as clean text, the same for every reader that goes line by line (waiting
+ * for a pattern, following a log, parsing progress): NUL as U+FFFD, escape sequences removed,
+ * redraws collapsed; not cut.
+ */
+export function cleanLine(raw: string): string {
+  return collapseCarriageReturns(stripAnsi(raw.replaceAll("\0", "\uFFFD")));
+}
+
 /** Default longest line shown in clean text. */
 export const MAX_LINE_CHARS = 2000;
 

@@ -1,9 +1,9 @@
 /** Waiting for tasks to end, or for a pattern in their output, without holding a call too long. */
-import type { Engine } from "./engine.ts";
-import { isTerminal, type Task } from "./task.ts";
-import { readAt } from "./logs.ts";
-import { collapseCarriageReturns, cutLongLines, MAX_LINE_CHARS, stripAnsi } from "./text.ts";
-import { compileLinePattern, type LinePattern } from "./pattern.ts";
+import type { Engine } from "../engine.ts";
+import { isTerminal, type Task } from "../task.ts";
+import { LogCursor } from "../logs/cursor.ts";
+import { cleanLine, cutLongLines, MAX_LINE_CHARS } from "../logs/text.ts";
+import { compileLinePattern, type LinePattern } from "../logs/pattern.ts";
 
 export interface WaitOptions {
   readonly taskIds: readonly string[];
@@ -43,56 +43,36 @@ export const LINE_WINDOW_CHARS = 64 * 1024;
 const YIELD_MS = 20;
 
 /**
- * Reads a log's new bytes line by line, remembering where it stopped. The unfinished last line
- * is tested too (a prompt such as "Password: " has no newline), each time it grows, so it is
- * found as soon as it is printed; the wait ends at the first match, so nothing is reported twice.
+ * Reads a log's new lines for the pattern. The unfinished last line is tested too (a prompt such
+ * as "Password: " has no newline), each time it grows, so it is found as soon as it is printed;
+ * the wait ends at the first match, so nothing is reported twice.
  */
 class LineScanner {
-  #offset = 0;
-  /** The unfinished last line, at most LINE_WINDOW_CHARS of its end. */
-  #partial = "";
-  /** Whether #partial changed since it was last tested. */
-  #partialUntested = false;
-  readonly #decoder = new TextDecoder("utf-8", { fatal: false });
+  readonly #cursor: LogCursor;
 
-  constructor(readonly path: string) {}
+  constructor(path: string) {
+    this.#cursor = new LogCursor(path, {
+      maxPendingChars: LINE_WINDOW_CHARS,
+      maxLineChars: LINE_WINDOW_CHARS,
+    });
+  }
 
   /** Whether output written before the last look is still unscanned. */
-  behind = false;
+  get behind(): boolean {
+    return this.#cursor.behind;
+  }
 
-  /** The first new line (finished or not) that matches, or null. */
+  /** The first new line (finished or not) that matches, as clean text, or null. */
   async find(pattern: LinePattern): Promise<string | null> {
-    let file: Deno.FsFile;
+    let gain;
     try {
-      file = await Deno.open(this.path, { read: true });
+      gain = await this.#cursor.read({ maxBytes: SCAN_BYTES_PER_LOOK });
     } catch {
       return null;
     }
-    let bytes: Uint8Array;
-    try {
-      const size = (await file.stat()).size;
-      if (size < this.#offset) {
-        this.#offset = 0;
-        this.#partial = "";
-      }
-      const length = Math.min(size - this.#offset, SCAN_BYTES_PER_LOOK);
-      this.behind = size - this.#offset > length;
-      bytes = length > 0 ? await readAt(file, this.#offset, length) : new Uint8Array(0);
-    } finally {
-      file.close();
-    }
-    this.#offset += bytes.length;
-    const text = this.#decoder.decode(bytes, { stream: true });
+    if (gain === null) return null;
     let yielded = performance.now();
-    let start = 0;
-    for (;;) {
-      const end = text.indexOf("\n", start);
-      if (end === -1) break;
-      const line = windowOf(
-        this.#partial + text.slice(Math.max(start, end - LINE_WINDOW_CHARS), end),
-      );
-      this.#partial = "";
-      start = end + 1;
+    for (const line of gain.lines) {
       const found = testLine(pattern, line);
       if (found !== null) return found;
       if (performance.now() - yielded >= YIELD_MS) {
@@ -100,31 +80,16 @@ class LineScanner {
         yielded = performance.now();
       }
     }
-    if (start < text.length) {
-      this.#partial = windowOf(
-        this.#partial + text.slice(Math.max(start, text.length - LINE_WINDOW_CHARS)),
-      );
-      this.#partialUntested = true;
-    }
-    if (this.#partialUntested && this.#partial !== "") {
-      this.#partialUntested = false;
-      return testLine(pattern, this.#partial);
+    if (gain.pendingGrew && this.#cursor.pending !== "") {
+      return testLine(pattern, this.#cursor.pending);
     }
     return null;
   }
 }
 
-/** The last LINE_WINDOW_CHARS characters of `line`, not starting inside a surrogate pair. */
-function windowOf(line: string): string {
-  if (line.length <= LINE_WINDOW_CHARS) return line;
-  let cut = line.length - LINE_WINDOW_CHARS;
-  if (line.charCodeAt(cut) >= 0xdc00 && line.charCodeAt(cut) <= 0xdfff) cut++;
-  return line.slice(cut);
-}
-
 /** The line as clean text (cut when long) when its whole clean text matches, else null. */
 function testLine(pattern: LinePattern, raw: string): string | null {
-  const line = collapseCarriageReturns(stripAnsi(raw.replaceAll("\0", "\uFFFD")));
+  const line = cleanLine(raw);
   return pattern.test(line) ? cutLongLines(line, MAX_LINE_CHARS) : null;
 }
 
@@ -140,6 +105,12 @@ export async function waitForTasks(engine: Engine, options: WaitOptions): Promis
   const pattern = options.pattern
     ? compileLinePattern(options.pattern.source, options.pattern.flags)
     : undefined;
+  const found = (tasks: Task[], taskId: string, line: string): WaitOutcome => ({
+    reason: "pattern",
+    tasks,
+    match: { taskId, line },
+    waitedMs: Date.now() - started,
+  });
   const scanners = options.taskIds.map((id) => new LineScanner(engine.logPath(id)));
   let wake: (() => void) | undefined;
   const unsubscribe = engine.onChange((id) => {
@@ -151,14 +122,7 @@ export async function waitForTasks(engine: Engine, options: WaitOptions): Promis
       if (pattern) {
         for (const [i, scanner] of scanners.entries()) {
           const line = await scanner.find(pattern);
-          if (line !== null) {
-            return {
-              reason: "pattern",
-              tasks,
-              match: { taskId: options.taskIds[i], line },
-              waitedMs: Date.now() - started,
-            };
-          }
+          if (line !== null) return found(tasks, options.taskIds[i], line);
         }
       }
       const ended = tasks.filter((task) => isTerminal(task.status)).length;
@@ -173,14 +137,7 @@ export async function waitForTasks(engine: Engine, options: WaitOptions): Promis
           for (const [i, scanner] of scanners.entries()) {
             do {
               const line = await scanner.find(pattern);
-              if (line !== null) {
-                return {
-                  reason: "pattern",
-                  tasks,
-                  match: { taskId: options.taskIds[i], line },
-                  waitedMs: Date.now() - started,
-                };
-              }
+              if (line !== null) return found(tasks, options.taskIds[i], line);
             } while (scanner.behind && Date.now() < deadline);
           }
         }

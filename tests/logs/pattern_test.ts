@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compileLinePattern } from "../src/pattern.ts";
+import { compileLinePattern } from "../../src/logs/pattern.ts";
 
 Deno.test("compileLinePattern runs bounded patterns natively and unbounded ones in RE2", () => {
   const native = [

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { looksLikePrompt, parseProgress, type Progress, ProgressTracker } from "../src/progress.ts";
+import {
+  looksLikePrompt,
+  parseProgress,
+  type Progress,
+  ProgressTracker,
+} from "../../src/logs/progress.ts";
 
 type Parsed = Omit<Progress, "updated_at"> | null;
 
@@ -361,10 +366,14 @@ Deno.test("ProgressTracker keeps progress and its time when nothing new is writt
   await withLog(async (path) => {
     const tracker = new ProgressTracker();
     await Deno.writeTextFile(path, "[2/5] building\n");
+    // Written "later" than these reads: a first look stamps no later than the log's last write.
+    const future = new Date(T0 + 3_600_000);
+    await Deno.utime(path, future, future);
     const first = await tracker.read("t", path, working(T0));
     const again = await tracker.read("t", path, working(T0 + 60_000));
     assert.deepEqual(again.progress, first.progress);
     await append(path, "no progress on this line\n");
+    await Deno.utime(path, future, future);
     const later = await tracker.read("t", path, working(T0 + 120_000));
     assert.deepEqual(later.progress, first.progress);
     assert.equal(later.progress?.updated_at, new Date(T0).toISOString());
@@ -436,6 +445,8 @@ Deno.test("ProgressTracker serialises concurrent reads of one task", async () =>
   await withLog(async (path) => {
     const tracker = new ProgressTracker();
     await Deno.writeTextFile(path, "[1/4]\n");
+    const future = new Date(T0 + 3_600_000);
+    await Deno.utime(path, future, future);
     // Unserialised, each read would start from offset 0 and stamp the progress with its own time.
     const results = await Promise.all(
       [1, 2, 3].map((n) => tracker.read("t", path, working(T0 + n))),
@@ -446,6 +457,39 @@ Deno.test("ProgressTracker serialises concurrent reads of one task", async () =>
     }
     await append(path, "[2/4]\n");
     assert.equal((await tracker.read("t", path, working(T0 + 4))).progress?.current, 2);
+  });
+});
+
+Deno.test("ProgressTracker stamps what it first sees no later than the log's last write or the task's end", async () => {
+  await withLog(async (path) => {
+    // A new server reading a log written long ago, by a task still running.
+    await Deno.writeTextFile(path, "[3/10] old\n");
+    const written = new Date(T0 - 600_000);
+    await Deno.utime(path, written, written);
+    const tracker = new ProgressTracker();
+    const first = await tracker.read("t", path, working(T0));
+    assert.equal(first.progress?.updated_at, written.toISOString());
+    // Seen anew by this tracker: stamped when seen.
+    await append(path, "[4/10]\n");
+    const next = await tracker.read("t", path, working(T0 + 1000));
+    assert.equal(next.progress?.updated_at, new Date(T0 + 1000).toISOString());
+    // Printed just before the task ended, read after: stamped no later than its end.
+    await append(path, "[5/10]\n");
+    const ended = await tracker.read("t", path, {
+      working: false,
+      now: T0 + 9000,
+      endedAt: T0 + 2000,
+    });
+    assert.equal(ended.progress?.updated_at, new Date(T0 + 2000).toISOString());
+    // A new server reading an ended task: never later than its end, even when written after.
+    const late = new Date(T0 + 5000);
+    await Deno.utime(path, late, late);
+    const anew = await new ProgressTracker().read("t", path, {
+      working: false,
+      now: T0 + 60_000,
+      endedAt: T0 + 2000,
+    });
+    assert.equal(anew.progress?.updated_at, new Date(T0 + 2000).toISOString());
   });
 });
 
