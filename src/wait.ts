@@ -1,5 +1,5 @@
 /** Waiting for tasks to end, or for a pattern in their output, without holding a call too long. */
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./engine/engine.ts";
 import { isTerminal, type Task } from "./task.ts";
 import { readAt } from "./logs.ts";
 import { collapseCarriageReturns, cutLongLines, MAX_LINE_CHARS, stripAnsi } from "./text.ts";

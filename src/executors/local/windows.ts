@@ -1,10 +1,11 @@
 /**
- * The Windows side of process.ts: spawning through cmd.exe, listing processes through CIM, and
+ * The Windows side of the local executor: spawning through cmd.exe, listing processes through CIM, and
  * killing trees with taskkill. Windows has no process groups, no signals and no /proc, so a task's
  * tree is its wrapper and the wrapper's descendants by parent pid. Tested by the Windows CI job;
  * it cannot run on the Linux machines this project is developed on.
  */
-import type { ProcessEntry, SpawnedTask, SpawnRequest } from "./process.ts";
+import type { SpawnedTask, SpawnRequest } from "../executor.ts";
+import type { ProcessEntry } from "./process_table.ts";
 
 /** Where the wrapper finds the command, so that cmd parses it only once, in the inner shell. */
 const COMMAND_VARIABLE = "BACKBURNER_COMMAND";

@@ -1,0 +1,107 @@
+/**
+ * A task's folder on disk, the one place that names its files: output.log (stdout and stderr
+ * interleaved), stdin (the text fed to the command), exit (the record the wrapper leaves: "<code>",
+ * or "<code> <reason>" when it stopped the command itself), stop (the stop the wrapper claimed,
+ * and "forced" when SIGKILL was needed), and cgroup (the cgroup the wrapper moved into).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { ExitRecord, WrapperStopReason } from "../executors/executor.ts";
+import { isTaskCgroup } from "../executors/local/cgroup.ts";
+
+/** The paths of one task's files. */
+export interface TaskPaths {
+  readonly dir: string;
+  readonly log: string;
+  readonly exit: string;
+  readonly stdin: string;
+}
+
+/** The folder every task's folder lives in. */
+export function tasksDir(home: string): string {
+  return join(home, "tasks");
+}
+
+export function taskPaths(home: string, id: string): TaskPaths {
+  const dir = join(tasksDir(home), id);
+  return {
+    dir,
+    log: join(dir, "output.log"),
+    exit: join(dir, "exit"),
+    stdin: join(dir, "stdin"),
+  };
+}
+
+/** Bytes of output a task has written so far; 0 when its log is gone. */
+export function outputBytes(logPath: string): number {
+  try {
+    return Deno.statSync(logPath).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** When the log last grew; null when it is gone. */
+export function outputModified(logPath: string): Date | null {
+  try {
+    return Deno.statSync(logPath).mtime;
+  } catch {
+    return null;
+  }
+}
+
+function wrapperStopReason(word: string | undefined): WrapperStopReason | null {
+  return word === "timeout" || word === "log_limit" ? word : null;
+}
+
+/**
+ * The exit record a wrapper left ("<code>", or "<code> <reason>" when it stopped the command
+ * itself), or null when it left none (yet).
+ */
+export function readExitRecord(path: string): ExitRecord | null {
+  let text: string;
+  let at: number;
+  try {
+    text = Deno.readTextFileSync(path);
+    at = Deno.statSync(path).mtime?.getTime() ?? Date.now();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  const [code, reason] = text.trim().split(/\s+/);
+  const parsed = Number.parseInt(code, 10);
+  return Number.isInteger(parsed) ? { code: parsed, at, reason: wrapperStopReason(reason) } : null;
+}
+
+/**
+ * The stop the wrapper claimed in the task folder, and whether its stopper needed SIGKILL; null
+ * when it claimed none.
+ */
+export function readWrapperStop(
+  taskDir: string,
+): { reason: WrapperStopReason; forced: boolean } | null {
+  let words: string[];
+  try {
+    words = Deno.readTextFileSync(`${taskDir}/stop`).trim().split(/\s+/);
+  } catch {
+    return null;
+  }
+  const reason = wrapperStopReason(words[0]);
+  return reason && { reason, forced: words.includes("forced") };
+}
+
+/**
+ * The cgroup the task's wrapper moved into, from <task>/cgroup; null without one. The task can
+ * write that file, so only a path of the shape the wrapper uses, for this very task, is taken:
+ * a task cannot make a cancel kill someone else's cgroup.
+ */
+export function readTaskCgroup(taskDir: string, taskId: string): string | null {
+  let path: string;
+  try {
+    path = Deno.readTextFileSync(`${taskDir}/cgroup`).trim();
+  } catch {
+    return null;
+  }
+  return isTaskCgroup(path, taskId) ? path : null;
+}
