@@ -9,6 +9,7 @@ import {
   TASK_MARKER,
   type WrapperExit,
 } from "../executor.ts";
+import { spawnDetached } from "./spawn.ts";
 
 // The wrapper runs the command with its output going to the log without the server in the data
 // path (output survives the server), waits, and records the exit code atomically (temp file +
@@ -187,7 +188,7 @@ function logLimitBlocks(maxLogBytes: number | undefined): string {
  */
 export function spawnPosix(request: PosixSpawnRequest): SpawnedTask {
   const timeout = request.timeoutSeconds;
-  const child = new Deno.Command("sh", {
+  const child = spawnDetached("sh", {
     args: [
       "-c",
       WRAPPER,
@@ -208,13 +209,7 @@ export function spawnPosix(request: PosixSpawnRequest): SpawnedTask {
     ],
     cwd: request.cwd,
     env: { ...request.env, [TASK_MARKER]: request.taskId },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    detached: true,
-  }).spawn();
-  // The task must not keep the server alive, nor die with it.
-  child.unref();
+  });
   return { pid: child.pid, exited: child.status.then(wrapperExit) };
 }
 

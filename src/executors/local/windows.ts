@@ -6,6 +6,7 @@
  */
 import type { SpawnedTask, SpawnRequest } from "../executor.ts";
 import type { ProcessEntry } from "./process_table.ts";
+import { spawnDetached } from "./spawn.ts";
 
 /** Where the wrapper finds the command, so that cmd parses it only once, in the inner shell. */
 const COMMAND_VARIABLE = "BACKBURNER_COMMAND";
@@ -21,17 +22,12 @@ export function spawnWindows(request: SpawnRequest, marker: string): SpawnedTask
   const temp = `${request.exitPath}.tmp`;
   const line = `cmd /d /s /c !${COMMAND_VARIABLE}! <"${stdin}" >>"${request.logPath}" 2>&1` +
     ` & echo !ERRORLEVEL!>"${temp}" & move /y "${temp}" "${request.exitPath}" >nul`;
-  const child = new Deno.Command("cmd.exe", {
+  const child = spawnDetached("cmd.exe", {
     args: [`/d /v:on /s /c "${line}"`],
     windowsRawArguments: true,
     cwd: request.cwd,
     env: { ...request.env, [marker]: request.taskId, [COMMAND_VARIABLE]: request.command },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    detached: true,
-  }).spawn();
-  child.unref();
+  });
   // The outer cmd exits with move's code, not the command's: only the exit record has that.
   return { pid: child.pid, exited: child.status.then(() => ({ code: null, signal: null })) };
 }
