@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import { BackburnerError } from "../errors.ts";
 import type {
   Executor,
@@ -33,11 +32,14 @@ import {
 } from "./requests.ts";
 import { Deadlines, endOfStop, waitStartWindow } from "./stop.ts";
 import {
+  createTaskFolder,
+  listTaskFolders,
   outputBytes,
   outputModified,
   readExitRecord,
   readTaskCgroup,
   readWrapperStop,
+  removeTaskFolder,
   taskPaths,
   tasksDir,
 } from "./task_files.ts";
@@ -275,11 +277,9 @@ export class Engine {
       this.#progress.forget(id);
       this.#endedOutput.delete(id);
       try {
-        Deno.removeSync(this.#paths(id).dir, { recursive: true });
+        removeTaskFolder(this.#paths(id).dir);
       } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) {
-          this.#log(`removing the folder of task ${id} failed: ${String(error)}`);
-        }
+        this.#log(`removing the folder of task ${id} failed: ${String(error)}`);
       }
     }
     if (removed.length) this.#log(`removed ${removed.length} tasks past the retention period`);
@@ -296,29 +296,18 @@ export class Engine {
    */
   #removeStrayFolders(now: number): void {
     if (this.#checkState() !== null) return;
-    const tasks = tasksDir(this.#options.home);
-    let names: string[];
-    try {
-      names = [...Deno.readDirSync(tasks)].filter((entry) =>
-        entry.isDirectory && isTaskId(entry.name)
-      )
-        .map((entry) => entry.name);
-    } catch {
-      return;
-    }
-    if (names.length === 0) return;
+    const folders = listTaskFolders(this.#options.home);
+    if (folders.length === 0) return;
     const known = this.#store.taskIds();
-    for (const name of names) {
-      if (known.has(name)) continue;
-      const dir = join(tasks, name);
+    for (const { id, dir, changedAt } of folders) {
+      if (known.has(id)) continue;
       try {
-        const changed = Deno.statSync(dir).mtime?.getTime() ?? now;
-        if (now - changed < STRAY_FOLDER_MS) continue;
+        if (now - (changedAt() ?? now) < STRAY_FOLDER_MS) continue;
         // Looked up again: a start that was under way may have recorded it meanwhile.
-        if (this.#store.getTask(name)) continue;
-        Deno.removeSync(dir, { recursive: true });
+        if (this.#store.getTask(id)) continue;
+        if (!removeTaskFolder(dir)) continue;
         this.#log(
-          `removed the folder of task ${name}: no task is recorded for it (a start that failed)`,
+          `removed the folder of task ${id}: no task is recorded for it (a start that failed)`,
         );
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) {
@@ -351,9 +340,7 @@ export class Engine {
     let startedAt = createdAt;
     let deadlineAt: number | null = null;
     try {
-      Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-      Deno.writeFileSync(paths.log, new Uint8Array(), { mode: 0o600 });
-      if (stdin !== undefined) Deno.writeFileSync(paths.stdin, stdin, { mode: 0o600 });
+      createTaskFolder(paths, stdin);
       this.#store.insertTask({
         id,
         command,
@@ -437,11 +424,9 @@ export class Engine {
       }
     }
     try {
-      Deno.removeSync(this.#paths(id).dir, { recursive: true });
+      removeTaskFolder(this.#paths(id).dir);
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) {
-        this.#log(`removing the folder of failed start ${id} failed: ${String(error)}`);
-      }
+      this.#log(`removing the folder of failed start ${id} failed: ${String(error)}`);
     }
   }
 

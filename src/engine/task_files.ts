@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import type { ExitRecord, WrapperStopReason } from "../executors/executor.ts";
 import { isTaskCgroup } from "../executors/local/cgroup.ts";
+import { isTaskId } from "../task.ts";
 
 /** The paths of one task's files. */
 export interface TaskPaths {
@@ -31,6 +32,48 @@ export function taskPaths(home: string, id: string): TaskPaths {
     exit: join(dir, "exit"),
     stdin: join(dir, "stdin"),
   };
+}
+
+/** Makes a task's folder with an empty log and, when given, the text for its stdin. */
+export function createTaskFolder(paths: TaskPaths, stdin: Uint8Array | undefined): void {
+  Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  Deno.writeFileSync(paths.log, new Uint8Array(), { mode: 0o600 });
+  if (stdin !== undefined) Deno.writeFileSync(paths.stdin, stdin, { mode: 0o600 });
+}
+
+/** Removes a task's folder and all in it; false (not an error) when it was already gone. */
+export function removeTaskFolder(dir: string): boolean {
+  try {
+    Deno.removeSync(dir, { recursive: true });
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * The task folders in the state directory, by task id, with when each last changed; empty when
+ * the folder of task folders cannot be read.
+ */
+export function listTaskFolders(
+  home: string,
+): { id: string; dir: string; changedAt: () => number | null }[] {
+  const tasks = tasksDir(home);
+  try {
+    return [...Deno.readDirSync(tasks)]
+      .filter((entry) => entry.isDirectory && isTaskId(entry.name))
+      .map((entry) => {
+        const dir = join(tasks, entry.name);
+        return {
+          id: entry.name,
+          dir,
+          changedAt: () => Deno.statSync(dir).mtime?.getTime() ?? null,
+        };
+      });
+  } catch {
+    return [];
+  }
 }
 
 /** Bytes of output a task has written so far; 0 when its log is gone. */
