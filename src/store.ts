@@ -1,4 +1,5 @@
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { BackburnerError } from "./errors.ts";
 import { deadlineFrom, type StopReason, type Task, type TaskStatus } from "./task.ts";
 
 /** Each entry moves the schema one version forward; never edit one that has shipped. */
@@ -131,7 +132,8 @@ export class Store {
         user_version: number;
       };
       if (version > MIGRATIONS.length) {
-        throw new RangeError(
+        throw new BackburnerError(
+          "storage_failure",
           `The state database has schema version ${version}, newer than this backburner knows (${MIGRATIONS.length}): upgrade backburner`,
         );
       }
