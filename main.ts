@@ -2,7 +2,7 @@ import { join, resolve } from "node:path";
 import denoConfig from "./deno.json" with { type: "json" };
 import { runCli } from "./src/cli.ts";
 import { type Config, loadConfig } from "./src/config.ts";
-import { Engine } from "./src/engine.ts";
+import { Engine } from "./src/engine/engine.ts";
 import { createMcpServer } from "./src/mcp/server.ts";
 import { StdioTransport } from "./src/mcp/stdio.ts";
 import { parsePolicy } from "./src/policy/policy.ts";

@@ -21,6 +21,7 @@ import {
   type TaskStatus,
 } from "./task.ts";
 import type { GrepResult } from "./logs/grep.ts";
+import type { Progress } from "./logs/progress.ts";
 import { waitForTasks } from "./engine/wait.ts";
 import { compileLinePattern } from "./logs/pattern.ts";
 import {
@@ -190,7 +191,7 @@ Examples:
   },
 };
 
-function showLines(task: Task, view: StatusView, color: boolean): string[] {
+function showLines(task: Task, view: StatusView<Progress>, color: boolean): string[] {
   const now = Date.now();
   const fields: [string, string | Cell][] = [["ID", task.id]];
   if (task.label !== null) fields.push(["Label", task.label]);

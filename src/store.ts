@@ -1,5 +1,6 @@
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
-import type { StopReason, Task, TaskStatus } from "./task.ts";
+import { BackburnerError } from "./errors.ts";
+import { deadlineFrom, type StopReason, type Task, type TaskStatus } from "./task.ts";
 
 /** Each entry moves the schema one version forward; never edit one that has shipped. */
 const MIGRATIONS: readonly string[] = [
@@ -131,7 +132,8 @@ export class Store {
         user_version: number;
       };
       if (version > MIGRATIONS.length) {
-        throw new RangeError(
+        throw new BackburnerError(
+          "storage_failure",
           `The state database has schema version ${version}, newer than this backburner knows (${MIGRATIONS.length}): upgrade backburner`,
         );
       }
@@ -168,7 +170,8 @@ export class Store {
       task.cwd,
       task.createdAt,
       task.timeoutSeconds,
-      task.timeoutSeconds === null ? null : task.createdAt + task.timeoutSeconds * 1000,
+      // Until it has started, a task's deadline counts from its creation.
+      deadlineFrom(task.createdAt, task.timeoutSeconds),
       task.owner,
       task.label,
       task.ttlMs ?? null,
@@ -180,14 +183,10 @@ export class Store {
     this.#db.prepare("DELETE FROM tasks WHERE id = ?").run(id);
   }
 
-  /** Records the spawned process; the deadline counts from the real start. */
-  markStarted(id: string, pid: number, startedAt: number): void {
-    this.#db.prepare(
-      `UPDATE tasks SET pid = ?, started_at = ?,
-         deadline_at = CASE WHEN timeout_seconds IS NULL THEN NULL
-                            ELSE ? + CAST(timeout_seconds * 1000 AS INTEGER) END
-       WHERE id = ?`,
-    ).run(pid, startedAt, startedAt, id);
+  /** Records the spawned process and its deadline, which counts from the real start (deadlineFrom). */
+  markStarted(id: string, pid: number, startedAt: number, deadlineAt: number | null): void {
+    this.#db.prepare("UPDATE tasks SET pid = ?, started_at = ?, deadline_at = ? WHERE id = ?")
+      .run(pid, startedAt, deadlineAt, id);
   }
 
   getTask(id: string): Task | undefined {

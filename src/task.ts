@@ -1,7 +1,5 @@
 /** A background task as the engine records it, and pure helpers over it. */
 
-import type { OutputState } from "./logs/progress.ts";
-
 export const TASK_STATUSES = [
   "working",
   "completed",
@@ -45,6 +43,14 @@ export interface Task {
 
 export function isTerminal(status: TaskStatus): boolean {
   return status !== "working";
+}
+
+/**
+ * When a task with this timeout must be stopped: `timeoutSeconds` after `from` (its start, or its
+ * creation until it has started), in whole ms; null without a timeout.
+ */
+export function deadlineFrom(from: number, timeoutSeconds: number | null): number | null {
+  return timeoutSeconds === null ? null : from + Math.trunc(timeoutSeconds * 1000);
 }
 
 const ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789";
@@ -233,20 +239,30 @@ export function viewTask(task: Task, outputBytes: number, now: number): TaskView
   };
 }
 
+/**
+ * What a task's output shows, as the output parser (progress.ts's OutputState) reads it; generic
+ * over the progress it found so that the domain model does not import the parser.
+ */
+export interface OutputShows<P> {
+  readonly progress: P | null;
+  readonly secondsSinceOutput: number | null;
+  readonly waitingForInput: boolean;
+}
+
 /** The JSON of task_status (and of the status resource and `backburner show --json`). */
-export interface StatusView extends TaskView {
-  progress: OutputState["progress"];
+export interface StatusView<P = unknown> extends TaskView {
+  progress: P | null;
   seconds_since_output: number | null;
   waiting_for_input: boolean;
 }
 
 /** A task's view plus what its output shows. */
-export function viewStatus(
+export function viewStatus<P>(
   task: Task,
   outputBytes: number,
-  output: OutputState,
+  output: OutputShows<P>,
   now: number,
-): StatusView {
+): StatusView<P> {
   return {
     ...viewTask(task, outputBytes, now),
     progress: output.progress,

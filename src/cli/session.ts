@@ -4,8 +4,10 @@
  */
 
 import { type Config, loadConfig } from "../config.ts";
-import { Engine } from "../engine.ts";
+import { Engine } from "../engine/engine.ts";
+import { isBackburnerError } from "../errors.ts";
 import { parsePolicy } from "../policy/policy.ts";
+import type { Progress } from "../logs/progress.ts";
 import type { Store } from "../store.ts";
 import { type StatusView, type Task, viewStatus } from "../task.ts";
 import { UsageError } from "./args.ts";
@@ -85,8 +87,7 @@ export function requireTask(engine: Engine, id: string): Task {
   try {
     return engine.status(id).task;
   } catch (error) {
-    // status() throws a RangeError for exactly one reason: no such task.
-    if (error instanceof RangeError) {
+    if (isBackburnerError(error) && error.code === "unknown_task") {
       throw new Failure(`unknown task "${id.slice(0, 80)}": run backburner ls to see the task ids`);
     }
     throw error;
@@ -97,7 +98,7 @@ export function requireTask(engine: Engine, id: string): Task {
 export async function inspect(
   engine: Engine,
   id: string,
-): Promise<{ task: Task; view: StatusView }> {
+): Promise<{ task: Task; view: StatusView<Progress> }> {
   const { task, outputBytes, output } = await engine.inspect(id);
   return { task, view: viewStatus(task, outputBytes, output, Date.now()) };
 }

@@ -1,5 +1,5 @@
 /** Waiting for tasks to end, or for a pattern in their output, without holding a call too long. */
-import type { Engine } from "../engine.ts";
+import type { Engine } from "./engine.ts";
 import { isTerminal, type Task } from "../task.ts";
 import { LogCursor } from "../logs/cursor.ts";
 import { cleanLine, cutLongLines, MAX_LINE_CHARS } from "../logs/text.ts";

@@ -3,7 +3,7 @@
  * backburner://tasks/{task_id}/output (the output tail, bounded), listed through templates,
  * readable, and subscribable.
  */
-import type { Engine } from "../engine.ts";
+import type { Engine } from "../engine/engine.ts";
 import { isTaskId, viewStatus } from "../task.ts";
 import {
   McpError,

@@ -1,4 +1,4 @@
-import type { Engine } from "../engine.ts";
+import type { Engine } from "../engine/engine.ts";
 import { registerTaskResources } from "./resources.ts";
 import { ScreenedTransport } from "./screen.ts";
 import { McpServer, type Transport } from "./sdk.ts";

@@ -4,7 +4,7 @@
  * tools, and `run_command`, a tool that runs plainly or as a task.
  */
 import { z } from "zod";
-import type { Engine } from "../engine.ts";
+import type { Engine } from "../engine/engine.ts";
 import { describe, isTaskId, isTerminal, type Task } from "../task.ts";
 import {
   ErrorCode,

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import type { Engine, TaskOutput } from "../engine.ts";
+import type { Engine, TaskOutput } from "../engine/engine.ts";
+import { isBackburnerError } from "../errors.ts";
 import { describe, TASK_STATUSES, viewStatus, viewTask } from "../task.ts";
 import { LINE_WINDOW_CHARS, waitForTasks } from "../engine/wait.ts";
 import { compileLinePattern } from "../logs/pattern.ts";
@@ -147,7 +148,7 @@ async function guarded(
     return reply(await handler());
   } catch (error) {
     const expected = error instanceof RangeError || error instanceof TypeError ||
-      (error instanceof Error && error.constructor === Error);
+      (error instanceof Error && error.constructor === Error) || isBackburnerError(error);
     if (!expected) log(`tool failed: ${error instanceof Error ? error.stack : String(error)}`);
     const message = error instanceof Error ? error.message : String(error);
     return { isError: true, content: [{ type: "text", text: message }] };

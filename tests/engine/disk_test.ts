@@ -8,7 +8,7 @@ import {
   taskPids,
   tempDir,
   waitFor,
-} from "./helpers.ts";
+} from "../helpers.ts";
 
 posixTest(
   "a task whose log passes BACKBURNER_MAX_LOG_BYTES is stopped, and its log is kept",

@@ -1,10 +1,12 @@
 /**
- * The Windows side of process.ts: spawning through cmd.exe, listing processes through CIM, and
+ * The Windows side of the local executor: spawning through cmd.exe, listing processes through CIM, and
  * killing trees with taskkill. Windows has no process groups, no signals and no /proc, so a task's
  * tree is its wrapper and the wrapper's descendants by parent pid. Tested by the Windows CI job;
  * it cannot run on the Linux machines this project is developed on.
  */
-import type { ProcessEntry, SpawnedTask, SpawnRequest } from "./process.ts";
+import type { SpawnedTask, SpawnRequest } from "../executor.ts";
+import type { ProcessEntry } from "./process_table.ts";
+import { spawnDetached } from "./spawn.ts";
 
 /** Where the wrapper finds the command, so that cmd parses it only once, in the inner shell. */
 const COMMAND_VARIABLE = "BACKBURNER_COMMAND";
@@ -20,17 +22,12 @@ export function spawnWindows(request: SpawnRequest, marker: string): SpawnedTask
   const temp = `${request.exitPath}.tmp`;
   const line = `cmd /d /s /c !${COMMAND_VARIABLE}! <"${stdin}" >>"${request.logPath}" 2>&1` +
     ` & echo !ERRORLEVEL!>"${temp}" & move /y "${temp}" "${request.exitPath}" >nul`;
-  const child = new Deno.Command("cmd.exe", {
+  const child = spawnDetached("cmd.exe", {
     args: [`/d /v:on /s /c "${line}"`],
     windowsRawArguments: true,
     cwd: request.cwd,
     env: { ...request.env, [marker]: request.taskId, [COMMAND_VARIABLE]: request.command },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    detached: true,
-  }).spawn();
-  child.unref();
+  });
   // The outer cmd exits with move's code, not the command's: only the exit record has that.
   return { pid: child.pid, exited: child.status.then(() => ({ code: null, signal: null })) };
 }

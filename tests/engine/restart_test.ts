@@ -9,7 +9,7 @@ import {
   taskPids,
   tempDir,
   waitFor,
-} from "./helpers.ts";
+} from "../helpers.ts";
 
 async function killServer(server: ServerHandle): Promise<void> {
   Deno.kill(server.pid, "SIGKILL");

@@ -8,7 +8,7 @@ import {
   taskPids,
   tempDir,
   waitFor,
-} from "./helpers.ts";
+} from "../helpers.ts";
 
 async function ended(
   server: ServerHandle,

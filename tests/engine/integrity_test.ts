@@ -19,7 +19,7 @@ import {
   taskPids,
   tempDir,
   waitFor,
-} from "./helpers.ts";
+} from "../helpers.ts";
 
 async function ended(server: ServerHandle, id: unknown, timeoutMs = 15_000) {
   return await waitFor(async () => {

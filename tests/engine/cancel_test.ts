@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { probeCgroup } from "../src/process.ts";
+import { probeCgroup } from "../../src/executors/local/cgroup.ts";
 import {
   cleanup,
   errorText,
@@ -14,7 +14,7 @@ import {
   taskPids,
   tempDir,
   waitFor,
-} from "./helpers.ts";
+} from "../helpers.ts";
 
 /**
  * A tree: the task's shell, a grandchild that ignores SIGTERM, and one that ignores SIGTERM and

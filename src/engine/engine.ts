@@ -1,40 +1,54 @@
-import { isAbsolute, join, resolve } from "node:path";
-import { checkCommand, checkEnv, type Policy, unsafeInheritedEnv } from "./policy/policy.ts";
+import { join } from "node:path";
+import { BackburnerError } from "../errors.ts";
+import type {
+  Executor,
+  ExecutorSnapshot,
+  SpawnedTask,
+  TaskTarget,
+  WrapperExit,
+} from "../executors/executor.ts";
+import { LocalExecutor } from "../executors/local/local_executor.ts";
+import { grepLog } from "../logs/grep.ts";
+import { readHead, readRange, readTail } from "../logs/slice.ts";
+import { checkCommand, checkEnv, type Policy, unsafeInheritedEnv } from "../policy/policy.ts";
+import { type OutputState, ProgressTracker, secondsSince } from "../logs/progress.ts";
+import type { Store } from "../store.ts";
 import {
-  describeGone,
-  ownStartTime,
-  probeCgroup,
-  ProcessTable,
+  deadlineFrom,
+  isTaskId,
+  isTerminal,
+  newTaskId,
+  type StopReason,
+  type Task,
+} from "../task.ts";
+import { type Action, afterWrapperExit, decide, type TaskFacts, triage } from "./reconcile.ts";
+import {
+  checkList,
+  checkOutput,
+  checkStart,
+  type ListRequest,
+  type OutputRequest,
+  resolveCwd,
+  type StartRequest,
+  type TaskOutput,
+} from "./requests.ts";
+import { Deadlines, endOfStop, waitStartWindow } from "./stop.ts";
+import {
+  createTaskFolder,
+  listTaskFolders,
+  outputBytes,
+  outputModified,
   readCommandPid,
   readExitRecord,
   readSignalMark,
   readTaskCgroup,
   readWrapperStop,
-  type SpawnedTask,
-  spawnTask,
-  START_WINDOW_MS,
-  sweepCgroups,
-  TASK_MARKER,
-  terminateTree,
-  type WrapperExit,
-} from "./process.ts";
-import { grepLog, type GrepResult } from "./logs/grep.ts";
-import { readHead, readRange, readTail, type Slice } from "./logs/slice.ts";
-import { type OutputState, ProgressTracker, secondsSince } from "./logs/progress.ts";
-import type { Store, TaskEnd } from "./store.ts";
-import {
-  isTaskId,
-  isTerminal,
-  naturalExitCode,
-  newTaskId,
-  signalFromExitCode,
-  statusForExit,
-  statusForStop,
-  type StopReason,
-  type Task,
-  TASK_STATUSES,
-  type TaskStatus,
-} from "./task.ts";
+  removeTaskFolder,
+  taskPaths,
+  tasksDir,
+} from "./task_files.ts";
+
+export type { ListRequest, OutputRequest, StartRequest, TaskOutput } from "./requests.ts";
 
 export interface EngineOptions {
   readonly store: Store;
@@ -62,31 +76,8 @@ export interface EngineOptions {
    * tasks it started. Default true.
    */
   readonly watch?: boolean;
-}
-
-export interface StartRequest {
-  readonly command: string;
-  readonly cwd?: string;
-  readonly timeoutSeconds?: number;
-  /** Extra environment variables for this task. */
-  readonly env?: Record<string, string>;
-  /** A short name shown in lists. */
-  readonly label?: string;
-  /** Text fed to the command's stdin, which is then closed. Default: empty stdin. */
-  readonly stdin?: string;
-  /**
-   * A protocol task's ttl: keep it this long after creation (ms), capped at the retention period;
-   * null for the retention period. Left out (plain tasks), a task is kept for the retention
-   * period after it ends.
-   */
-  readonly ttlMs?: number | null;
-}
-
-export interface ListRequest {
-  readonly limit?: number;
-  readonly status?: string;
-  readonly label?: string;
-  readonly cwd?: string;
+  /** What runs the tasks' processes. Default: a LocalExecutor (this machine's processes). */
+  readonly executor?: Executor;
 }
 
 export interface CancelOutcome {
@@ -97,120 +88,15 @@ export interface CancelOutcome {
   readonly leftoversStopped: number;
 }
 
-/** Which part of a task's output to read; at most one of tail, head, offset and grep. */
-export interface OutputRequest {
-  readonly tailLines?: number;
-  readonly headLines?: number;
-  readonly offset?: number;
-  readonly maxBytes?: number;
-  readonly grep?: RegExp;
-  readonly context?: number;
-  readonly maxMatches?: number;
-  /** The bytes as written instead of clean text. */
-  readonly raw?: boolean;
-}
-
-export interface TaskOutput {
-  readonly task: Task;
-  /** Set for tail, head and range reads. */
-  readonly slice?: Slice;
-  /** Set for a grep. */
-  readonly grep?: GrepResult;
-}
-
-const MAX_COMMAND_CHARS = 100_000;
-const MAX_STDIN_BYTES = 10 * 1024 * 1024;
-const MAX_LABEL_CHARS = 100;
-const MAX_ENV_ENTRIES = 200;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RETENTION_SWEEP_MS = 60_000;
-const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
 /** Final output states of ended tasks kept for task_status; the oldest go first. */
 const ENDED_OUTPUT_ENTRIES = 1000;
 /** How often the log sizes of running tasks are compared with the cap. */
 const LOG_CHECK_MS = 2000;
 /** How long a verdict on another server's liveness is trusted before the next process scan. */
 const OWNER_CHECK_MS = 2000;
-/** A stop still unfinished this long after its grace period is taken over by another server. */
-const STOPPER_GIVE_UP_MS = 10_000;
-/** setTimeout fires at once for delays past 2^31 - 1 ms: longer waits are chained. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A task folder without a record this old is a leftover of a failed start, not one starting. */
 const STRAY_FOLDER_MS = 60_000;
-
-/** `gone` says what was checked to know that every process is gone (describeGone). */
-function stopMessage(
-  reason: StopReason,
-  task: Task,
-  forced: boolean,
-  graceSeconds: number,
-  gone: string,
-) {
-  const how = forced ? `; SIGKILL was needed after the ${graceSeconds} s grace period` : "";
-  const all = `all of its processes are gone (${gone})${how}`;
-  switch (reason) {
-    case "cancel":
-      return `Cancelled on request; ${all}`;
-    case "timeout":
-      return `Timed out after ${task.timeoutSeconds} s; ${all}`;
-    case "shutdown":
-      return `Cancelled because the server shut down with BACKBURNER_ON_EXIT=cancel; ${all}`;
-    case "log_limit":
-      return `Stopped because its output passed the BACKBURNER_MAX_LOG_BYTES limit; the log so far is kept; ${all}`;
-  }
-}
-
-function validateEnv(env: Record<string, string> | undefined): Record<string, string> {
-  if (env === undefined) return {};
-  const entries = Object.entries(env);
-  if (entries.length > MAX_ENV_ENTRIES) {
-    throw new RangeError(
-      `Cannot start task: env has ${entries.length} variables, more than ${MAX_ENV_ENTRIES}: pass fewer`,
-    );
-  }
-  for (const [name, value] of entries) {
-    if (!ENV_NAME.test(name)) {
-      throw new RangeError(
-        `Cannot start task: env name "${
-          name.slice(0, 80)
-        }" is not a valid variable name: use letters, digits and _, not starting with a digit`,
-      );
-    }
-    if (name === TASK_MARKER) {
-      throw new RangeError(`Cannot start task: env may not set ${TASK_MARKER}: backburner sets it`);
-    }
-    if (typeof value !== "string" || value.includes("\0")) {
-      throw new RangeError(
-        `Cannot start task: env value of "${name}" must be a string without NUL characters`,
-      );
-    }
-  }
-  return env;
-}
-
-function validateLabel(label: string | undefined): string | null {
-  if (label === undefined) return null;
-  const trimmed = label.trim();
-  if (trimmed === "" || trimmed.length > MAX_LABEL_CHARS || /\p{Cc}/u.test(trimmed)) {
-    throw new RangeError(
-      `Cannot start task: label "${
-        label.slice(0, 80)
-      }" must be 1 to ${MAX_LABEL_CHARS} printable characters`,
-    );
-  }
-  return trimmed;
-}
-
-function validateStdin(stdin: string | undefined): Uint8Array | undefined {
-  if (stdin === undefined) return undefined;
-  const bytes = new TextEncoder().encode(stdin);
-  if (bytes.length > MAX_STDIN_BYTES) {
-    throw new RangeError(
-      `Cannot start task: stdin is ${bytes.length} bytes, more than ${MAX_STDIN_BYTES}: write large input to a file and redirect it in the command`,
-    );
-  }
-  return bytes;
-}
 
 /**
  * Starts, watches, stops and adopts tasks: the only owner of status changes. Any number of
@@ -225,7 +111,8 @@ export class Engine {
   /** How this server's own wrappers exited, until the end of their task is recorded. */
   readonly #wrapperExits = new Map<string, WrapperExit>();
   readonly #stopping = new Map<string, Promise<Task | undefined>>();
-  readonly #deadlines = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #deadlines = new Deadlines((id) => this.#stopInBackground(id, "timeout"));
+  readonly #executor: Executor;
   readonly #log: (message: string) => void;
   #monitor: ReturnType<typeof setInterval> | undefined;
   #owners: { at: number; live: Set<string>; known: Set<string> } | undefined;
@@ -240,12 +127,11 @@ export class Engine {
   readonly #stateFile: { dev: number; ino: number | null } | null;
   /** Why the state can no longer be trusted, once it cannot. */
   #stateLost: string | null = null;
-  /** Where each task gets a cgroup of its own (probeCgroup); null where tasks get none. */
-  #cgroupBase: string | null = null;
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
     this.#options = options;
+    this.#executor = options.executor ?? new LocalExecutor();
     this.#log = options.log ?? ((message) => console.error(`backburner: ${message}`));
     let file: Deno.FileInfo | null = null;
     try {
@@ -291,7 +177,8 @@ export class Engine {
   #requireState(): void {
     const lost = this.#checkState();
     if (lost !== null) {
-      throw new Error(
+      throw new BackburnerError(
+        "state_lost",
         `Cannot start task: ${lost}; nothing started now could be found again: restart backburner`,
       );
     }
@@ -303,20 +190,15 @@ export class Engine {
 
   /** Registers this server, adopts orphaned tasks, and starts watching (unless `watch` is false). */
   async open(): Promise<void> {
-    Deno.mkdirSync(join(this.#options.home, "tasks"), { recursive: true, mode: 0o700 });
+    Deno.mkdirSync(tasksDir(this.#options.home), { recursive: true, mode: 0o700 });
     this.#store.registerServer({
       id: this.#serverId,
       pid: Deno.pid,
-      startTime: await ownStartTime(),
+      startTime: await this.#executor.ownStartTime(),
       startedAt: Date.now(),
     });
-    const cgroup = await probeCgroup();
-    if ("base" in cgroup) this.#cgroupBase = cgroup.base;
-    else if (Deno.build.os === "linux") {
-      this.#log(
-        `tasks run without a cgroup of their own (${cgroup.reason}): a stop finds their processes by marker, process group, session and parent`,
-      );
-    }
+    const note = await this.#executor.prepare();
+    if (note !== null) this.#log(note);
     if (this.#options.watch === false) return;
     this.sweep();
     const sweeper = setInterval(() => this.sweep(), RETENTION_SWEEP_MS);
@@ -337,7 +219,7 @@ export class Engine {
     this.#closed = true;
     clearInterval(this.#monitor);
     clearInterval(this.#sweeper);
-    for (const timer of this.#deadlines.values()) clearTimeout(timer);
+    this.#deadlines.clear();
     if (options.cancelRunning) {
       // Only what this server started: a task it adopted, or one a person started with
       // `backburner run`, was never its to cancel.
@@ -351,12 +233,15 @@ export class Engine {
   }
 
   #paths(id: string) {
-    const dir = join(this.#options.home, "tasks", id);
+    return taskPaths(this.#options.home, id);
+  }
+
+  /** What an executor needs to find a task's processes. */
+  #target(task: Task, withCgroup: boolean): TaskTarget {
     return {
-      dir,
-      log: join(dir, "output.log"),
-      exit: join(dir, "exit"),
-      stdin: join(dir, "stdin"),
+      taskId: task.id,
+      pid: task.pid,
+      cgroup: withCgroup ? readTaskCgroup(this.#paths(task.id).dir, task.id) : null,
     };
   }
 
@@ -364,7 +249,10 @@ export class Engine {
     const task = typeof id === "string" && isTaskId(id) ? this.#store.getTask(id) : undefined;
     if (!task) {
       const shown = typeof id === "string" ? id.slice(0, 80) : String(id);
-      throw new RangeError(`Unknown task_id "${shown}": call list_tasks to see the task ids`);
+      throw new BackburnerError(
+        "unknown_task",
+        `Unknown task_id "${shown}": call list_tasks to see the task ids`,
+      );
     }
     return task;
   }
@@ -393,20 +281,15 @@ export class Engine {
       this.#progress.forget(id);
       this.#endedOutput.delete(id);
       try {
-        Deno.removeSync(this.#paths(id).dir, { recursive: true });
+        removeTaskFolder(this.#paths(id).dir);
       } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) {
-          this.#log(`removing the folder of task ${id} failed: ${String(error)}`);
-        }
+        this.#log(`removing the folder of task ${id} failed: ${String(error)}`);
       }
     }
     if (removed.length) this.#log(`removed ${removed.length} tasks past the retention period`);
-    // A task's wrapper removes its cgroup unless a background process was still in it.
-    if (this.#cgroupBase !== null) {
-      sweepCgroups(this.#cgroupBase).catch((error) =>
-        this.#log(`removing empty task cgroups failed: ${String(error)}`)
-      );
-    }
+    this.#executor.sweep().catch((error) =>
+      this.#log(`removing empty task cgroups failed: ${String(error)}`)
+    );
     this.#removeStrayFolders(now);
     return removed.length;
   }
@@ -417,29 +300,18 @@ export class Engine {
    */
   #removeStrayFolders(now: number): void {
     if (this.#checkState() !== null) return;
-    const tasks = join(this.#options.home, "tasks");
-    let names: string[];
-    try {
-      names = [...Deno.readDirSync(tasks)].filter((entry) =>
-        entry.isDirectory && isTaskId(entry.name)
-      )
-        .map((entry) => entry.name);
-    } catch {
-      return;
-    }
-    if (names.length === 0) return;
+    const folders = listTaskFolders(this.#options.home);
+    if (folders.length === 0) return;
     const known = this.#store.taskIds();
-    for (const name of names) {
-      if (known.has(name)) continue;
-      const dir = join(tasks, name);
+    for (const { id, dir, changedAt } of folders) {
+      if (known.has(id)) continue;
       try {
-        const changed = Deno.statSync(dir).mtime?.getTime() ?? now;
-        if (now - changed < STRAY_FOLDER_MS) continue;
+        if (now - (changedAt() ?? now) < STRAY_FOLDER_MS) continue;
         // Looked up again: a start that was under way may have recorded it meanwhile.
-        if (this.#store.getTask(name)) continue;
-        Deno.removeSync(dir, { recursive: true });
+        if (this.#store.getTask(id)) continue;
+        if (!removeTaskFolder(dir)) continue;
         this.#log(
-          `removed the folder of task ${name}: no task is recorded for it (a start that failed)`,
+          `removed the folder of task ${id}: no task is recorded for it (a start that failed)`,
         );
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) {
@@ -451,36 +323,14 @@ export class Engine {
 
   /** Starts a command in the background and returns at once with the working task. */
   start(request: StartRequest): Task {
-    const command = request.command;
-    if (typeof command !== "string" || command.trim() === "") {
-      throw new RangeError("Cannot start task: command is empty: pass the shell command to run");
-    }
-    if (command.length > MAX_COMMAND_CHARS) {
-      throw new RangeError(
-        `Cannot start task: command is ${command.length} characters, more than ${MAX_COMMAND_CHARS}: put long scripts in a file and run that`,
-      );
-    }
-    if (command.includes("\0")) {
-      throw new RangeError("Cannot start task: command contains a NUL character: remove it");
-    }
-    const timeoutSeconds = request.timeoutSeconds ?? null;
-    if (
-      timeoutSeconds !== null &&
-      !(Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 &&
-        timeoutSeconds <= MAX_TIMEOUT_SECONDS)
-    ) {
-      throw new RangeError(
-        `Cannot start task: timeout_seconds ${timeoutSeconds} is out of range: pass a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS}, or leave it out for no timeout`,
-      );
-    }
-    const cwd = this.#resolveCwd(request.cwd);
-    const env = validateEnv(request.env);
-    const label = validateLabel(request.label);
-    const stdin = validateStdin(request.stdin);
+    const { command, cwd, timeoutSeconds, env, label, stdin } = checkStart(
+      request,
+      this.#options.defaultCwd,
+    );
     const decision = checkCommand(this.#options.policy, command);
-    if (!decision.allowed) throw new Error(decision.reason);
+    if (!decision.allowed) throw new BackburnerError("refused_by_policy", decision.reason);
     const envDecision = checkEnv(this.#options.policy, env);
-    if (!envDecision.allowed) throw new Error(envDecision.reason);
+    if (!envDecision.allowed) throw new BackburnerError("refused_by_policy", envDecision.reason);
 
     this.#requireState();
     const id = newTaskId();
@@ -492,10 +342,9 @@ export class Engine {
     let spawnError: Error | undefined;
     const createdAt = Date.now();
     let startedAt = createdAt;
+    let deadlineAt: number | null = null;
     try {
-      Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-      Deno.writeFileSync(paths.log, new Uint8Array(), { mode: 0o600 });
-      if (stdin !== undefined) Deno.writeFileSync(paths.stdin, stdin, { mode: 0o600 });
+      createTaskFolder(paths, stdin);
       this.#store.insertTask({
         id,
         command,
@@ -509,7 +358,7 @@ export class Engine {
       inserted = true;
       startedAt = Date.now();
       try {
-        child = spawnTask({
+        child = this.#executor.spawn({
           taskId: id,
           command,
           cwd,
@@ -522,27 +371,30 @@ export class Engine {
           maxLogBytes: this.#options.maxLogBytes,
           timeoutSeconds,
           graceSeconds: this.#options.graceSeconds,
-          cgroupBase: this.#cgroupBase,
         });
       } catch (error) {
         if (error instanceof Deno.errors.NotFound && /cwd/.test(error.message)) {
           const why = /not a directory/.test(error.message)
             ? "is not a directory"
             : "does not exist";
-          spawnError = new RangeError(
+          spawnError = new BackburnerError(
+            "spawn_failed",
             `Cannot start task: cwd "${cwd}" ${why}: pass an existing directory`,
           );
         } else {
-          spawnError = new Error(
+          spawnError = new BackburnerError(
+            "spawn_failed",
             `Cannot start task: the shell could not be started (${String(error)})`,
           );
         }
         throw spawnError;
       }
-      this.#store.markStarted(id, child.pid, startedAt);
+      deadlineAt = deadlineFrom(startedAt, timeoutSeconds);
+      this.#store.markStarted(id, child.pid, startedAt, deadlineAt);
     } catch (error) {
       this.#undoStart(id, inserted, child);
-      throw spawnError ?? new Error(
+      throw spawnError ?? new BackburnerError(
+        "storage_failure",
         `Cannot start task: the state directory "${this.#options.home}" could not record it (${
           error instanceof Error ? error.message : String(error)
         }): free disk space or fix the directory, then try again`,
@@ -552,7 +404,7 @@ export class Engine {
     child.exited.then((exit) => this.#onWrapperExit(id, exit)).catch((error) =>
       this.#log(`watching task ${id} failed: ${String(error)}`)
     );
-    if (timeoutSeconds !== null) this.#armDeadline(id, startedAt + timeoutSeconds * 1000);
+    if (deadlineAt !== null) this.#deadlines.arm(id, deadlineAt);
     return this.#require(id);
   }
 
@@ -560,7 +412,10 @@ export class Engine {
   #undoStart(id: string, inserted: boolean, child: SpawnedTask | undefined): void {
     if (child) {
       // Just spawned, it has done nothing worth a grace period; its exit is not a task's end.
-      terminateTree({ taskId: id, pgid: child.pid, requestedAt: 0, graceMs: 0 }).catch((error) =>
+      this.#executor.stop({ taskId: id, pid: child.pid, cgroup: null }, {
+        requestedAt: 0,
+        graceMs: 0,
+      }).catch((error) =>
         this.#log(`stopping the process of failed start ${id} failed: ${String(error)}`)
       );
     }
@@ -573,40 +428,10 @@ export class Engine {
       }
     }
     try {
-      Deno.removeSync(this.#paths(id).dir, { recursive: true });
+      removeTaskFolder(this.#paths(id).dir);
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) {
-        this.#log(`removing the folder of failed start ${id} failed: ${String(error)}`);
-      }
+      this.#log(`removing the folder of failed start ${id} failed: ${String(error)}`);
     }
-  }
-
-  #resolveCwd(cwd: string | undefined): string {
-    if (cwd === undefined) return this.#options.defaultCwd;
-    if (typeof cwd !== "string" || cwd.trim() === "") {
-      throw new RangeError(
-        "Cannot start task: cwd is empty: pass a directory, or leave cwd out to use the server's",
-      );
-    }
-    if (cwd.includes("\0")) {
-      throw new RangeError("Cannot start task: cwd contains a NUL character: remove it");
-    }
-    return isAbsolute(cwd) ? resolve(cwd) : resolve(this.#options.defaultCwd, cwd);
-  }
-
-  #armDeadline(id: string, at: number): void {
-    const timer = setTimeout(() => {
-      if (at > Date.now()) return this.#armDeadline(id, at);
-      this.#deadlines.delete(id);
-      this.#stopInBackground(id, "timeout");
-    }, Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS));
-    Deno.unrefTimer(timer);
-    this.#deadlines.set(id, timer);
-  }
-
-  #disarmDeadline(id: string): void {
-    clearTimeout(this.#deadlines.get(id));
-    this.#deadlines.delete(id);
   }
 
   #onWrapperExit(id: string, exit: WrapperExit): void {
@@ -614,69 +439,42 @@ export class Engine {
     this.#wrapperExits.set(id, exit);
     if (this.#closed) return;
     const task = this.#store.getTask(id);
-    if (!task || isTerminal(task.status)) return this.#ended(id);
-    if (task.stopReason) {
-      this.#stopInBackground(id, task.stopReason);
-      return;
-    }
-    if (this.#recordExit(task)) return;
-    // No record, yet the wrapper exited by itself with its command's code: the record could not
-    // be written (the task removed its folder, the disk is full). What this server saw is the end.
-    if (exit.code !== null && readExitRecord(this.#paths(id).exit) === null) {
-      const recorded = this.#store.finishExited(id, {
-        status: statusForExit(exit.code),
-        exitCode: exit.code,
-        signal: signalFromExitCode(exit.code),
-        statusMessage:
-          "The exit code is the one the task's shell returned: its exit record could not be written (its folder removed, or the disk full)",
-        endedAt: Date.now(),
-      });
-      if (recorded) {
-        this.#ended(id);
-        this.#changed(id);
+    const record = task && task.status === "working" && !task.stopReason
+      ? readExitRecord(this.#paths(id).exit)
+      : null;
+    this.#perform(id, afterWrapperExit({ task, exit, record, now: Date.now() }).action);
+  }
+
+  /** Does what reconcile.ts decided for a task. */
+  #perform(id: string, action: Action): void {
+    switch (action.kind) {
+      case "nothing":
+      case "adopt":
+      case "look_for_processes":
         return;
+      case "forget":
+        return this.#ended(id);
+      case "stop":
+        return this.#stopInBackground(id, action.reason);
+      case "end": {
+        if (this.#store.finishExited(id, action.end)) {
+          this.#ended(id);
+          this.#changed(id);
+          if (action.end.status === "interrupted") this.#log(`task ${id} was interrupted`);
+          return;
+        }
+        if (action.onRace === "nothing") return;
+        // A stop was asked meanwhile: that stop decides how the task ends.
+        const now = this.#store.getTask(id);
+        if (now?.status === "working" && now.stopReason) this.#stopInBackground(id, now.stopReason);
       }
-      const now = this.#store.getTask(id);
-      if (now?.status === "working" && now.stopReason) this.#stopInBackground(id, now.stopReason);
     }
-    // Killed from outside, the wrapper left no code: the monitor decides, once the rest of the
-    // tree is gone too.
   }
 
   /** Forgets what was kept for a task while it ran. */
   #ended(id: string): void {
-    this.#disarmDeadline(id);
+    this.#deadlines.disarm(id);
     this.#wrapperExits.delete(id);
-  }
-
-  /** Records the end of a task from its exit record; false when there is none or it lost a race. */
-  #recordExit(task: Task): boolean {
-    const record = readExitRecord(this.#paths(task.id).exit);
-    if (!record) return false;
-    if (record.reason) {
-      // The wrapper stopped the command itself (its timeout or log cap): finish it as that stop,
-      // once this server has checked that nothing of the task is left.
-      this.#stopInBackground(task.id, record.reason);
-      return true;
-    }
-    const end: TaskEnd = {
-      status: statusForExit(record.code),
-      exitCode: record.code,
-      signal: signalFromExitCode(record.code),
-      statusMessage: null,
-      // File times are kernel-tick coarse; never let a quick task end before it started.
-      endedAt: Math.max(record.at, task.startedAt ?? task.createdAt),
-    };
-    if (this.#store.finishExited(task.id, end)) {
-      this.#ended(task.id);
-      this.#changed(task.id);
-      return true;
-    }
-    const now = this.#store.getTask(task.id);
-    if (now?.status === "working" && now.stopReason) {
-      this.#stopInBackground(task.id, now.stopReason);
-    }
-    return false;
   }
 
   /** A stop nobody waits for: a failure is logged, and the monitor tries again on its next pass. */
@@ -694,54 +492,33 @@ export class Engine {
       const requestedAt = Date.now();
       const task = this.#store.requestStop(id, reason, requestedAt);
       if (!task || isTerminal(task.status)) return task;
-      const effective = task.stopReason ?? reason;
-      // No signal goes into a task's start-up window, where a shell would lose it.
-      const young = (task.startedAt ?? 0) + START_WINDOW_MS - Date.now();
-      if (young > 0) await new Promise((resolve) => setTimeout(resolve, young));
+      await waitStartWindow(task);
       const dir = this.#paths(id).dir;
-      const { forced: killed, method, firstSignalAt } = await terminateTree({
-        taskId: id,
-        pgid: task.pid,
-        cgroup: readTaskCgroup(dir, id),
-        commandPid: readCommandPid(dir),
-        signalMark: join(dir, "signalled"),
-        requestedAt: task.stopRequestedAt ?? Date.now(),
-        graceMs: this.#options.graceSeconds * 1000,
-      });
+      const outcome = await this.#executor.stop(
+        { ...this.#target(task, true), commandPid: readCommandPid(dir) },
+        {
+          requestedAt: task.stopRequestedAt ?? Date.now(),
+          graceMs: this.#options.graceSeconds * 1000,
+          signalMark: join(dir, "signalled"),
+        },
+      );
       const record = readExitRecord(this.#paths(id).exit);
       const wrapper = await this.#children.get(id)?.exited ?? this.#wrapperExits.get(id);
-      // Another server's stop may have signalled the task first: the mark says when.
-      const natural = naturalExitCode({
-        record,
-        wrapperCode: wrapper?.code ?? null,
-        firstSignalAt: readSignalMark(join(dir, "signalled")) ?? firstSignalAt,
-      });
-      // The wrapper's own stop may have needed SIGKILL before this server looked.
-      const forced = killed || (readWrapperStop(dir)?.forced ?? false);
       this.#store.finish(
         id,
-        natural !== null
-          ? {
-            status: statusForExit(natural),
-            exitCode: natural,
-            signal: signalFromExitCode(natural),
-            statusMessage: null,
-            endedAt: record ? Math.max(record.at, task.startedAt ?? task.createdAt) : Date.now(),
-            natural: true,
-          }
-          : {
-            status: statusForStop(effective),
-            exitCode: record?.code ?? null,
-            signal: forced ? "SIGKILL" : record ? signalFromExitCode(record.code) : null,
-            statusMessage: stopMessage(
-              effective,
-              task,
-              forced,
-              this.#options.graceSeconds,
-              describeGone(method),
-            ),
-            endedAt: Date.now(),
-          },
+        endOfStop({
+          task,
+          reason: task.stopReason ?? reason,
+          record,
+          wrapperCode: wrapper?.code ?? null,
+          // Another server's stop may have signalled the task first: the mark says when.
+          firstSignalAt: readSignalMark(join(dir, "signalled")) ?? outcome.firstSignalAt,
+          // The wrapper's own stop may have needed SIGKILL before this server looked.
+          forced: outcome.forced || (readWrapperStop(dir)?.forced ?? false),
+          gone: outcome.gone,
+          graceSeconds: this.#options.graceSeconds,
+          now: Date.now(),
+        }),
       );
       this.#ended(id);
       this.#changed(id);
@@ -773,7 +550,7 @@ export class Engine {
   }
 
   /** The servers (by id) that are alive, from a process scan at most OWNER_CHECK_MS old. */
-  async #liveOwners(owners: Set<string>, snapshot: () => Promise<ProcessTable>) {
+  async #liveOwners(owners: Set<string>, snapshot: () => Promise<ExecutorSnapshot>) {
     const cached = this.#owners;
     if (
       cached && Date.now() - cached.at < OWNER_CHECK_MS &&
@@ -801,76 +578,89 @@ export class Engine {
     if (checkLogs) this.#logsCheckedAt = now;
     // Most passes find only tasks this server watches through their child handles: read the
     // whole rows only of those that need a look.
-    const summary = this.#store.workingSummary();
     const working: Task[] = [];
-    for (const row of summary) {
-      const mine = row.owner === this.#serverId && row.stopReason === null;
-      if (mine && checkLogs && this.#outputBytes(row.id) > this.#options.maxLogBytes) {
-        this.#stopInBackground(row.id, "log_limit");
+    for (const row of this.#store.workingSummary()) {
+      const mineUnstopped = row.owner === this.#serverId && row.stopReason === null;
+      const first = triage({
+        mineUnstopped,
+        watchedHere: this.#children.has(row.id),
+        logOverCap: mineUnstopped && checkLogs &&
+          this.#outputBytes(row.id) > this.#options.maxLogBytes,
+      });
+      if (first) {
+        this.#perform(row.id, first.action);
         continue;
       }
-      if (mine && this.#children.has(row.id)) continue;
       const task = this.#store.getTask(row.id);
       if (task?.status === "working") working.push(task);
     }
     if (working.length === 0) return;
-    let table: ProcessTable | undefined;
-    const snapshot = async () => table ??= await ProcessTable.read();
+    let snapshot: ExecutorSnapshot | undefined;
+    const look = async () => snapshot ??= await this.#executor.snapshot();
     const owners = new Set<string>();
     for (const task of working) if (task.owner !== null) owners.add(task.owner);
     owners.delete(this.#serverId);
     const liveOwners = owners.size > 0
-      ? await this.#liveOwners(owners, snapshot)
+      ? await this.#liveOwners(owners, look)
       : new Set([this.#serverId]);
-    const unwatched: Task[] = [];
+    const unwatched: TaskFacts[] = [];
     for (const task of working) {
-      if (task.owner !== this.#serverId) {
-        if (task.owner !== null && liveOwners.has(task.owner)) continue;
+      const ownership = task.owner === this.#serverId
+        ? "mine"
+        : task.owner !== null && liveOwners.has(task.owner)
+        ? "owner_alive"
+        : "owner_dead";
+      let facts = this.#facts(task, ownership, now);
+      let decision = decide(facts);
+      if (decision.action.kind === "adopt") {
         if (!this.#store.claim(task.id, task.owner, this.#serverId)) continue;
         this.#log(`adopted task ${task.id}: the process that watched it is gone`);
+        facts = this.#facts(task, "adopted", now);
+        decision = decide(facts);
       }
-      if (this.#stopping.has(task.id)) continue;
-      if (task.stopReason) {
-        // A stop another server began and did not finish (it died, or is far past its grace).
-        const giveUpAt = (task.stopRequestedAt ?? 0) + this.#options.graceSeconds * 1000 +
-          STOPPER_GIVE_UP_MS;
-        if (task.owner !== this.#serverId || now >= giveUpAt || !this.#children.has(task.id)) {
-          this.#stopInBackground(task.id, task.stopReason);
+      const { action } = decision;
+      if (action.kind === "look_for_processes") {
+        if (action.deadlineAt !== null && !this.#deadlines.has(task.id)) {
+          this.#deadlines.arm(task.id, action.deadlineAt);
         }
-        continue;
-      }
-      if (this.#children.has(task.id)) continue;
-      if (this.#recordExit(task)) continue;
-      if (task.deadlineAt !== null && task.deadlineAt <= now) {
-        this.#stopInBackground(task.id, "timeout");
-        continue;
-      }
-      if (task.deadlineAt !== null && !this.#deadlines.has(task.id)) {
-        this.#armDeadline(task.id, task.deadlineAt);
-      }
-      unwatched.push(task);
+        unwatched.push(facts);
+      } else this.#perform(task.id, action);
     }
     if (unwatched.length === 0) return;
-    const processes = await snapshot();
-    for (const task of unwatched) {
-      if (processes.tree(task.id, task.pid).length > 0) continue;
+    const processes = await look();
+    for (const facts of unwatched) {
+      const { task } = facts;
       // The wrapper writes its exit record before it exits, so a record may have appeared
       // between the first look and the process scan.
-      if (this.#recordExit(task)) continue;
-      const ended = this.#store.finishExited(task.id, {
-        status: "interrupted",
-        exitCode: null,
-        signal: null,
-        statusMessage:
-          "Interrupted: the task's processes are gone and it left no exit code (killed from outside, or the machine restarted)",
-        endedAt: Date.now(),
+      const left = processes.count(this.#target(task, false)) > 0;
+      const decision = decide({
+        ...facts,
+        stoppingHere: this.#stopping.has(task.id),
+        record: left ? facts.record : readExitRecord(this.#paths(task.id).exit),
+        processesLeft: left,
+        now: Date.now(),
       });
-      if (ended) {
-        this.#ended(task.id);
-        this.#changed(task.id);
-        this.#log(`task ${task.id} was interrupted`);
-      }
+      this.#perform(task.id, decision.action);
     }
+  }
+
+  /** What reconcile.ts decides a working task from. */
+  #facts(task: Task, ownership: TaskFacts["ownership"], now: number): TaskFacts {
+    const stoppingHere = this.#stopping.has(task.id);
+    // The exit record is only read where it can decide: not for a task left to its owner, being
+    // stopped, or with a stop asked.
+    const looksAtRecord = (ownership === "mine" || ownership === "adopted") && !stoppingHere &&
+      !task.stopReason;
+    return {
+      task,
+      ownership,
+      stoppingHere,
+      watchedHere: this.#children.has(task.id),
+      record: looksAtRecord ? readExitRecord(this.#paths(task.id).exit) : null,
+      processesLeft: null,
+      graceMs: this.#options.graceSeconds * 1000,
+      now,
+    };
   }
 
   status(id: unknown): { task: Task; outputBytes: number } {
@@ -883,12 +673,8 @@ export class Engine {
     const { task, outputBytes } = this.status(id);
     const ended = this.#endedOutput.get(task.id);
     if (ended) {
-      let mtime: Date | null = null;
-      try {
-        mtime = Deno.statSync(this.#paths(task.id).log).mtime;
-      } catch {
-        // removed meanwhile: no output time to give
-      }
+      // A log removed meanwhile has no output time to give.
+      const mtime = outputModified(this.#paths(task.id).log);
       const secondsSinceOutput = secondsSince(mtime, Date.now());
       return { task, outputBytes, output: { ...ended, secondsSinceOutput } };
     }
@@ -910,11 +696,7 @@ export class Engine {
   }
 
   #outputBytes(id: string): number {
-    try {
-      return Deno.statSync(this.#paths(id).log).size;
-    } catch {
-      return 0;
-    }
+    return outputBytes(this.#paths(id).log);
   }
 
   /**
@@ -923,50 +705,13 @@ export class Engine {
    */
   async output(id: unknown, request: OutputRequest = {}): Promise<TaskOutput> {
     const task = this.#require(id);
-    const modes = [
-      request.tailLines !== undefined && "tail_lines",
-      request.headLines !== undefined && "head_lines",
-      request.offset !== undefined && "offset",
-      request.grep !== undefined && "grep",
-    ].filter(Boolean);
-    if (modes.length > 1) {
-      throw new RangeError(
-        `Pass only one of tail_lines, head_lines, offset and grep, not ${modes.join(" and ")}`,
-      );
-    }
-    if (request.maxBytes !== undefined && request.offset === undefined) {
-      throw new RangeError("max_bytes goes with offset: pass offset too (0 reads from the start)");
-    }
-    if (
-      (request.context !== undefined || request.maxMatches !== undefined) &&
-      request.grep === undefined
-    ) {
-      throw new RangeError("context and max_matches go with grep: pass a grep pattern too");
-    }
+    checkOutput(request);
     const path = this.#paths(task.id).log;
     const read = {
       maxChars: this.#options.maxOutputChars,
       raw: request.raw ?? false,
       complete: isTerminal(task.status),
     };
-    // Checked here in the tool's own words; logs.ts checks again in its own.
-    const ranges = [
-      ["tail_lines", request.tailLines, 1, 1_000_000],
-      ["head_lines", request.headLines, 1, 1_000_000],
-      ["offset", request.offset, 0, Number.MAX_SAFE_INTEGER],
-      ["max_bytes", request.maxBytes, 1, Number.MAX_SAFE_INTEGER],
-      ["context", request.context, 0, 20],
-      ["max_matches", request.maxMatches, 1, 1000],
-    ] as const;
-    for (const [name, value, min, max] of ranges) {
-      if (value !== undefined && !(Number.isSafeInteger(value) && value >= min && value <= max)) {
-        throw new RangeError(
-          `${name} ${value} is out of range: pass a whole number from ${min}${
-            max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ""
-          }${name === "offset" ? ", such as next_offset from the previous reply" : ""}`,
-        );
-      }
-    }
     if (request.grep !== undefined) {
       const grep = await grepLog(path, {
         ...read,
@@ -1007,39 +752,28 @@ export class Engine {
    * them too, so that no process of a cancelled task is left. Its recorded status stays.
    */
   async #stopLeftovers(task: Task): Promise<number> {
-    const cgroup = readTaskCgroup(this.#paths(task.id).dir, task.id);
-    const table = await ProcessTable.read({ cgroups: cgroup === null ? [] : [cgroup] });
-    const leftovers = table.tree(task.id, task.pid, cgroup);
-    if (leftovers.length === 0) return 0;
-    await terminateTree({
-      taskId: task.id,
-      pgid: task.pid,
-      cgroup,
+    const target = this.#target(task, true);
+    const leftovers = (await this.#executor.snapshot([target])).count(target);
+    if (leftovers === 0) return 0;
+    await this.#executor.stop(target, {
       requestedAt: Date.now(),
       graceMs: this.#options.graceSeconds * 1000,
     });
-    return leftovers.length;
+    return leftovers;
   }
 
   /** The newest tasks matching the filter, and how many match in all. */
   list(
     request: ListRequest & { before?: { createdAt: number; id: string } } = {},
   ): { tasks: Task[]; total: number } {
-    const limit = request.limit ?? 20;
-    if (!(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) {
-      throw new RangeError(`limit ${limit} is out of range: pass a whole number from 1 to 1000`);
-    }
-    const status = request.status;
-    if (status !== undefined && !(TASK_STATUSES as readonly string[]).includes(status)) {
-      throw new RangeError(
-        `Unknown status "${String(status).slice(0, 40)}": pass one of ${TASK_STATUSES.join(", ")}`,
-      );
-    }
+    const { limit, status } = checkList(request);
     return this.#store.listTasks({
       limit,
-      status: status as TaskStatus | undefined,
+      status,
       label: request.label?.trim(),
-      cwd: request.cwd === undefined ? undefined : this.#resolveCwd(request.cwd),
+      cwd: request.cwd === undefined
+        ? undefined
+        : resolveCwd(request.cwd, this.#options.defaultCwd),
       before: request.before && { createdAt: request.before.createdAt, id: request.before.id },
     });
   }

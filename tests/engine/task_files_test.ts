@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readExitRecord, readTaskCgroup, readWrapperStop } from "../src/process.ts";
-import { tempDir } from "./helpers.ts";
+import { readExitRecord, readTaskCgroup, readWrapperStop } from "../../src/engine/task_files.ts";
+import { tempDir } from "../helpers.ts";
 
 Deno.test("exit records: old ones (a code) and new ones (a code and the wrapper's reason)", async () => {
   const dir = await tempDir();

@@ -1,0 +1,238 @@
+/**
+ * What callers ask the engine for (start a task, read its output, list tasks), checked and
+ * normalised before anything happens: each refusal is a BackburnerError("invalid_argument") that
+ * names the argument, its value and what to pass instead.
+ *
+ * @module
+ */
+import { isAbsolute, resolve } from "node:path";
+import { BackburnerError } from "../errors.ts";
+import { TASK_MARKER } from "../executors/executor.ts";
+import type { GrepResult } from "../logs/grep.ts";
+import type { Slice } from "../logs/slice.ts";
+import { type Task, TASK_STATUSES, type TaskStatus } from "../task.ts";
+
+export interface StartRequest {
+  readonly command: string;
+  readonly cwd?: string;
+  readonly timeoutSeconds?: number;
+  /** Extra environment variables for this task. */
+  readonly env?: Record<string, string>;
+  /** A short name shown in lists. */
+  readonly label?: string;
+  /** Text fed to the command's stdin, which is then closed. Default: empty stdin. */
+  readonly stdin?: string;
+  /**
+   * A protocol task's ttl: keep it this long after creation (ms), capped at the retention period;
+   * null for the retention period. Left out (plain tasks), a task is kept for the retention
+   * period after it ends.
+   */
+  readonly ttlMs?: number | null;
+}
+
+export interface ListRequest {
+  readonly limit?: number;
+  readonly status?: string;
+  readonly label?: string;
+  readonly cwd?: string;
+}
+
+/** Which part of a task's output to read; at most one of tail, head, offset and grep. */
+export interface OutputRequest {
+  readonly tailLines?: number;
+  readonly headLines?: number;
+  readonly offset?: number;
+  readonly maxBytes?: number;
+  readonly grep?: RegExp;
+  readonly context?: number;
+  readonly maxMatches?: number;
+  /** The bytes as written instead of clean text. */
+  readonly raw?: boolean;
+}
+
+export interface TaskOutput {
+  readonly task: Task;
+  /** Set for tail, head and range reads. */
+  readonly slice?: Slice;
+  /** Set for a grep. */
+  readonly grep?: GrepResult;
+}
+
+const MAX_COMMAND_CHARS = 100_000;
+const MAX_STDIN_BYTES = 10 * 1024 * 1024;
+const MAX_LABEL_CHARS = 100;
+const MAX_ENV_ENTRIES = 200;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
+
+function invalid(message: string): BackburnerError {
+  return new BackburnerError("invalid_argument", message);
+}
+
+/** A start request as the engine runs it: every field checked, the cwd resolved. */
+export interface CheckedStart {
+  readonly command: string;
+  readonly cwd: string;
+  readonly timeoutSeconds: number | null;
+  readonly env: Record<string, string>;
+  readonly label: string | null;
+  /** The stdin text as bytes; undefined for an empty stdin. */
+  readonly stdin: Uint8Array | undefined;
+}
+
+/** Checks a start request; `defaultCwd` is where a task without a cwd (or a relative one) runs. */
+export function checkStart(request: StartRequest, defaultCwd: string): CheckedStart {
+  const command = request.command;
+  if (typeof command !== "string" || command.trim() === "") {
+    throw invalid("Cannot start task: command is empty: pass the shell command to run");
+  }
+  if (command.length > MAX_COMMAND_CHARS) {
+    throw invalid(
+      `Cannot start task: command is ${command.length} characters, more than ${MAX_COMMAND_CHARS}: put long scripts in a file and run that`,
+    );
+  }
+  if (command.includes("\0")) {
+    throw invalid("Cannot start task: command contains a NUL character: remove it");
+  }
+  const timeoutSeconds = request.timeoutSeconds ?? null;
+  if (
+    timeoutSeconds !== null &&
+    !(Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 &&
+      timeoutSeconds <= MAX_TIMEOUT_SECONDS)
+  ) {
+    throw invalid(
+      `Cannot start task: timeout_seconds ${timeoutSeconds} is out of range: pass a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS}, or leave it out for no timeout`,
+    );
+  }
+  return {
+    command,
+    cwd: resolveCwd(request.cwd, defaultCwd),
+    timeoutSeconds,
+    env: checkEnv(request.env),
+    label: checkLabel(request.label),
+    stdin: checkStdin(request.stdin),
+  };
+}
+
+/** A task's working directory: absolute, relative to `defaultCwd`, or `defaultCwd` itself. */
+export function resolveCwd(cwd: string | undefined, defaultCwd: string): string {
+  if (cwd === undefined) return defaultCwd;
+  if (typeof cwd !== "string" || cwd.trim() === "") {
+    throw invalid(
+      "Cannot start task: cwd is empty: pass a directory, or leave cwd out to use the server's",
+    );
+  }
+  if (cwd.includes("\0")) {
+    throw invalid("Cannot start task: cwd contains a NUL character: remove it");
+  }
+  return isAbsolute(cwd) ? resolve(cwd) : resolve(defaultCwd, cwd);
+}
+
+function checkEnv(env: Record<string, string> | undefined): Record<string, string> {
+  if (env === undefined) return {};
+  const entries = Object.entries(env);
+  if (entries.length > MAX_ENV_ENTRIES) {
+    throw invalid(
+      `Cannot start task: env has ${entries.length} variables, more than ${MAX_ENV_ENTRIES}: pass fewer`,
+    );
+  }
+  for (const [name, value] of entries) {
+    if (!ENV_NAME.test(name)) {
+      throw invalid(
+        `Cannot start task: env name "${
+          name.slice(0, 80)
+        }" is not a valid variable name: use letters, digits and _, not starting with a digit`,
+      );
+    }
+    if (name === TASK_MARKER) {
+      throw invalid(`Cannot start task: env may not set ${TASK_MARKER}: backburner sets it`);
+    }
+    if (typeof value !== "string" || value.includes("\0")) {
+      throw invalid(
+        `Cannot start task: env value of "${name}" must be a string without NUL characters`,
+      );
+    }
+  }
+  return env;
+}
+
+function checkLabel(label: string | undefined): string | null {
+  if (label === undefined) return null;
+  const trimmed = label.trim();
+  if (trimmed === "" || trimmed.length > MAX_LABEL_CHARS || /\p{Cc}/u.test(trimmed)) {
+    throw invalid(
+      `Cannot start task: label "${
+        label.slice(0, 80)
+      }" must be 1 to ${MAX_LABEL_CHARS} printable characters`,
+    );
+  }
+  return trimmed;
+}
+
+function checkStdin(stdin: string | undefined): Uint8Array | undefined {
+  if (stdin === undefined) return undefined;
+  const bytes = new TextEncoder().encode(stdin);
+  if (bytes.length > MAX_STDIN_BYTES) {
+    throw invalid(
+      `Cannot start task: stdin is ${bytes.length} bytes, more than ${MAX_STDIN_BYTES}: write large input to a file and redirect it in the command`,
+    );
+  }
+  return bytes;
+}
+
+/** Checks an output request: one mode at most, options only with their mode, numbers in range. */
+export function checkOutput(request: OutputRequest): void {
+  const modes = [
+    request.tailLines !== undefined && "tail_lines",
+    request.headLines !== undefined && "head_lines",
+    request.offset !== undefined && "offset",
+    request.grep !== undefined && "grep",
+  ].filter(Boolean);
+  if (modes.length > 1) {
+    throw invalid(
+      `Pass only one of tail_lines, head_lines, offset and grep, not ${modes.join(" and ")}`,
+    );
+  }
+  if (request.maxBytes !== undefined && request.offset === undefined) {
+    throw invalid("max_bytes goes with offset: pass offset too (0 reads from the start)");
+  }
+  if (
+    (request.context !== undefined || request.maxMatches !== undefined) &&
+    request.grep === undefined
+  ) {
+    throw invalid("context and max_matches go with grep: pass a grep pattern too");
+  }
+  // Checked here in the tool's own words; logs.ts checks again in its own.
+  const ranges = [
+    ["tail_lines", request.tailLines, 1, 1_000_000],
+    ["head_lines", request.headLines, 1, 1_000_000],
+    ["offset", request.offset, 0, Number.MAX_SAFE_INTEGER],
+    ["max_bytes", request.maxBytes, 1, Number.MAX_SAFE_INTEGER],
+    ["context", request.context, 0, 20],
+    ["max_matches", request.maxMatches, 1, 1000],
+  ] as const;
+  for (const [name, value, min, max] of ranges) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= min && value <= max)) {
+      throw invalid(
+        `${name} ${value} is out of range: pass a whole number from ${min}${
+          max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ""
+        }${name === "offset" ? ", such as next_offset from the previous reply" : ""}`,
+      );
+    }
+  }
+}
+
+/** A list request's limit (default 20) and status, checked. */
+export function checkList(request: ListRequest): { limit: number; status?: TaskStatus } {
+  const limit = request.limit ?? 20;
+  if (!(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) {
+    throw invalid(`limit ${limit} is out of range: pass a whole number from 1 to 1000`);
+  }
+  const status = request.status;
+  if (status !== undefined && !(TASK_STATUSES as readonly string[]).includes(status)) {
+    throw invalid(
+      `Unknown status "${String(status).slice(0, 40)}": pass one of ${TASK_STATUSES.join(", ")}`,
+    );
+  }
+  return { limit, status: status as TaskStatus | undefined };
+}

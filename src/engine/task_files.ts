@@ -1,0 +1,169 @@
+/**
+ * A task's folder on disk, the one place that names its files: output.log (stdout and stderr
+ * interleaved), stdin (the text fed to the command), exit (the record the wrapper leaves: "<code>",
+ * or "<code> <reason>" when it stopped the command itself), stop (the stop the wrapper claimed,
+ * and "forced" when SIGKILL was needed), and cgroup (the cgroup the wrapper moved into).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { ExitRecord, WrapperStopReason } from "../executors/executor.ts";
+import { isTaskCgroup } from "../executors/local/cgroup.ts";
+import { isTaskId } from "../task.ts";
+
+/** The paths of one task's files. */
+export interface TaskPaths {
+  readonly dir: string;
+  readonly log: string;
+  readonly exit: string;
+  readonly stdin: string;
+}
+
+/** The folder every task's folder lives in. */
+export function tasksDir(home: string): string {
+  return join(home, "tasks");
+}
+
+export function taskPaths(home: string, id: string): TaskPaths {
+  const dir = join(tasksDir(home), id);
+  return {
+    dir,
+    log: join(dir, "output.log"),
+    exit: join(dir, "exit"),
+    stdin: join(dir, "stdin"),
+  };
+}
+
+/** Makes a task's folder with an empty log and, when given, the text for its stdin. */
+export function createTaskFolder(paths: TaskPaths, stdin: Uint8Array | undefined): void {
+  Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  Deno.writeFileSync(paths.log, new Uint8Array(), { mode: 0o600 });
+  if (stdin !== undefined) Deno.writeFileSync(paths.stdin, stdin, { mode: 0o600 });
+}
+
+/** Removes a task's folder and all in it; false (not an error) when it was already gone. */
+export function removeTaskFolder(dir: string): boolean {
+  try {
+    Deno.removeSync(dir, { recursive: true });
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * The task folders in the state directory, by task id, with when each last changed; empty when
+ * the folder of task folders cannot be read.
+ */
+export function listTaskFolders(
+  home: string,
+): { id: string; dir: string; changedAt: () => number | null }[] {
+  const tasks = tasksDir(home);
+  try {
+    return [...Deno.readDirSync(tasks)]
+      .filter((entry) => entry.isDirectory && isTaskId(entry.name))
+      .map((entry) => {
+        const dir = join(tasks, entry.name);
+        return {
+          id: entry.name,
+          dir,
+          changedAt: () => Deno.statSync(dir).mtime?.getTime() ?? null,
+        };
+      });
+  } catch {
+    return [];
+  }
+}
+
+/** Bytes of output a task has written so far; 0 when its log is gone. */
+export function outputBytes(logPath: string): number {
+  try {
+    return Deno.statSync(logPath).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** When the log last grew; null when it is gone. */
+export function outputModified(logPath: string): Date | null {
+  try {
+    return Deno.statSync(logPath).mtime;
+  } catch {
+    return null;
+  }
+}
+
+function wrapperStopReason(word: string | undefined): WrapperStopReason | null {
+  return word === "timeout" || word === "log_limit" ? word : null;
+}
+
+/**
+ * The exit record a wrapper left ("<code>", or "<code> <reason>" when it stopped the command
+ * itself), or null when it left none (yet).
+ */
+export function readExitRecord(path: string): ExitRecord | null {
+  let text: string;
+  let at: number;
+  try {
+    text = Deno.readTextFileSync(path);
+    at = Deno.statSync(path).mtime?.getTime() ?? Date.now();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  const [code, reason] = text.trim().split(/\s+/);
+  const parsed = Number.parseInt(code, 10);
+  return Number.isInteger(parsed) ? { code: parsed, at, reason: wrapperStopReason(reason) } : null;
+}
+
+/**
+ * The stop the wrapper claimed in the task folder, and whether its stopper needed SIGKILL; null
+ * when it claimed none.
+ */
+export function readWrapperStop(
+  taskDir: string,
+): { reason: WrapperStopReason; forced: boolean } | null {
+  let words: string[];
+  try {
+    words = Deno.readTextFileSync(`${taskDir}/stop`).trim().split(/\s+/);
+  } catch {
+    return null;
+  }
+  const reason = wrapperStopReason(words[0]);
+  return reason && { reason, forced: words.includes("forced") };
+}
+
+/**
+ * The cgroup the task's wrapper moved into, from <task>/cgroup; null without one. The task can
+ * write that file, so only a path of the shape the wrapper uses, for this very task, is taken:
+ * a task cannot make a cancel kill someone else's cgroup.
+ */
+export function readTaskCgroup(taskDir: string, taskId: string): string | null {
+  let path: string;
+  try {
+    path = Deno.readTextFileSync(`${taskDir}/cgroup`).trim();
+  } catch {
+    return null;
+  }
+  return isTaskCgroup(path, taskId) ? path : null;
+}
+
+/** The pid of a task's command, which its wrapper notes in <task>/command; null before that. */
+export function readCommandPid(taskDir: string): number | null {
+  try {
+    const pid = Number.parseInt(Deno.readTextFileSync(`${taskDir}/command`), 10);
+    return Number.isInteger(pid) && pid > 1 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** When any stopper first signalled the task's command (the mark's mtime); null if none did. */
+export function readSignalMark(path: string): number | null {
+  try {
+    return Deno.statSync(path).mtime?.getTime() ?? null;
+  } catch {
+    return null;
+  }
+}
