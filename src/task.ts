@@ -1,7 +1,5 @@
 /** A background task as the engine records it, and pure helpers over it. */
 
-import type { OutputState } from "./progress.ts";
-
 export const TASK_STATUSES = [
   "working",
   "completed",
@@ -176,73 +174,4 @@ export function describe(task: Task): string {
       return task.statusMessage ??
         "The task's processes vanished without recording an exit code";
   }
-}
-
-/** The JSON shape of a task that tools and the command line show. */
-export interface TaskView {
-  task_id: string;
-  status: TaskStatus;
-  label: string | null;
-  command: string;
-  cwd: string;
-  exit_code: number | null;
-  signal: string | null;
-  status_message: string;
-  created_at: string;
-  started_at: string | null;
-  ended_at: string | null;
-  duration_seconds: number | null;
-  timeout_seconds: number | null;
-  pid: number | null;
-  output_bytes: number;
-}
-
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
-
-/** `now` gives a running task's duration so far. */
-export function viewTask(task: Task, outputBytes: number, now: number): TaskView {
-  const end = task.endedAt ?? (task.status === "working" ? now : null);
-  return {
-    task_id: task.id,
-    status: task.status,
-    label: task.label,
-    command: task.command,
-    cwd: task.cwd,
-    exit_code: task.exitCode,
-    signal: task.signal,
-    status_message: describe(task),
-    created_at: new Date(task.createdAt).toISOString(),
-    started_at: iso(task.startedAt),
-    ended_at: iso(task.endedAt),
-    duration_seconds: task.startedAt !== null && end !== null
-      ? Math.max(0, Math.round(end - task.startedAt) / 1000)
-      : null,
-    timeout_seconds: task.timeoutSeconds,
-    pid: task.pid,
-    output_bytes: outputBytes,
-  };
-}
-
-/** The JSON of task_status (and of the status resource and `backburner show --json`). */
-export interface StatusView extends TaskView {
-  progress: OutputState["progress"];
-  seconds_since_output: number | null;
-  waiting_for_input: boolean;
-}
-
-/** A task's view plus what its output shows. */
-export function viewStatus(
-  task: Task,
-  outputBytes: number,
-  output: OutputState,
-  now: number,
-): StatusView {
-  return {
-    ...viewTask(task, outputBytes, now),
-    progress: output.progress,
-    seconds_since_output: output.secondsSinceOutput,
-    waiting_for_input: output.waitingForInput,
-  };
 }

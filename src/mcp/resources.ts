@@ -4,7 +4,9 @@
  * readable, and subscribable.
  */
 import type { Engine } from "../engine.ts";
-import { isTaskId, viewStatus } from "../task.ts";
+import { isTaskId } from "../task.ts";
+import { viewStatus } from "../views.ts";
+import { RESOURCE_NOT_FOUND, rpcError } from "./errors.ts";
 import {
   McpError,
   type McpServer,
@@ -14,9 +16,6 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from "./sdk.ts";
-
-/** MCP's error code for a resource that does not exist (specification, server/resources). */
-export const RESOURCE_NOT_FOUND = -32002;
 
 const STATUS_URI = /^backburner:\/\/tasks\/([a-z0-9]+)$/;
 const OUTPUT_URI = /^backburner:\/\/tasks\/([a-z0-9]+)\/output$/;
@@ -38,7 +37,7 @@ function taskIdOf(uri: string): string | null {
 }
 
 /** The task a resource URI names, or -32002 with one sentence when there is no such resource. */
-function requireTask(engine: Engine, uri: string): string {
+function requireTask(engine: Engine, uri: string, log: (message: string) => void): string {
   const id = taskIdOf(uri);
   const shown = uri.length > 200 ? `${uri.slice(0, 200)}…` : uri;
   if (id === null) {
@@ -51,7 +50,12 @@ function requireTask(engine: Engine, uri: string): string {
   try {
     engine.status(id);
   } catch (error) {
-    throw new McpError(RESOURCE_NOT_FOUND, (error as Error).message, { uri: shown });
+    // An untyped throw of today's engine from status() means no such task.
+    throw rpcError(error, log, {
+      codes: { unknown_task: RESOURCE_NOT_FOUND },
+      legacy: "unknown_task",
+      data: { uri: shown },
+    });
   }
   return id;
 }
@@ -70,7 +74,11 @@ async function readOutput(engine: Engine, uri: string, id: string): Promise<Read
 }
 
 /** Registers the two templates and the subscribe handlers; returns a function that stops them. */
-export function registerTaskResources(server: McpServer, engine: Engine): () => void {
+export function registerTaskResources(
+  server: McpServer,
+  engine: Engine,
+  log: (message: string) => void,
+): () => void {
   const recent = () => engine.list({ limit: LISTED_TASKS }).tasks;
 
   server.registerResource(
@@ -90,7 +98,7 @@ export function registerTaskResources(server: McpServer, engine: Engine): () => 
       description: "A task's status as JSON, the same as task_status returns",
       mimeType: "application/json",
     },
-    (uri) => readStatus(engine, uri.href, requireTask(engine, uri.href)),
+    (uri) => readStatus(engine, uri.href, requireTask(engine, uri.href, log)),
   );
 
   server.registerResource(
@@ -110,14 +118,14 @@ export function registerTaskResources(server: McpServer, engine: Engine): () => 
       description: "The end of a task's output as clean text, bounded like task_result",
       mimeType: "text/plain",
     },
-    (uri) => readOutput(engine, uri.href, requireTask(engine, uri.href)),
+    (uri) => readOutput(engine, uri.href, requireTask(engine, uri.href, log)),
   );
   // The SDK's own resources/read answers -32602 for a URI no template matches and -32603 for one
   // that is not a URL; every URI that names no task is answered alike, -32002.
   server.server.removeRequestHandler("resources/read");
   server.server.setRequestHandler(ReadResourceRequestSchema, (request) => {
     const { uri } = request.params;
-    const id = requireTask(engine, uri);
+    const id = requireTask(engine, uri, log);
     return OUTPUT_URI.test(uri) ? readOutput(engine, uri, id) : readStatus(engine, uri, id);
   });
 
@@ -126,7 +134,7 @@ export function registerTaskResources(server: McpServer, engine: Engine): () => 
   const seen = new Map<string, { status: string; bytes: number }>();
   server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
   server.server.setRequestHandler(SubscribeRequestSchema, (request) => {
-    const id = requireTask(engine, request.params.uri);
+    const id = requireTask(engine, request.params.uri, log);
     const { task, outputBytes } = engine.status(id);
     seen.set(id, { status: task.status, bytes: outputBytes });
     subscribed.add(request.params.uri);

@@ -1,0 +1,73 @@
+/**
+ * The one place the MCP layer turns an error into what a client sees: an isError tool result of
+ * one sentence, or a JSON-RPC error with a code. An expected error (a BackburnerError) keeps its
+ * sentence; anything else is a bug: its stack goes to stderr, and the client gets one sentence.
+ *
+ * @module
+ */
+
+import { type ErrorCode, isBackburnerError } from "../errors.ts";
+import { type CallToolResult, ErrorCode as RpcCode, McpError } from "./sdk.ts";
+
+/** MCP's error code for a resource that does not exist (specification, server/resources). */
+export const RESOURCE_NOT_FOUND = -32002;
+
+/**
+ * The code of an expected error, or null for a bug. `legacy` is what a RangeError, TypeError or
+ * plain Error counts as: until the engine branch of issue 10 merges, the engine throws those for
+ * expected conditions (a refused command, an argument out of range, an unknown task), with the
+ * same sentences it now gives BackburnerError. Remove the tolerance once every throw is typed.
+ */
+export function expectedCode(error: unknown, legacy: ErrorCode): ErrorCode | null {
+  if (isBackburnerError(error)) return error.code;
+  if (
+    error instanceof RangeError || error instanceof TypeError ||
+    (error instanceof Error && error.constructor === Error)
+  ) return legacy;
+  return null;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The sentence a client gets; a bug's stack goes to the log, never to the client. */
+function sentence(error: unknown, code: ErrorCode | null, log: (message: string) => void): string {
+  if (code !== null) return messageOf(error);
+  log(`unexpected error: ${error instanceof Error ? error.stack : String(error)}`);
+  const message = messageOf(error).split("\n")[0];
+  return message === "" ? "Internal error: see the server's log" : message;
+}
+
+/** A tool's failure as an isError result of one sentence, which an agent can act on. */
+export function toolError(error: unknown, log: (message: string) => void): CallToolResult {
+  const code = expectedCode(error, "invalid_argument");
+  return { isError: true, content: [{ type: "text", text: sentence(error, code, log) }] };
+}
+
+/** JSON-RPC codes per error code; what is not listed is -32603 (internal error). */
+export interface RpcCodes {
+  readonly unknown_task?: number;
+}
+
+/**
+ * A failure of a protocol request (tasks/*, resources/*) as a JSON-RPC error: an unknown task is
+ * -32602 unless `codes` says otherwise (resources: -32002); every other expected error, a request
+ * that cannot be served as asked (a bad argument, a refusal, a failed start), -32602 as well; a
+ * bug -32603. `legacy` is what an untyped engine error counts as (see expectedCode).
+ */
+export function rpcError(
+  error: unknown,
+  log: (message: string) => void,
+  options: { readonly codes?: RpcCodes; readonly legacy?: ErrorCode; readonly data?: unknown } = {},
+): McpError {
+  if (error instanceof McpError) return error;
+  const code = expectedCode(error, options.legacy ?? "invalid_argument");
+  const message = sentence(error, code, log);
+  const rpc = code === null
+    ? RpcCode.InternalError
+    : code === "unknown_task"
+    ? options.codes?.unknown_task ?? RpcCode.InvalidParams
+    : RpcCode.InvalidParams;
+  return new McpError(rpc, message, options.data);
+}
