@@ -8,6 +8,7 @@ import {
   formatAgo,
   formatDuration,
   jsonText,
+  listedStatus,
   oneLine,
   paintStatus,
   progressText,
@@ -17,6 +18,7 @@ import {
 import { inspect, withEngine } from "../session.ts";
 
 const MAX_LABEL_COLUMN = 24;
+const LABEL_COLUMN = 2;
 
 export const ls: Command = {
   name: "ls",
@@ -74,7 +76,7 @@ Examples:
         return [
           { text: task.id },
           {
-            text: task.status,
+            text: listedStatus(task),
             paint: (padded) => paintStatus(task.status, padded, terminal.color),
           },
           { text: shorten(oneLine(task.label ?? "-"), MAX_LABEL_COLUMN) },
@@ -85,7 +87,14 @@ Examples:
         ];
       });
       const header = ["ID", "STATUS", "LABEL", "PROGRESS", "STARTED", "DURATION", "COMMAND"];
-      for (const line of renderTable(header, rows, { width: terminal.columns })) {
+      for (
+        const line of renderTable(header, rows, {
+          width: terminal.columns,
+          // In 80 columns, a long label gives way first; then the command, down to 10 characters.
+          shrinkable: [LABEL_COLUMN],
+          leastFlexWidth: 10,
+        })
+      ) {
         terminal.print(line);
       }
       if (total > shown.length && terminal.interactive) {
