@@ -78,13 +78,11 @@ export async function runCli(args: string[], context: CliContext): Promise<numbe
 }
 
 /**
- * The one mapping of errors to exit codes: 2 for a command line that is wrong (bad usage, an
- * invalid argument), 1 for everything else: what was asked for failed.
+ * The one mapping of errors to exit codes: 2 for a command line that is wrong (a UsageError is an
+ * invalid_argument), 1 for everything else: what was asked for failed.
  */
 function exitCode(error: unknown): number {
-  if (error instanceof UsageError) return 2;
-  if (isBackburnerError(error) && error.code === "invalid_argument") return 2;
-  return 1;
+  return isBackburnerError(error) && error.code === "invalid_argument" ? 2 : 1;
 }
 
 function unknownCommand(name: string): UsageError {

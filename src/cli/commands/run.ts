@@ -58,6 +58,8 @@ Examples:
       try {
         task = engine.start({ command, cwd: values.cwd, timeoutSeconds, label: values.label, env });
       } catch (error) {
+        // A start the engine refuses (the policy, a missing cwd) is what was asked failing: exit 1,
+        // as the overview says, even when the engine calls the cause an invalid argument.
         throw new Failure((error as Error).message);
       }
       terminal.print(task.id);
