@@ -4,7 +4,7 @@
  * readable, and subscribable.
  */
 import type { Engine } from "../engine.ts";
-import { isTaskId } from "../task.ts";
+import { isTaskId, type Task } from "../task.ts";
 import { viewStatus } from "../views.ts";
 import { RESOURCE_NOT_FOUND, rpcError } from "./errors.ts";
 import {
@@ -73,6 +73,32 @@ async function readOutput(engine: Engine, uri: string, id: string): Promise<Read
   return { contents: [{ uri, mimeType: "text/plain", text: slice?.text ?? "" }] };
 }
 
+/** The two kinds of task resource: a task's status, and its output. */
+const RESOURCE_KINDS = [
+  {
+    name: "task",
+    template: "backburner://tasks/{task_id}",
+    uri: statusUri,
+    title: "Task status",
+    description: "A task's status as JSON, the same as task_status returns",
+    mimeType: "application/json",
+    listedName: (name: string) => name,
+    listedDescription: (task: Task) => `Status of task ${task.id} (${task.status})`,
+    read: readStatus,
+  },
+  {
+    name: "task-output",
+    template: "backburner://tasks/{task_id}/output",
+    uri: outputUri,
+    title: "Task output",
+    description: "The end of a task's output as clean text, bounded like task_result",
+    mimeType: "text/plain",
+    listedName: (name: string) => `${name} (output)`,
+    listedDescription: (task: Task) => `The end of task ${task.id}'s output`,
+    read: readOutput,
+  },
+] as const;
+
 /** Registers the two templates and the subscribe handlers; returns a function that stops them. */
 export function registerTaskResources(
   server: McpServer,
@@ -81,45 +107,23 @@ export function registerTaskResources(
 ): () => void {
   const recent = () => engine.list({ limit: LISTED_TASKS }).tasks;
 
-  server.registerResource(
-    "task",
-    new ResourceTemplate("backburner://tasks/{task_id}", {
-      list: () => ({
-        resources: recent().map((task) => ({
-          uri: statusUri(task.id),
-          name: task.label ?? task.command.slice(0, 80),
-          description: `Status of task ${task.id} (${task.status})`,
-          mimeType: "application/json",
-        })),
+  for (const kind of RESOURCE_KINDS) {
+    server.registerResource(
+      kind.name,
+      new ResourceTemplate(kind.template, {
+        list: () => ({
+          resources: recent().map((task) => ({
+            uri: kind.uri(task.id),
+            name: kind.listedName(task.label ?? task.command.slice(0, 80)),
+            description: kind.listedDescription(task),
+            mimeType: kind.mimeType,
+          })),
+        }),
       }),
-    }),
-    {
-      title: "Task status",
-      description: "A task's status as JSON, the same as task_status returns",
-      mimeType: "application/json",
-    },
-    (uri) => readStatus(engine, uri.href, requireTask(engine, uri.href, log)),
-  );
-
-  server.registerResource(
-    "task-output",
-    new ResourceTemplate("backburner://tasks/{task_id}/output", {
-      list: () => ({
-        resources: recent().map((task) => ({
-          uri: outputUri(task.id),
-          name: `${task.label ?? task.command.slice(0, 80)} (output)`,
-          description: `The end of task ${task.id}'s output`,
-          mimeType: "text/plain",
-        })),
-      }),
-    }),
-    {
-      title: "Task output",
-      description: "The end of a task's output as clean text, bounded like task_result",
-      mimeType: "text/plain",
-    },
-    (uri) => readOutput(engine, uri.href, requireTask(engine, uri.href, log)),
-  );
+      { title: kind.title, description: kind.description, mimeType: kind.mimeType },
+      (uri) => kind.read(engine, uri.href, requireTask(engine, uri.href, log)),
+    );
+  }
   // The SDK's own resources/read answers -32602 for a URI no template matches and -32603 for one
   // that is not a URL; every URI that names no task is answered alike, -32002.
   server.server.removeRequestHandler("resources/read");
