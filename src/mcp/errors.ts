@@ -32,9 +32,14 @@ function messageOf(error: unknown): string {
 }
 
 /** The sentence a client gets; a bug's stack goes to the log, never to the client. */
-function sentence(error: unknown, code: ErrorCode | null, log: (message: string) => void): string {
+function sentence(
+  error: unknown,
+  code: ErrorCode | null,
+  log: (message: string) => void,
+  what: string,
+): string {
   if (code !== null) return messageOf(error);
-  log(`unexpected error: ${error instanceof Error ? error.stack : String(error)}`);
+  log(`${what} failed: ${error instanceof Error ? error.stack : String(error)}`);
   const message = messageOf(error).split("\n")[0];
   return message === "" ? "Internal error: see the server's log" : message;
 }
@@ -42,7 +47,7 @@ function sentence(error: unknown, code: ErrorCode | null, log: (message: string)
 /** A tool's failure as an isError result of one sentence, which an agent can act on. */
 export function toolError(error: unknown, log: (message: string) => void): CallToolResult {
   const code = expectedCode(error, "invalid_argument");
-  return { isError: true, content: [{ type: "text", text: sentence(error, code, log) }] };
+  return { isError: true, content: [{ type: "text", text: sentence(error, code, log, "tool") }] };
 }
 
 /** JSON-RPC codes per error code; what is not listed is -32603 (internal error). */
@@ -63,7 +68,7 @@ export function rpcError(
 ): McpError {
   if (error instanceof McpError) return error;
   const code = expectedCode(error, options.legacy ?? "invalid_argument");
-  const message = sentence(error, code, log);
+  const message = sentence(error, code, log, "request");
   const rpc = code === null
     ? RpcCode.InternalError
     : code === "unknown_task"

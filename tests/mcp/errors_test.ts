@@ -26,7 +26,7 @@ Deno.test("a bug is one sentence to the agent and its stack on the log", () => {
   const result = toolError(new SyntaxError("Unexpected token\n    at somewhere"), log);
   assert.deepEqual(result.content, [{ type: "text", text: "Unexpected token" }]);
   assert.equal(lines.length, 1);
-  assert.match(lines[0], /^unexpected error: SyntaxError: Unexpected token/);
+  assert.match(lines[0], /^tool failed: SyntaxError: Unexpected token/);
 });
 
 Deno.test("JSON-RPC codes: unknown task -32602 or -32002, bad argument -32602, a bug -32603", () => {
