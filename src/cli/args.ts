@@ -1,9 +1,14 @@
 /** Parsing a command's arguments with node:util parseArgs, and saying what is wrong with them. */
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { BackburnerError } from "../errors.ts";
 
-/** Exit code 2: the command line itself is wrong. */
-export class UsageError extends Error {}
+/** Exit code 2: the command line itself is wrong (an invalid argument, as main.ts maps it). */
+export class UsageError extends BackburnerError {
+  constructor(message: string) {
+    super("invalid_argument", message);
+  }
+}
 
 const HELP_OPTION = { help: { type: "boolean", short: "h" } } as const;
 

@@ -1,7 +1,7 @@
 /** Pure helpers that turn tasks into lines for a terminal: durations, times, colours, tables. */
 
 import type { Progress } from "../logs/progress.ts";
-import type { Task, TaskStatus } from "../task.ts";
+import type { StopReason, Task, TaskStatus } from "../task.ts";
 import { terminalText } from "../logs/text.ts";
 
 const STATUS_COLORS: Record<TaskStatus, number> = {
@@ -106,8 +106,14 @@ export interface TableOptions {
   readonly width: number;
   /** The column that gets what the others leave of `width`, cut with "…"; the last one by default. */
   readonly flexColumn?: number;
-  /** The least the flex column gets, even past `width`. Default 20. */
+  /**
+   * What the flex column should get: the shrinkable columns give up width for it first. Default 20.
+   */
   readonly minFlexWidth?: number;
+  /** The least the flex column gets, even past `width`. Default: minFlexWidth. */
+  readonly leastFlexWidth?: number;
+  /** Columns cut with "…" (never below their header's width) to make room for the flex column. */
+  readonly shrinkable?: readonly number[];
 }
 
 /**
@@ -126,11 +132,21 @@ export function renderTable(
   const widths = header.map((title, column) =>
     Math.max(visibleLength(title), ...rows.map((row) => visibleLength(row[column].text)))
   );
-  const fixed = widths.reduce((sum, width, column) => column === flex ? sum : sum + width, 0) +
+  let fixed = widths.reduce((sum, width, column) => column === flex ? sum : sum + width, 0) +
     gap * (header.length - 1);
+  const wanted = options.minFlexWidth ?? 20;
+  let over = Math.min(widths[flex], wanted) + fixed - options.width;
+  for (const column of options.shrinkable ?? []) {
+    if (over <= 0) break;
+    const cut = Math.min(over, widths[column] - visibleLength(header[column]));
+    if (cut <= 0) continue;
+    widths[column] -= cut;
+    fixed -= cut;
+    over -= cut;
+  }
   widths[flex] = Math.min(
     widths[flex],
-    Math.max(options.minFlexWidth ?? 20, options.width - fixed),
+    Math.max(Math.min(options.leastFlexWidth ?? wanted, wanted), options.width - fixed),
   );
   const line = (cells: readonly Cell[]) =>
     cells.map((cell, column) => {
@@ -185,6 +201,23 @@ export function outcome(task: Task, now: number): string {
     task.signal,
   ].filter((part) => part !== null);
   return `${task.status}${details.length ? ` (${details.join(", ")})` : ""}${after}`;
+}
+
+const STOPPING: Record<StopReason, string> = {
+  cancel: "stopping (cancelled)",
+  timeout: "stopping (timed out)",
+  log_limit: "stopping (log limit)",
+  shutdown: "stopping (shutdown)",
+};
+
+/**
+ * A task's status for a list: a working task that a stop was asked for (a cancel, its deadline)
+ * is shown as stopping, and why, until its processes are gone and its end is recorded.
+ */
+export function listedStatus(task: Task): string {
+  return task.status === "working" && task.stopReason !== null
+    ? STOPPING[task.stopReason]
+    : task.status;
 }
 
 /** "45%", or "3/10" when only a count is known; "" for none. */

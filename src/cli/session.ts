@@ -1,23 +1,15 @@
 /**
  * The engine as a command opens it: over the server's state directory, with the server's settings,
- * as a passer-by that watches nothing by itself (cli.ts says why).
+ * as a passer-by that watches nothing by itself (main.ts says why).
  */
 
-import { type Config, loadConfig } from "../config.ts";
-import { Engine } from "../engine/engine.ts";
+import { configFromEnvironment, openApp } from "../app.ts";
+import type { Config } from "../config.ts";
 import { isBackburnerError } from "../errors.ts";
-import { parsePolicy } from "../policy/policy.ts";
-import type { Progress } from "../logs/progress.ts";
-import type { Store } from "../store.ts";
-import { type StatusView, type Task, viewStatus } from "../task.ts";
+import type { Engine } from "../engine/engine.ts";
+import type { Task } from "../task.ts";
+import { type StatusView, viewStatus } from "../views.ts";
 import { UsageError } from "./args.ts";
-
-/** What the command line needs from its caller (main.ts). */
-export interface CliContext {
-  readonly version: string;
-  /** Opens (creating if needed) the state database in `config.home`, as the server does. */
-  readonly openStore: (config: Config) => Store;
-}
 
 /** Exit code 1: what was asked for failed (an unknown task, a refused command, a failed wait). */
 export class Failure extends Error {}
@@ -35,29 +27,22 @@ export interface SessionOptions {
 }
 
 /**
- * Runs `body` with an engine over the state directory that never watches by itself (see cli.ts),
+ * Runs `body` with an engine over the state directory that never watches by itself (see main.ts),
  * and closes it after, finishing any stop it began (a deadline it found passed).
  */
 export async function withEngine<T>(
-  context: CliContext,
   options: SessionOptions,
   body: (engine: Engine) => Promise<T>,
 ): Promise<T> {
   let config: Config;
   try {
-    config = loadConfig(Deno.env.toObject(), Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE"));
+    config = configFromEnvironment();
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const store = context.openStore(config);
-  const engine = new Engine({
-    store,
-    home: config.home,
-    policy: parsePolicy(config.allow, config.deny),
-    graceSeconds: config.graceSeconds,
+  const app = openApp(config, {
     maxOutputChars: CLI_MAX_OUTPUT_CHARS,
-    maxLogBytes: config.maxLogBytes,
-    retentionDays: options.retentionDays ?? config.retentionDays,
+    retentionDays: options.retentionDays,
     // Where the person runs the command; an inherited INIT_CWD may be any launcher's.
     defaultCwd: Deno.cwd(),
     // Adoptions and sweeps are the server log's business; a command reports its own outcome.
@@ -65,14 +50,10 @@ export async function withEngine<T>(
     watch: false,
   });
   try {
-    if (options.register) await engine.open();
-    return await body(engine);
+    if (options.register) await app.engine.open();
+    return await body(app.engine);
   } finally {
-    try {
-      await engine.close({ cancelRunning: false });
-    } finally {
-      store.close();
-    }
+    await app.close({ cancelRunning: false });
   }
 }
 
@@ -98,7 +79,7 @@ export function requireTask(engine: Engine, id: string): Task {
 export async function inspect(
   engine: Engine,
   id: string,
-): Promise<{ task: Task; view: StatusView<Progress> }> {
+): Promise<{ task: Task; view: StatusView }> {
   const { task, outputBytes, output } = await engine.inspect(id);
   return { task, view: viewStatus(task, outputBytes, output, Date.now()) };
 }

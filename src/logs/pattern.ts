@@ -12,6 +12,7 @@
  * - unbounded with a backreference or a lookahead: refused with a RangeError saying what to change.
  */
 
+import { BackburnerError } from "../errors.ts";
 import { RE2JS } from "re2js";
 
 /** A pattern ready to test lines. */
@@ -65,7 +66,8 @@ interface Features {
 }
 
 /**
- * Compiles an agent's pattern for line tests, or throws a RangeError whose message says what is
+ * Compiles an agent's pattern for line tests, or throws a BackburnerError ("refused_pattern")
+ * whose message says what is
  * wrong and what to do. `flags` are JavaScript's; g and y are ignored.
  */
 export function compileLinePattern(source: string, flags = ""): LinePattern {
@@ -74,7 +76,8 @@ export function compileLinePattern(source: string, flags = ""): LinePattern {
   try {
     native = new RegExp(source, lineFlags);
   } catch (error) {
-    throw new RangeError(
+    throw new BackburnerError(
+      "refused_pattern",
       `The pattern "${quoted(source)}" is not a valid regular expression (${
         (error as Error).message
       }): fix it`,
@@ -94,7 +97,8 @@ export function compileLinePattern(source: string, flags = ""): LinePattern {
     const rewrite = features.backreference !== null
       ? "the backreference (e.g. match the repeated text literally)"
       : 'the lookahead (e.g. "(?=.*b)a" as "a.*b|b.*a")';
-    throw new RangeError(
+    throw new BackburnerError(
+      "refused_pattern",
       `The pattern "${
         quoted(source)
       }" combines ${construct} with unbounded repetition (*, + or {n,}), which can take exponential time: output is matched in linear time, which allows this only in bounded patterns; rewrite it without ${rewrite} or bound each repetition (e.g. {0,20})`,
@@ -107,7 +111,8 @@ export function compileLinePattern(source: string, flags = ""): LinePattern {
       features.lookbehind ? RE2JS.LOOKBEHINDS : 0,
     );
   } catch (error) {
-    throw new RangeError(
+    throw new BackburnerError(
+      "refused_pattern",
       `The pattern "${
         quoted(source)
       }" is too large for the linear-time engine (RE2) or uses syntax it lacks (${

@@ -4,7 +4,9 @@
  * readable, and subscribable.
  */
 import type { Engine } from "../engine/engine.ts";
-import { isTaskId, viewStatus } from "../task.ts";
+import { isTaskId, type Task } from "../task.ts";
+import { viewStatus } from "../views.ts";
+import { RESOURCE_NOT_FOUND, rpcError } from "./errors.ts";
 import {
   McpError,
   type McpServer,
@@ -14,9 +16,6 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from "./sdk.ts";
-
-/** MCP's error code for a resource that does not exist (specification, server/resources). */
-export const RESOURCE_NOT_FOUND = -32002;
 
 const STATUS_URI = /^backburner:\/\/tasks\/([a-z0-9]+)$/;
 const OUTPUT_URI = /^backburner:\/\/tasks\/([a-z0-9]+)\/output$/;
@@ -38,7 +37,7 @@ function taskIdOf(uri: string): string | null {
 }
 
 /** The task a resource URI names, or -32002 with one sentence when there is no such resource. */
-function requireTask(engine: Engine, uri: string): string {
+function requireTask(engine: Engine, uri: string, log: (message: string) => void): string {
   const id = taskIdOf(uri);
   const shown = uri.length > 200 ? `${uri.slice(0, 200)}…` : uri;
   if (id === null) {
@@ -51,7 +50,10 @@ function requireTask(engine: Engine, uri: string): string {
   try {
     engine.status(id);
   } catch (error) {
-    throw new McpError(RESOURCE_NOT_FOUND, (error as Error).message, { uri: shown });
+    throw rpcError(error, log, {
+      codes: { unknown_task: RESOURCE_NOT_FOUND },
+      data: { uri: shown },
+    });
   }
   return id;
 }
@@ -69,55 +71,63 @@ async function readOutput(engine: Engine, uri: string, id: string): Promise<Read
   return { contents: [{ uri, mimeType: "text/plain", text: slice?.text ?? "" }] };
 }
 
+/** The two kinds of task resource: a task's status, and its output. */
+const RESOURCE_KINDS = [
+  {
+    name: "task",
+    template: "backburner://tasks/{task_id}",
+    uri: statusUri,
+    title: "Task status",
+    description: "A task's status as JSON, the same as task_status returns",
+    mimeType: "application/json",
+    listedName: (name: string) => name,
+    listedDescription: (task: Task) => `Status of task ${task.id} (${task.status})`,
+    read: readStatus,
+  },
+  {
+    name: "task-output",
+    template: "backburner://tasks/{task_id}/output",
+    uri: outputUri,
+    title: "Task output",
+    description: "The end of a task's output as clean text, bounded like task_result",
+    mimeType: "text/plain",
+    listedName: (name: string) => `${name} (output)`,
+    listedDescription: (task: Task) => `The end of task ${task.id}'s output`,
+    read: readOutput,
+  },
+] as const;
+
 /** Registers the two templates and the subscribe handlers; returns a function that stops them. */
-export function registerTaskResources(server: McpServer, engine: Engine): () => void {
+export function registerTaskResources(
+  server: McpServer,
+  engine: Engine,
+  log: (message: string) => void,
+): () => void {
   const recent = () => engine.list({ limit: LISTED_TASKS }).tasks;
 
-  server.registerResource(
-    "task",
-    new ResourceTemplate("backburner://tasks/{task_id}", {
-      list: () => ({
-        resources: recent().map((task) => ({
-          uri: statusUri(task.id),
-          name: task.label ?? task.command.slice(0, 80),
-          description: `Status of task ${task.id} (${task.status})`,
-          mimeType: "application/json",
-        })),
+  for (const kind of RESOURCE_KINDS) {
+    server.registerResource(
+      kind.name,
+      new ResourceTemplate(kind.template, {
+        list: () => ({
+          resources: recent().map((task) => ({
+            uri: kind.uri(task.id),
+            name: kind.listedName(task.label ?? task.command.slice(0, 80)),
+            description: kind.listedDescription(task),
+            mimeType: kind.mimeType,
+          })),
+        }),
       }),
-    }),
-    {
-      title: "Task status",
-      description: "A task's status as JSON, the same as task_status returns",
-      mimeType: "application/json",
-    },
-    (uri) => readStatus(engine, uri.href, requireTask(engine, uri.href)),
-  );
-
-  server.registerResource(
-    "task-output",
-    new ResourceTemplate("backburner://tasks/{task_id}/output", {
-      list: () => ({
-        resources: recent().map((task) => ({
-          uri: outputUri(task.id),
-          name: `${task.label ?? task.command.slice(0, 80)} (output)`,
-          description: `The end of task ${task.id}'s output`,
-          mimeType: "text/plain",
-        })),
-      }),
-    }),
-    {
-      title: "Task output",
-      description: "The end of a task's output as clean text, bounded like task_result",
-      mimeType: "text/plain",
-    },
-    (uri) => readOutput(engine, uri.href, requireTask(engine, uri.href)),
-  );
+      { title: kind.title, description: kind.description, mimeType: kind.mimeType },
+      (uri) => kind.read(engine, uri.href, requireTask(engine, uri.href, log)),
+    );
+  }
   // The SDK's own resources/read answers -32602 for a URI no template matches and -32603 for one
   // that is not a URL; every URI that names no task is answered alike, -32002.
   server.server.removeRequestHandler("resources/read");
   server.server.setRequestHandler(ReadResourceRequestSchema, (request) => {
     const { uri } = request.params;
-    const id = requireTask(engine, uri);
+    const id = requireTask(engine, uri, log);
     return OUTPUT_URI.test(uri) ? readOutput(engine, uri, id) : readStatus(engine, uri, id);
   });
 
@@ -126,7 +136,7 @@ export function registerTaskResources(server: McpServer, engine: Engine): () => 
   const seen = new Map<string, { status: string; bytes: number }>();
   server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
   server.server.setRequestHandler(SubscribeRequestSchema, (request) => {
-    const id = requireTask(engine, request.params.uri);
+    const id = requireTask(engine, request.params.uri, log);
     const { task, outputBytes } = engine.status(id);
     seen.set(id, { status: task.status, bytes: outputBytes });
     subscribed.add(request.params.uri);

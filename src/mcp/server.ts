@@ -2,8 +2,8 @@ import type { Engine } from "../engine/engine.ts";
 import { registerTaskResources } from "./resources.ts";
 import { ScreenedTransport } from "./screen.ts";
 import { McpServer, type Transport } from "./sdk.ts";
-import { announceTaskStatus, EngineTaskStore, registerRunCommand } from "./tasks.ts";
-import { registerTaskTools } from "./tools.ts";
+import { announceTaskStatus, EngineTaskStore } from "./tasks.ts";
+import { TOOLS } from "./tools/list.ts";
 
 export const SERVER_NAME = "backburner";
 
@@ -35,16 +35,16 @@ export function createMcpServer(options: ServerOptions): BackburnerServer {
         "backburner runs shell commands in the background. Use start_task for anything slow (tests, builds, installs), keep working, then use wait_for_task, task_status or task_result to collect the result, cancel_task to stop it, list_tasks to find tasks again.",
     },
   );
-  registerTaskTools(server, options.engine, options.log);
-  const stopRunCommand = registerRunCommand(server, options.engine, { log: options.log });
-  const stopResources = registerTaskResources(server, options.engine);
+  const context = { engine: options.engine, log: options.log };
+  const stopTools = TOOLS.map((register) => register(server, context));
+  const stopResources = registerTaskResources(server, options.engine, options.log);
   const stopAnnouncing = announceTaskStatus(server, options.engine);
   return {
     server,
     connect: (transport) =>
       server.connect(new ScreenedTransport(transport, (method) => hasHandler(server, method))),
     dispose() {
-      stopRunCommand();
+      for (const stop of stopTools) stop?.();
       stopResources();
       stopAnnouncing();
     },

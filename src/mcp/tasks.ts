@@ -1,9 +1,8 @@
 /**
  * The protocol's own tasks (revision 2025-11-25): a TaskStore over the engine, so tasks/get,
  * tasks/result, tasks/list and tasks/cancel see the same tasks, ids and SQLite store as the plain
- * tools, and `run_command`, a tool that runs plainly or as a task.
+ * tools (run_command, in tools/, starts them).
  */
-import { z } from "zod";
 import type { Engine } from "../engine/engine.ts";
 import { describe, isTaskId, isTerminal, type Task } from "../task.ts";
 import {
@@ -14,7 +13,8 @@ import {
   type Result,
   type TaskStore,
 } from "./sdk.ts";
-import { commandResult, commandResultShape } from "./tools.ts";
+import { expectedCode } from "./errors.ts";
+import { commandResult } from "./tools/tool.ts";
 
 /** What clients are told to wait between tasks/get calls. */
 export const POLL_INTERVAL_MS = 500;
@@ -93,8 +93,10 @@ export class EngineTaskStore implements TaskStore {
     if (!isTaskId(taskId)) return null;
     try {
       return this.#engine.status(taskId).task;
-    } catch {
-      return null;
+    } catch (error) {
+      // status() throws for no such task; an untyped throw of today's engine means just that.
+      if (expectedCode(error) === "unknown_task") return null;
+      throw error;
     }
   }
 
@@ -139,131 +141,6 @@ export class EngineTaskStore implements TaskStore {
       nextCursor: tasks.length > PAGE_SIZE ? encodeCursor(page[page.length - 1]) : undefined,
     });
   }
-}
-
-export interface TaskToolsOptions {
-  readonly log: (message: string) => void;
-}
-
-/**
- * run_command: called plainly, runs the command and returns its result; called with a `task`
- * parameter, returns a task at once. Progress reaches a client that gave a progressToken. A
- * plain call whose request the client cancels cancels its task. Returns a function that stops
- * that, for a shutdown, which leaves the running tasks to BACKBURNER_ON_EXIT.
- */
-export function registerRunCommand(
-  server: McpServer,
-  engine: Engine,
-  options: TaskToolsOptions,
-): () => void {
-  let shuttingDown = false;
-  server.experimental.tasks.registerToolTask("run_command", {
-    title: "Run a command",
-    description:
-      "Run a shell command and get its result (status, exit code, the end of its output). Clients that speak MCP tasks can call it as a task and poll or wait for the result; called plainly, it waits until the command ends, so prefer start_task for anything that may take more than a minute.",
-    inputSchema: {
-      command: z.string().describe('Shell command line, e.g. "make test"'),
-      cwd: z.string().optional().describe("Working directory. Default: the server's"),
-      timeout_seconds: z.number().optional().describe(
-        "Stop the task (whole process tree) after this many seconds",
-      ),
-    },
-    outputSchema: commandResultShape,
-    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
-    execution: { taskSupport: "optional" },
-  }, {
-    createTask: ({ command, cwd, timeout_seconds }, extra) => {
-      let task: Task;
-      try {
-        task = engine.start({
-          command,
-          cwd,
-          timeoutSeconds: timeout_seconds,
-          ttlMs: (extra as { taskRequestedTtl?: number | null }).taskRequestedTtl ?? null,
-        });
-      } catch (error) {
-        // A refusal is the same one-sentence error as start_task's, not a task.
-        throw new McpError(
-          ErrorCode.InvalidParams,
-          error instanceof Error ? error.message : String(error),
-        );
-      }
-      // A plain call's client learns the task id only from the result: once it cancels the
-      // request (notifications/cancelled), nothing else would ever stop the task. A task call's
-      // request is answered at once, so its signal never fires after this.
-      const taskId = task.id;
-      extra.signal.addEventListener("abort", () => {
-        if (!shuttingDown) void cancelAbandoned(engine, taskId, options.log);
-      }, { once: true });
-      const progressToken = extra._meta?.progressToken;
-      if (progressToken !== undefined) {
-        reportProgress(server, engine, task.id, progressToken, options.log);
-      }
-      return { task: toProtocolTask(task, engine.retentionMs) };
-    },
-    getTask: (_args, extra) => {
-      const task = engine.status(extra.taskId).task;
-      return toProtocolTask(task, engine.retentionMs);
-    },
-    getTaskResult: async (_args, extra) => await commandResult(engine, extra.taskId),
-  });
-  return () => {
-    shuttingDown = true;
-  };
-}
-
-async function cancelAbandoned(
-  engine: Engine,
-  taskId: string,
-  log: (message: string) => void,
-): Promise<void> {
-  try {
-    if (isTerminal(engine.status(taskId).task.status)) return;
-    await engine.cancel(taskId);
-    log(`task ${taskId} cancelled: the client cancelled the run_command call that started it`);
-  } catch (error) {
-    log(
-      `cannot cancel task ${taskId} after its run_command call was cancelled: ${
-        error instanceof Error ? error.message : error
-      }`,
-    );
-  }
-}
-
-/** Sends notifications/progress from the parsed progress, once a second, until the task ends. */
-function reportProgress(
-  server: McpServer,
-  engine: Engine,
-  taskId: string,
-  progressToken: string | number,
-  log: (message: string) => void,
-): void {
-  // The protocol wants progress to grow with every notification.
-  let sent = -Infinity;
-  const timer = setInterval(async () => {
-    try {
-      const { task, output } = await engine.inspect(taskId);
-      const progress = output.progress;
-      const value = progress?.percent ?? progress?.current;
-      if (progress && value !== undefined && value > sent) {
-        sent = value;
-        await server.server.notification({
-          method: "notifications/progress",
-          params: {
-            progressToken,
-            progress: value,
-            total: progress.percent !== undefined ? 100 : progress.total,
-            message: progress.message,
-          },
-        });
-      }
-      if (isTerminal(task.status)) clearInterval(timer);
-    } catch (error) {
-      clearInterval(timer);
-      log(`progress of task ${taskId} stopped: ${error instanceof Error ? error.message : error}`);
-    }
-  }, 1000);
-  Deno.unrefTimer(timer);
 }
 
 /** notifications/tasks/status for every status change this server records. */

@@ -103,7 +103,8 @@ Deno.test("compileLinePattern refuses what only backtracking can match, saying w
   assert.throws(
     () => compileLinePattern("(a*)*\\1"),
     {
-      name: "RangeError",
+      name: "BackburnerError",
+      code: "refused_pattern",
       message:
         'The pattern "(a*)*\\1" combines a backreference (\\1) with unbounded repetition (*, + or {n,}), which can take exponential time: output is matched in linear time, which allows this only in bounded patterns; rewrite it without the backreference (e.g. match the repeated text literally) or bound each repetition (e.g. {0,20})',
     },

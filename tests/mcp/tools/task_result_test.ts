@@ -8,7 +8,8 @@ import {
   startServer,
   tempDir,
   waitFor,
-} from "./helpers.ts";
+} from "../../helpers.ts";
+import { finish, ok, refuseAll } from "./helpers.ts";
 
 type Match = { line: number; text: string; before: string[]; after: string[] };
 
@@ -210,6 +211,55 @@ posixTest("task_result grep with a catastrophic pattern answers at once", async 
       errorText(refused),
       /^The pattern .* combines a backreference \(\\1\) with unbounded repetition .*: .*rewrite it/,
     );
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});
+
+posixTest("task_result shows the output printed so far while the task still runs", async () => {
+  const home = await tempDir();
+  const server = await startServer(home);
+  try {
+    const started = await ok(server, "start_task", {
+      command: "echo first; sleep 30; echo second",
+    });
+    const result = await waitFor(async () => {
+      const result = await ok(server, "task_result", { task_id: started.task_id });
+      return result.output === "first\n" ? result : null;
+    }, { what: "the first line" });
+    assert.equal(result.status, "working");
+    assert.equal(result.exit_code, null);
+    assert.equal(result.output_bytes, 6);
+    assert.equal(result.output_truncated, false);
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});
+
+posixTest("task_result refuses bad tail_lines and list_tasks refuses bad limits", async () => {
+  const home = await tempDir();
+  const server = await startServer(home);
+  try {
+    const real = await finish(server, { command: "echo hi" });
+    const id = real.task_id;
+    await refuseAll(server, id, [
+      ["task_result", { task_id: id, tail_lines: 0 }],
+      ["task_result", { task_id: id, tail_lines: -5 }],
+      ["task_result", { task_id: id, tail_lines: 1.5 }],
+      ["task_result", { task_id: id, tail_lines: "5" }],
+      ["task_result", { task_id: id, tail_lines: 1e12 }],
+      ["task_result", { task_id: id, tail_lines: Number.NaN }],
+      ["list_tasks", { limit: 0 }],
+      ["list_tasks", { limit: -1 }],
+      ["list_tasks", { limit: 5000 }],
+      ["list_tasks", { limit: 2.5 }],
+      ["list_tasks", { limit: "10" }],
+      ["list_tasks", { limit: Number.NaN }],
+    ]);
+    const result = await ok(server, "task_result", { task_id: id, tail_lines: 1 });
+    assert.equal(result.output, "hi\n");
   } finally {
     await server.close();
     await cleanup(home);

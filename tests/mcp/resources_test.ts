@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { cleanup, posixTest, startServer, tempDir, waitFor } from "./helpers.ts";
-import { ResourceUpdatedNotificationSchema } from "./sdk.ts";
+import { cleanup, posixTest, startServer, tempDir, waitFor } from "../helpers.ts";
+import { ResourceUpdatedNotificationSchema } from "../sdk.ts";
 
 posixTest("tasks are resources: listed through templates, readable, and subscribable", async () => {
   const home = await tempDir();

@@ -56,7 +56,7 @@ import {
   taskPids,
   tempDir,
   waitFor,
-} from "./helpers.ts";
+} from "../helpers.ts";
 
 type Json = Record<string, unknown>;
 

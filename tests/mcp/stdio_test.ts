@@ -14,8 +14,8 @@ import {
   taskPids,
   tempDir,
   waitFor,
-} from "./helpers.ts";
-import { idFromHead, LineSplitter } from "../src/mcp/stdio.ts";
+} from "../helpers.ts";
+import { idFromHead, LineSplitter } from "../../src/mcp/stdio.ts";
 
 type Message = Record<string, unknown> & {
   id?: unknown;

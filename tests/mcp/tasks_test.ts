@@ -8,8 +8,8 @@ import {
   taskPids,
   tempDir,
   waitFor,
-} from "./helpers.ts";
-import { CallToolResultSchema, TaskStatusNotificationSchema } from "./sdk.ts";
+} from "../helpers.ts";
+import { CallToolResultSchema, TaskStatusNotificationSchema } from "../sdk.ts";
 
 type Message = { type: string; task?: { taskId: string; status: string }; result?: unknown };
 

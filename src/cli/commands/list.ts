@@ -1,0 +1,13 @@
+/** Every command of the command line, in the order the overview lists them. */
+
+import type { Command } from "../command.ts";
+import { cancel } from "./cancel.ts";
+import { logs } from "./logs.ts";
+import { ls } from "./ls.ts";
+import { prune } from "./prune.ts";
+import { run } from "./run.ts";
+import { serve } from "./serve.ts";
+import { show } from "./show.ts";
+import { wait } from "./wait.ts";
+
+export const COMMANDS: readonly Command[] = [serve, ls, show, logs, run, cancel, wait, prune];

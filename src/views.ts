@@ -1,0 +1,199 @@
+/**
+ * The wire views: what the MCP tools, the resources and the command line's --json show of a task,
+ * defined once as zod schemas (the tools' output schemas) with their types inferred from them, and
+ * the functions that build them from the domain model.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import type { TaskOutput } from "./engine/engine.ts";
+import { grepText } from "./logs/grep.ts";
+import type { OutputState } from "./logs/progress.ts";
+import { describe, type Task, TASK_STATUSES } from "./task.ts";
+
+const statusSchema = z.enum(TASK_STATUSES);
+
+/** A task as tools and the command line show it. */
+export const TaskViewSchema = z.object({
+  task_id: z.string().describe("The task's id"),
+  label: z.string().nullable().describe("The label given at start, if any"),
+  status: statusSchema.describe(
+    "working, completed (exit 0), failed (non-zero exit), cancelled, timed_out or interrupted",
+  ),
+  command: z.string(),
+  cwd: z.string(),
+  exit_code: z.number().int().nullable().describe("null while working or when none was recorded"),
+  signal: z.string().nullable().describe("The signal that ended the command, if one did"),
+  status_message: z.string().describe("One sentence on the state the task is in"),
+  created_at: z.string().describe("ISO 8601"),
+  started_at: z.string().nullable().describe("ISO 8601"),
+  ended_at: z.string().nullable().describe("ISO 8601; null while working"),
+  duration_seconds: z.number().nullable().describe("Run time so far, or in all once ended"),
+  timeout_seconds: z.number().nullable(),
+  pid: z.number().int().nullable().describe("Process group id of the task's process tree"),
+  output_bytes: z.number().int().describe("Size of the output log so far"),
+});
+export type TaskView = z.infer<typeof TaskViewSchema>;
+
+/** task_status, the status resource and `backburner show --json` / `ls --json`. */
+export const StatusViewSchema = TaskViewSchema.extend({
+  progress: z.object({
+    percent: z.number().optional(),
+    current: z.number().optional(),
+    total: z.number().optional(),
+    message: z.string().optional(),
+    updated_at: z.string().describe("ISO 8601: when this progress was first seen"),
+  }).nullable().describe("The latest progress the output shows, or null"),
+  seconds_since_output: z.number().nullable().describe("Seconds since the output last grew"),
+  waiting_for_input: z.boolean().describe(
+    "True when the last output line looks like a prompt: the task will not finish by itself",
+  ),
+});
+export type StatusView = z.infer<typeof StatusViewSchema>;
+
+/** run_command's result and the default task_result: status plus the end of the output. */
+export const CommandResultSchema = z.object({
+  task_id: z.string(),
+  status: statusSchema,
+  exit_code: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  status_message: z.string(),
+  output: z.string().describe("The output read, as text; for grep, the matches as text"),
+  output_bytes: z.number().int().describe("Size of the whole output log"),
+  start_offset: z.number().int().describe("Byte offset where the returned output starts"),
+  next_offset: z.number().int().describe("Byte offset to pass as offset to read what follows"),
+  omitted_before: z.number().int().describe("Bytes before start_offset not returned"),
+  omitted_after: z.number().int().describe("Bytes after next_offset not returned"),
+  output_truncated: z.boolean().describe("True when any output was left out"),
+  note: z.string().nullable().describe("What was left out and how to get it"),
+});
+export type CommandResult = z.infer<typeof CommandResultSchema>;
+
+/** task_result: a command result, with the matching lines for a grep. */
+export const TaskResultSchema = CommandResultSchema.extend({
+  matches: z.array(z.object({
+    line: z.number().int().describe("Line number, from 1"),
+    offset: z.number().int().describe("Byte offset of the line: pass it as offset to read on"),
+    text: z.string(),
+    before: z.array(z.string()),
+    after: z.array(z.string()),
+  })).optional().describe("With grep: the matching lines"),
+  total_matches: z.number().int().optional().describe("With grep: every match in the log"),
+});
+export type TaskResult = z.infer<typeof TaskResultSchema>;
+
+/** cancel_task: the task once stopped, and what the cancel found. */
+export const CancelViewSchema = TaskViewSchema.extend({
+  already_ended: z.boolean().describe("True when the task had ended before this cancel"),
+  leftover_processes_stopped: z.number().int().describe(
+    "Background processes an already-ended task had left running, stopped by this cancel",
+  ),
+});
+export type CancelView = z.infer<typeof CancelViewSchema>;
+
+/** list_tasks. */
+export const ListViewSchema = z.object({
+  tasks: z.array(TaskViewSchema),
+  count: z.number().int().describe("Tasks in this reply"),
+  total: z.number().int().describe("Tasks that match the filter in all"),
+});
+export type ListView = z.infer<typeof ListViewSchema>;
+
+/** wait_for_task. */
+export const WaitViewSchema = z.object({
+  reason: z.enum(["ended", "pattern", "timeout"]).describe(
+    "Why the wait ended: the tasks ended, the pattern appeared, or the timeout passed",
+  ),
+  waited_seconds: z.number(),
+  tasks: z.array(TaskViewSchema),
+  match: z.object({ task_id: z.string(), line: z.string() }).nullable().describe(
+    "The task and line that matched until_pattern",
+  ),
+  note: z.string().nullable().describe("A remark on how the arguments were taken, if any"),
+});
+export type WaitView = z.infer<typeof WaitViewSchema>;
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** `now` gives a running task's duration so far. */
+export function viewTask(task: Task, outputBytes: number, now: number): TaskView {
+  const end = task.endedAt ?? (task.status === "working" ? now : null);
+  return {
+    task_id: task.id,
+    status: task.status,
+    label: task.label,
+    command: task.command,
+    cwd: task.cwd,
+    exit_code: task.exitCode,
+    signal: task.signal,
+    status_message: describe(task),
+    created_at: new Date(task.createdAt).toISOString(),
+    started_at: iso(task.startedAt),
+    ended_at: iso(task.endedAt),
+    duration_seconds: task.startedAt !== null && end !== null
+      ? Math.max(0, Math.round(end - task.startedAt) / 1000)
+      : null,
+    timeout_seconds: task.timeoutSeconds,
+    pid: task.pid,
+    output_bytes: outputBytes,
+  };
+}
+
+/** A task's view plus what its output shows. */
+export function viewStatus(
+  task: Task,
+  outputBytes: number,
+  output: OutputState,
+  now: number,
+): StatusView {
+  return {
+    ...viewTask(task, outputBytes, now),
+    progress: output.progress,
+    seconds_since_output: output.secondsSinceOutput,
+    waiting_for_input: output.waitingForInput,
+  };
+}
+
+/** A read of a task's output: a slice (tail, head, range) or a grep's matches. */
+export function viewResult(output: TaskOutput): TaskResult {
+  const { task } = output;
+  const base = {
+    task_id: task.id,
+    status: task.status,
+    exit_code: task.exitCode,
+    signal: task.signal,
+    status_message: describe(task),
+  };
+  if (output.grep) {
+    const grep = output.grep;
+    const text = grepText(grep.matches);
+    return {
+      ...base,
+      output: text,
+      output_bytes: grep.totalBytes,
+      start_offset: 0,
+      next_offset: grep.totalBytes,
+      omitted_before: 0,
+      omitted_after: 0,
+      output_truncated: grep.truncated,
+      note: grep.note,
+      matches: grep.matches,
+      total_matches: grep.totalMatches,
+    };
+  }
+  const slice = output.slice!;
+  return {
+    ...base,
+    output: slice.text,
+    output_bytes: slice.totalBytes,
+    start_offset: slice.startOffset,
+    next_offset: slice.nextOffset,
+    omitted_before: slice.omittedBefore,
+    omitted_after: slice.omittedAfter,
+    output_truncated: slice.omittedBefore > 0 || slice.omittedAfter > 0,
+    note: slice.note,
+  };
+}

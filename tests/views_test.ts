@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import type { Task } from "../src/task.ts";
+import {
+  StatusViewSchema,
+  TaskResultSchema,
+  TaskViewSchema,
+  viewResult,
+  viewStatus,
+  viewTask,
+} from "../src/views.ts";
+
+const TASK: Task = {
+  id: "k3x9m2p7q4wz",
+  command: "npm test",
+  cwd: "/work",
+  status: "working",
+  exitCode: null,
+  signal: null,
+  statusMessage: null,
+  createdAt: Date.UTC(2026, 10, 28, 12, 0, 0),
+  startedAt: Date.UTC(2026, 10, 28, 12, 0, 1),
+  endedAt: null,
+  pid: 4242,
+  timeoutSeconds: null,
+  deadlineAt: null,
+  owner: null,
+  stopReason: null,
+  stopRequestedAt: null,
+  label: "unit",
+  ttlMs: null,
+  startedBy: null,
+};
+
+Deno.test("a task's view has the wire shape, key order included, and its schema accepts it", () => {
+  const view = viewTask(TASK, 12, Date.UTC(2026, 10, 28, 12, 0, 3, 500));
+  assert.deepEqual(Object.keys(view), [
+    "task_id",
+    "status",
+    "label",
+    "command",
+    "cwd",
+    "exit_code",
+    "signal",
+    "status_message",
+    "created_at",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "timeout_seconds",
+    "pid",
+    "output_bytes",
+  ]);
+  assert.equal(view.duration_seconds, 2.5);
+  assert.equal(view.created_at, "2026-11-28T12:00:00.000Z");
+  assert.deepEqual(TaskViewSchema.parse(view), view);
+});
+
+Deno.test("a status view adds what the output shows, and its schema accepts it", () => {
+  const progress = { percent: 45, updated_at: "2026-11-28T12:00:02.000Z" };
+  const view = viewStatus(
+    TASK,
+    12,
+    { progress, secondsSinceOutput: 1, waitingForInput: false },
+    Date.UTC(2026, 10, 28, 12, 0, 3),
+  );
+  assert.deepEqual(Object.keys(view).slice(-3), [
+    "progress",
+    "seconds_since_output",
+    "waiting_for_input",
+  ]);
+  assert.deepEqual(StatusViewSchema.parse(view), view);
+});
+
+Deno.test("a result view says what a read left out, and its schema accepts it", () => {
+  const view = viewResult({
+    task: { ...TASK, status: "completed", exitCode: 0, endedAt: TASK.startedAt },
+    slice: {
+      text: "ok\n",
+      totalBytes: 10,
+      startOffset: 7,
+      nextOffset: 10,
+      omittedBefore: 7,
+      omittedAfter: 0,
+      note: "7 bytes before",
+    },
+  });
+  assert.equal(view.output_truncated, true);
+  assert.equal(view.status_message, "The command exited with code 0");
+  assert.deepEqual(TaskResultSchema.parse(view), view);
+});
