@@ -8,7 +8,7 @@ import {
   startServer,
   tempDir,
   waitFor,
-} from "./helpers.ts";
+} from "../../helpers.ts";
 
 type Tasks = { task_id: string; status: string; exit_code: number | null }[];
 

@@ -8,7 +8,7 @@ import {
   startServer,
   tempDir,
   waitFor,
-} from "./helpers.ts";
+} from "../../helpers.ts";
 
 type Reply = Record<string, unknown>;
 
