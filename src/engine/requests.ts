@@ -63,7 +63,7 @@ const MAX_STDIN_BYTES = 10 * 1024 * 1024;
 const MAX_LABEL_CHARS = 100;
 const MAX_ENV_ENTRIES = 200;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
+export const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
 
 function invalid(message: string): BackburnerError {
   return new BackburnerError("invalid_argument", message);

@@ -8,6 +8,7 @@ import { isTaskId, type Task } from "../task.ts";
 import { viewStatus } from "../views.ts";
 import { RESOURCE_NOT_FOUND, rpcError } from "./errors.ts";
 import {
+  ListResourcesRequestSchema,
   McpError,
   type McpServer,
   ReadResourceRequestSchema,
@@ -16,9 +17,11 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from "./sdk.ts";
+import { decodeCursor, encodeCursor } from "./tasks.ts";
 
 const STATUS_URI = /^backburner:\/\/tasks\/([a-z0-9]+)$/;
 const OUTPUT_URI = /^backburner:\/\/tasks\/([a-z0-9]+)\/output$/;
+/** Tasks per resources/list page; each task is two resources. */
 const LISTED_TASKS = 50;
 /** Output growth is announced at most this often per subscribed task. */
 const OUTPUT_NOTICE_MS = 1000;
@@ -103,25 +106,34 @@ export function registerTaskResources(
   engine: Engine,
   log: (message: string) => void,
 ): () => void {
-  const recent = () => engine.list({ limit: LISTED_TASKS }).tasks;
-
   for (const kind of RESOURCE_KINDS) {
     server.registerResource(
       kind.name,
-      new ResourceTemplate(kind.template, {
-        list: () => ({
-          resources: recent().map((task) => ({
-            uri: kind.uri(task.id),
-            name: kind.listedName(task.label ?? task.command.slice(0, 80)),
-            description: kind.listedDescription(task),
-            mimeType: kind.mimeType,
-          })),
-        }),
-      }),
+      // Listed by the resources/list handler below, which pages; the SDK's cannot.
+      new ResourceTemplate(kind.template, { list: undefined }),
       { title: kind.title, description: kind.description, mimeType: kind.mimeType },
       (uri) => kind.read(engine, uri.href, requireTask(engine, uri.href, log)),
     );
   }
+  server.server.removeRequestHandler("resources/list");
+  server.server.setRequestHandler(ListResourcesRequestSchema, (request) => {
+    const cursor = request.params?.cursor;
+    const before = cursor === undefined ? undefined : decodeCursor(cursor);
+    const { tasks } = engine.list({ limit: LISTED_TASKS + 1, before });
+    const page = tasks.slice(0, LISTED_TASKS);
+    return {
+      resources: RESOURCE_KINDS.flatMap((kind) =>
+        page.map((task) => ({
+          uri: kind.uri(task.id),
+          name: kind.listedName(task.label ?? task.command.slice(0, 80)),
+          title: kind.title,
+          description: kind.listedDescription(task),
+          mimeType: kind.mimeType,
+        }))
+      ),
+      ...(tasks.length > LISTED_TASKS && { nextCursor: encodeCursor(page[page.length - 1]) }),
+    };
+  });
   // The SDK's own resources/read answers -32602 for a URI no template matches and -32603 for one
   // that is not a URL; every URI that names no task is answered alike, -32002.
   server.server.removeRequestHandler("resources/read");
@@ -163,11 +175,31 @@ export function registerTaskResources(
     if (bytes !== last.bytes) announce(outputUri(id));
     seen.set(id, { status, bytes });
   };
+  // The list changes when a task is created or removed, by this server or another (the CLI, a
+  // sweep): the newest task and the count tell, read once a second, which also debounces.
+  let listed: string | undefined;
+  const checkList = () => {
+    let now: string;
+    try {
+      const { tasks, total } = engine.list({ limit: 1 });
+      now = `${tasks[0]?.id ?? ""}/${total}`;
+    } catch {
+      return;
+    }
+    const changed = listed !== undefined && now !== listed;
+    listed = now;
+    // Only to a client that has initialized: no notification may precede that.
+    if (changed && server.server.getClientCapabilities() !== undefined) {
+      void server.server.sendResourceListChanged().catch(() => {});
+    }
+  };
+  checkList();
   // Changes this server records are announced at once; others' and output growth once a second.
   const unsubscribe = engine.onChange((id) => check(id));
   const timer = setInterval(() => {
     const ids = new Set([...subscribed].map(taskIdOf).filter((id) => id !== null));
     for (const id of ids) check(id);
+    checkList();
   }, OUTPUT_NOTICE_MS);
   Deno.unrefTimer(timer);
   return () => {

@@ -11,6 +11,15 @@ import {
   type RequestId,
   type Transport,
 } from "./sdk.ts";
+import type { CallVerdict } from "./tools/call_screen.ts";
+import { NegotiatedVersion } from "./versions.ts";
+
+/** A tools/call request's params, once they fit the SDK's schema. */
+export interface CallParams {
+  readonly name: string;
+  readonly arguments?: Record<string, unknown>;
+  readonly task?: unknown;
+}
 
 interface Issue {
   readonly path: readonly PropertyKey[];
@@ -62,11 +71,22 @@ export class ScreenedTransport implements Transport {
   readonly #inner: Transport;
   readonly #schemas = requestSchemas();
   readonly #handles: (method: string) => boolean;
+  readonly #screenCall: (params: CallParams) => CallVerdict;
+  /** What this connection's client negotiated; tasks are said only to a revision that has them. */
+  readonly #negotiated = new NegotiatedVersion();
 
-  /** `handles` says whether the server serves a method: one it does not is left to answer -32601. */
-  constructor(inner: Transport, handles: (method: string) => boolean) {
+  /**
+   * `handles` says whether the server serves a method: one it does not is left to answer -32601.
+   * `screenCall` checks a well-formed tools/call before the SDK runs the tool.
+   */
+  constructor(
+    inner: Transport,
+    handles: (method: string) => boolean,
+    screenCall: (params: CallParams) => CallVerdict = () => null,
+  ) {
     this.#inner = inner;
     this.#handles = handles;
+    this.#screenCall = screenCall;
     // Handlers set on the inner transport before it was wrapped keep running, first.
     const innerClose = inner.onclose;
     inner.onclose = () => {
@@ -86,7 +106,19 @@ export class ScreenedTransport implements Transport {
           this.#refuse(message.id, problem);
           return;
         }
+        const verdict = message.method === "tools/call" && schema
+          ? this.#screenCall(message.params as unknown as CallParams)
+          : null;
+        if (verdict) {
+          this.#answer(
+            "error" in verdict
+              ? { jsonrpc: "2.0", id: message.id, error: verdict.error }
+              : { jsonrpc: "2.0", id: message.id, result: verdict.result },
+          );
+          return;
+        }
       }
+      this.#negotiated.received(message);
       this.onmessage?.(message, extra);
     };
   }
@@ -100,7 +132,8 @@ export class ScreenedTransport implements Transport {
   }
 
   send(message: JSONRPCMessage, options?: Parameters<Transport["send"]>[1]): Promise<void> {
-    return this.#inner.send(withoutCodePrefixes(message), options);
+    const said = this.#negotiated.sending(message);
+    return said ? this.#inner.send(withoutCodePrefixes(said), options) : Promise.resolve();
   }
 
   close(): Promise<void> {
@@ -112,7 +145,11 @@ export class ScreenedTransport implements Transport {
   }
 
   #refuse(id: RequestId, message: string): void {
-    this.#inner.send({ jsonrpc: "2.0", id, error: { code: ErrorCode.InvalidParams, message } })
+    this.#answer({ jsonrpc: "2.0", id, error: { code: ErrorCode.InvalidParams, message } });
+  }
+
+  #answer(message: JSONRPCMessage): void {
+    this.#inner.send(message)
       .catch((error) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
   }
 }

@@ -31,6 +31,7 @@ export {
   JSONRPCNotificationSchema,
   JSONRPCRequestSchema,
   JSONRPCResultResponseSchema,
+  ListResourcesRequestSchema,
   McpError,
   ReadResourceRequestSchema,
   SubscribeRequestSchema,

@@ -3,6 +3,7 @@ import { registerTaskResources } from "./resources.ts";
 import { ScreenedTransport } from "./screen.ts";
 import { McpServer, type Transport } from "./sdk.ts";
 import { announceTaskStatus, EngineTaskStore } from "./tasks.ts";
+import { registeredTools, screenToolCall } from "./tools/call_screen.ts";
 import { TOOLS } from "./tools/list.ts";
 
 export const SERVER_NAME = "backburner";
@@ -39,10 +40,17 @@ export function createMcpServer(options: ServerOptions): BackburnerServer {
   const stopTools = TOOLS.map((register) => register(server, context));
   const stopResources = registerTaskResources(server, options.engine, options.log);
   const stopAnnouncing = announceTaskStatus(server, options.engine);
+  const tool = registeredTools(server);
   return {
     server,
     connect: (transport) =>
-      server.connect(new ScreenedTransport(transport, (method) => hasHandler(server, method))),
+      server.connect(
+        new ScreenedTransport(
+          transport,
+          (method) => hasHandler(server, method),
+          (params) => screenToolCall(tool(params.name), params),
+        ),
+      ),
     dispose() {
       for (const stop of stopTools) stop?.();
       stopResources();

@@ -61,11 +61,12 @@ export function toProtocolTask(task: Task, retentionMs: number): ProtocolTask {
   }
 }
 
-function encodeCursor(task: Task): string {
+/** A keyset cursor: the page after it starts below this task, newest first. */
+export function encodeCursor(task: Task): string {
   return btoa(JSON.stringify([task.createdAt, task.id]));
 }
 
-function decodeCursor(cursor: string): { createdAt: number; id: string } {
+export function decodeCursor(cursor: string): { createdAt: number; id: string } {
   try {
     const [createdAt, id] = JSON.parse(atob(cursor));
     if (typeof createdAt === "number" && typeof id === "string" && isTaskId(id)) {
@@ -143,7 +144,10 @@ export class EngineTaskStore implements TaskStore {
   }
 }
 
-/** notifications/tasks/status for every status change this server records. */
+/**
+ * notifications/tasks/status for every status change this server records; the transport drops
+ * them for a client whose protocol revision has no tasks (versions.ts).
+ */
 export function announceTaskStatus(server: McpServer, engine: Engine): () => void {
   return engine.onChange((id) => {
     try {

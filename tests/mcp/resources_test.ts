@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { cleanup, posixTest, startServer, tempDir, waitFor } from "../helpers.ts";
 import { ResourceUpdatedNotificationSchema } from "../sdk.ts";
+import { RawClient } from "./raw_client.ts";
 
 posixTest("tasks are resources: listed through templates, readable, and subscribable", async () => {
   const home = await tempDir();
@@ -63,6 +64,66 @@ posixTest("tasks are resources: listed through templates, readable, and subscrib
     );
   } finally {
     await server.close();
+    await cleanup(home);
+  }
+});
+
+posixTest("starting tasks sends resources/list_changed, debounced", async () => {
+  const home = await tempDir();
+  const client = new RawClient(home);
+  try {
+    const result = await client.initialize();
+    assert.deepEqual((result.capabilities as { resources: unknown }).resources, {
+      subscribe: true,
+      listChanged: true,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(client.notifications("notifications/resources/list_changed").length, 0);
+    for (let i = 0; i < 3; i++) await client.call("start_task", { command: "true" });
+    await waitFor(() => client.notifications("notifications/resources/list_changed").length > 0, {
+      what: "resources/list_changed after a start",
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const sent = client.notifications("notifications/resources/list_changed").length;
+    assert.ok(sent <= 2, `${sent} notifications for three starts`);
+  } finally {
+    await client.close();
+    await cleanup(home);
+  }
+});
+
+posixTest("resources/list pages through every task with nextCursor", async () => {
+  const home = await tempDir();
+  const client = new RawClient(home);
+  try {
+    await client.initialize();
+    const ids: string[] = [];
+    for (let i = 0; i < 53; i++) {
+      const started = await client.call("start_task", { command: "true", label: `t${i}` });
+      ids.push((started.result!.structuredContent as { task_id: string }).task_id);
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const answer = await client.request("resources/list", cursor ? { cursor } : {});
+      const page = answer.result as { resources: { uri: string }[]; nextCursor?: string };
+      assert.ok(page.resources.length <= 100, `${page.resources.length} resources`);
+      seen.push(...page.resources.map((r) => r.uri));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor !== undefined && pages < 10);
+    assert.equal(pages, 2);
+    const expected = ids.flatMap((
+      id,
+    ) => [`backburner://tasks/${id}`, `backburner://tasks/${id}/output`]);
+    assert.deepEqual([...seen].sort(), [...expected].sort());
+    assert.equal(new Set(seen).size, seen.length, "no task listed twice");
+
+    const bad = await client.request("resources/list", { cursor: "nope" });
+    assert.equal(bad.error?.code, -32602);
+  } finally {
+    await client.close();
     await cleanup(home);
   }
 });

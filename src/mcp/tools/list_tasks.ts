@@ -11,7 +11,9 @@ export const registerListTasks: ToolRegistration = (server, context) => {
     description:
       "List recent tasks, newest first, with their status — to find a task_id again or see what is still running. Filter by status, label or cwd. Long commands are shortened here; task_status shows them whole.",
     inputSchema: {
-      limit: z.number().optional().describe("How many tasks, from 1 to 1000. Default 20"),
+      limit: z.number().int().min(1).max(1000).optional().describe(
+        "How many tasks, from 1 to 1000. Default 20",
+      ),
       status: z.enum(TASK_STATUSES).optional().describe(
         'Only tasks with this status, e.g. "working"',
       ),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Engine } from "../../engine/engine.ts";
+import { MAX_TIMEOUT_SECONDS } from "../../engine/requests.ts";
 import { isTerminal, type Task } from "../../task.ts";
 import { CommandResultSchema } from "../../views.ts";
 import { rpcError } from "../errors.ts";
@@ -23,7 +24,7 @@ export const registerRunCommand: ToolRegistration = (server, context) => {
     inputSchema: {
       command: z.string().describe('Shell command line, e.g. "make test"'),
       cwd: z.string().optional().describe("Working directory. Default: the server's"),
-      timeout_seconds: z.number().optional().describe(
+      timeout_seconds: z.number().positive().max(MAX_TIMEOUT_SECONDS).optional().describe(
         "Stop the task (whole process tree) after this many seconds",
       ),
     },

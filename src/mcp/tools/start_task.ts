@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_TIMEOUT_SECONDS } from "../../engine/requests.ts";
 import { TaskViewSchema, viewTask } from "../../views.ts";
 import { guarded, type ToolRegistration } from "./tool.ts";
 
@@ -14,7 +15,7 @@ export const registerStartTask: ToolRegistration = (server, context) => {
       cwd: z.string().optional().describe(
         "Working directory (absolute, or relative to the server's). Default: the server's working directory",
       ),
-      timeout_seconds: z.number().optional().describe(
+      timeout_seconds: z.number().positive().max(MAX_TIMEOUT_SECONDS).optional().describe(
         "Stop the task (whole process tree) after this many seconds; it ends as timed_out. Default: no timeout",
       ),
       env: z.record(z.string(), z.string()).optional().describe(

@@ -14,11 +14,13 @@ export const registerWaitForTask: ToolRegistration = (server, context) => {
     description:
       'Wait until one ("any") or every ("all") listed task has ended, or until a regex appears in their output (until_pattern, e.g. "listening on"), or until the timeout; returns each task\'s status either way. Use it instead of polling task_status in a loop. Returns at once for tasks already ended. The timeout is capped at 50 s so the call ends before clients give up; call again to keep waiting.',
     inputSchema: {
-      task_ids: z.array(z.string()).describe("The task_ids to wait for (1 to 50)"),
+      task_ids: z.array(z.string()).min(1).max(MAX_WAIT_IDS).describe(
+        "The task_ids to wait for (1 to 50)",
+      ),
       mode: z.enum(["any", "all"]).optional().describe(
         '"any": return when one has ended; "all": when every one has. Default "any"',
       ),
-      timeout_seconds: z.number().optional().describe(
+      timeout_seconds: z.number().min(0).optional().describe(
         `Most seconds to wait, up to ${MAX_WAIT_SECONDS}. Default ${DEFAULT_WAIT_SECONDS}`,
       ),
       until_pattern: z.string().optional().describe(

@@ -304,7 +304,10 @@ posixTest("start_task refuses bad env, label and stdin", async () => {
       [{ env: { "1BAD": "x" } }, /env name "1BAD" is not a valid variable name/],
       [{ env: { "A-B": "x" } }, /not a valid variable name/],
       [{ env: { BACKBURNER_TASK_ID: "x" } }, /may not set BACKBURNER_TASK_ID/],
-      [{ env: { A: 1 } }, /Input validation error/],
+      [
+        { env: { A: 1 } },
+        /^start_task cannot use env\.A 1: pass an object whose values are strings$/,
+      ],
       [{ label: "" }, /label "" must be 1 to 100 printable characters/],
       [{ label: "x".repeat(101) }, /must be 1 to 100 printable characters/],
       [{ label: "a\nb" }, /printable/],
