@@ -500,3 +500,43 @@ posixTest(
     }
   },
 );
+
+posixTest(
+  "2026-07-28: a plain run_command whose request the client cancels cancels its task",
+  () =>
+    withModern({ BACKBURNER_GRACE_SECONDS: "1" }, async (modern) => {
+      const call = modern.rawRequest("tools/call", {
+        name: "run_command",
+        arguments: { command: "sleep 600" },
+        _meta: meta(false),
+      });
+      const callId = await waitFor(() => {
+        const out = sent(modern.wire, "tools/call").at(-1);
+        return out?.id;
+      }, { what: "the call to go out" });
+      const list = async () =>
+        structured(
+          record(
+            (await modern.rawRequest("tools/call", {
+              name: "list_tasks",
+              arguments: {},
+              _meta: meta(false),
+            })).result,
+            "list_tasks",
+          ),
+        ).tasks as Json[];
+      const [task] = await waitFor(async () => {
+        const tasks = await list();
+        return tasks.length > 0 && taskPids(String(tasks[0].task_id)).length > 0 ? tasks : null;
+      }, { what: "the task to start" });
+      await modern.transport.send({
+        jsonrpc: "2.0",
+        method: "notifications/cancelled",
+        params: { requestId: callId, reason: "the user stopped it" },
+      });
+      const answer = record((await call).result, "run_command result");
+      assert.equal(answer.isError, true);
+      assert.equal(structured(answer).status, "cancelled");
+      assert.deepEqual(taskPids(String(task.task_id)), []);
+    }),
+);
