@@ -401,7 +401,9 @@ posixTest(
         assert.deepEqual(missing.data, { requiredCapabilities: { extensions: { [TASKS]: {} } } });
       }
       for (const method of ["tasks/result", "tasks/list"]) {
-        assert.equal((await error(method, { taskId: "x", _meta: meta(true) })).code, -32601);
+        const gone = await error(method, { taskId: "x", _meta: meta(true) });
+        assert.equal(gone.code, -32601);
+        assert.match(String(gone.message), /call tasks\/get with the taskId/);
       }
       const bare = await error("tools/list", {});
       assert.equal(bare.code, -32602);

@@ -174,8 +174,13 @@ export function createModernHandler(
       case "tasks/cancel":
         requireTasks(meta, method);
         return await tasks.cancel(params.taskId);
+      case "tasks/result":
+      case "tasks/list":
+        throw new RpcFailure(
+          -32601,
+          `Method not found: ${method} is not part of the 2026-07-28 tasks extension; call tasks/get with the taskId, whose answer holds the result once the task ends`,
+        );
       default:
-        // tasks/result and tasks/list among them: the extension has none in this era.
         throw new RpcFailure(-32601, `Method not found: ${method}`);
     }
   };
