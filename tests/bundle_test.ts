@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cleanup, MAIN, posixTest, ROOT, runToEnd, startServer, tempDir } from "./helpers.ts";
+import {
+  cleanup,
+  MAIN,
+  posixTest,
+  ROOT,
+  runToEnd,
+  serverPermissions,
+  startServer,
+  tempDir,
+} from "./helpers.ts";
 
 posixTest("the single-file bundle runs the server", async () => {
   const dir = await tempDir();
@@ -31,6 +40,31 @@ posixTest("the single-file bundle runs the server", async () => {
     } finally {
       await server.close();
     }
+    // The 2026-07-28 era, imported on demand, is in the one file as well.
+    const modern = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...serverPermissions(home), bundle],
+      env: { BACKBURNER_HOME: home, NO_COLOR: "1" },
+      cwd: home,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const writer = modern.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(
+      `${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "server/discover", params: {} })}\n`,
+    ));
+    const lines = modern.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      text += value;
+    }
+    await writer.close();
+    await lines.cancel();
+    await modern.status;
+    const answer = JSON.parse(text.split("\n")[0]);
+    assert.deepEqual(answer.result.supportedVersions, ["2026-07-28"]);
   } finally {
     await cleanup(dir);
   }

@@ -1,5 +1,6 @@
 import type { Engine } from "../engine/engine.ts";
 import { registerTaskResources } from "./resources.ts";
+import { EraRouter } from "./eras.ts";
 import { ScreenedTransport } from "./screen.ts";
 import { McpServer, type Transport } from "./sdk.ts";
 import { announceTaskStatus, EngineTaskStore } from "./tasks.ts";
@@ -7,6 +8,9 @@ import { registeredTools, screenToolCall } from "./tools/call_screen.ts";
 import { TOOLS } from "./tools/list.ts";
 
 export const SERVER_NAME = "backburner";
+
+const INSTRUCTIONS =
+  "backburner runs shell commands in the background. Use start_task for anything slow (tests, builds, installs), keep working, then use wait_for_task, task_status or task_result to collect the result, cancel_task to stop it, list_tasks to find tasks again.";
 
 export interface ServerOptions {
   readonly engine: Engine;
@@ -16,7 +20,11 @@ export interface ServerOptions {
 
 export interface BackburnerServer {
   readonly server: McpServer;
-  /** Serves on a transport; malformed requests are answered before any handler sees them. */
+  /**
+   * Serves on a transport, in the era its client opens with (eras.ts): 2025-11-25 by this
+   * server, 2026-07-28 by the modern handler, loaded then. Malformed requests are answered
+   * before any handler sees them.
+   */
   connect(transport: Transport): Promise<void>;
   /** Stops the resources' watches and the status announcements. */
   dispose(): void;
@@ -32,8 +40,7 @@ export function createMcpServer(options: ServerOptions): BackburnerServer {
         tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
       },
       taskStore: new EngineTaskStore(options.engine),
-      instructions:
-        "backburner runs shell commands in the background. Use start_task for anything slow (tests, builds, installs), keep working, then use wait_for_task, task_status or task_result to collect the result, cancel_task to stop it, list_tasks to find tasks again.",
+      instructions: INSTRUCTIONS,
     },
   );
   const context = { engine: options.engine, log: options.log };
@@ -43,14 +50,26 @@ export function createMcpServer(options: ServerOptions): BackburnerServer {
   const tool = registeredTools(server);
   return {
     server,
-    connect: (transport) =>
-      server.connect(
+    connect(transport) {
+      const router = new EraRouter(transport, async (send) => {
+        const { createModernHandler } = await import("./modern/server.ts");
+        return createModernHandler({
+          engine: options.engine,
+          name: SERVER_NAME,
+          version: options.version,
+          instructions: INSTRUCTIONS,
+          tools: TOOLS,
+          log: options.log,
+        }, send);
+      });
+      return server.connect(
         new ScreenedTransport(
-          transport,
+          router,
           (method) => hasHandler(server, method),
           (params) => screenToolCall(tool(params.name), params),
         ),
-      ),
+      );
+    },
     dispose() {
       for (const stop of stopTools) stop?.();
       stopResources();

@@ -10,21 +10,15 @@
  *   legacy-era connection, and drives the whole flow: a task-augmented tools/call
  *   (`params.task`), tasks/get (and notifications/tasks/status), tasks/result, tasks/list and
  *   tasks/cancel.
- * - versionNegotiation "auto" probes `server/discover` on a throwaway sibling process, gets
- *   -32601, reaps the sibling and falls back to the same 2025-11-25 `initialize`.
+ * - versionNegotiation "auto" probes `server/discover` on a throwaway sibling process, which
+ *   answers, and takes 2026-07-28 (the modern era and its Tasks extension: modern_test.ts).
+ * - One stream serves the era its client opens with (src/mcp/eras.ts): after `server/discover`,
+ *   an `initialize` (a client falling back) moves the connection to 2025-11-25, where a tools/call
+ *   framed the way ext-tasks frames a v2 one (the tasks extension in
+ *   `_meta["io.modelcontextprotocol/clientCapabilities"]`, no `params.task`) is an ordinary call:
+ *   it blocks until the command ends and returns a plain CallToolResult, never a task.
  *
- * What cannot work against this server, and why (evidence in the last test):
- * - The 2026-07-28 era and its server-directed tasks (SEP-2663, io.modelcontextprotocol/tasks).
- *   Our server is built on SDK 1.32.2, whose newest revision is 2025-11-25: it answers
- *   `server/discover` with -32601 Method not found, so the v2 client never enters the modern
- *   era (`{ pin: "2026-07-28" }` fails with ERA_NEGOTIATION_FAILED, "auto" falls back to
- *   legacy), and an `initialize` offering 2026-07-28 is answered with 2025-11-25. ext-tasks only
- *   selects its "v2" generation on a modern-era connection whose server capabilities carry
- *   `extensions["io.modelcontextprotocol/tasks"]`; ours carry the 2025-11-25 `tasks` capability
- *   instead. And a tools/call framed the way ext-tasks frames a v2 one (the tasks extension in
- *   `_meta["io.modelcontextprotocol/clientCapabilities"]`, no `params.task`) is an ordinary call
- *   to our server: it blocks until the command ends and returns a plain CallToolResult, never
- *   `resultType: "task"`.
+ * What to know:
  * - One ext-tasks choice, not a server limit: in its v1 driver a task that ends "failed" (our
  *   mapping of a non-zero exit, the tool result being isError) settles as a TaskFailedError
  *   carrying the statusMessage, without calling tasks/result; the result (exit code, output) is
@@ -373,7 +367,7 @@ posixTest("ext-tasks cancels a running task with tasks/cancel: the whole tree st
 });
 
 posixTest(
-  "2026-07-28 is out of reach: server/discover is -32601, auto falls back to 2025-11-25, pin fails, a v2-framed call gets no task",
+  "one stream, two eras: server/discover answers, a later initialize moves to 2025-11-25, a v2-framed call then gets no task; auto picks 2026-07-28",
   async () => {
     const home = await tempDir();
     const raw = v2Transport(home);
@@ -394,7 +388,8 @@ posixTest(
         );
       };
       const discover = await exchange("discover", "server/discover", { _meta: meta });
-      assert.deepEqual(discover.error, { code: -32601, message: "Method not found" });
+      assert.deepEqual(record(discover.result, "DiscoverResult").supportedVersions, ["2026-07-28"]);
+      // A client that falls back (after an error it does not understand) sends initialize next.
 
       const init = await exchange("init", "initialize", {
         protocolVersion: "2026-07-28",
@@ -423,18 +418,7 @@ posixTest(
       assert.equal(structured(callResult).output, "ran plainly\n");
       assert.ok(Date.now() - started >= 300, "the call blocked until the command ended");
 
-      // The v2 client itself: "auto" probes on a sibling and falls back; a pin cannot connect.
-      const pinned = v2Transport(home);
-      const pinClient = new Client(
-        { name: "backburner-v2-tests", version: "1.0.0" },
-        { versionNegotiation: { mode: { pin: "2026-07-28" } } },
-      );
-      await assert.rejects(
-        pinClient.connect(pinned.transport),
-        /did not offer pinned protocol version 2026-07-28 via server\/discover/,
-      );
-      assert.equal(pinned.wire.length, 0, "nothing was sent on the session transport");
-
+      // The v2 client itself: "auto" probes server/discover on a sibling and takes 2026-07-28.
       const autoTransport = v2Transport(home);
       const autoClient = new Client(
         { name: "backburner-v2-tests", version: "1.0.0" },
@@ -442,11 +426,10 @@ posixTest(
       );
       auto = { client: autoClient, transport: autoTransport.transport };
       await autoClient.connect(autoTransport.transport);
-      assert.equal(autoClient.getProtocolEra(), "legacy");
-      assert.equal(autoClient.getNegotiatedProtocolVersion(), "2025-11-25");
-      // The probe ran on the sibling; the session process only ever saw the 2025 handshake.
-      assert.equal(autoTransport.wire[0].message.method, "initialize");
-      assert.equal(requests(autoTransport.wire, "server/discover").length, 0);
+      assert.equal(autoClient.getProtocolEra(), "modern");
+      assert.equal(autoClient.getNegotiatedProtocolVersion(), "2026-07-28");
+      // The probe ran on the sibling; the session process saw no handshake at all.
+      assert.equal(requests(autoTransport.wire, "initialize").length, 0);
       const result = await autoClient.callTool({
         name: "run_command",
         arguments: { command: "echo after auto" },

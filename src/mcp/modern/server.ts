@@ -1,0 +1,213 @@
+/**
+ * The 2026-07-28 era: stateless requests that each carry their protocol version and the client's
+ * capabilities in `_meta`, `server/discover`, the tools of tools/list.ts (the same definitions the
+ * legacy server serves), and the Tasks extension. Written against the specification rather than
+ * on the v2 SDK's server: that package has no tasks runtime, turns every error a tool throws into
+ * a tool result (the extension needs -32021 and -32602 as protocol errors), would add a second
+ * copy of the SDK to load, and the era's base protocol here is a handful of methods.
+ *
+ * @module
+ */
+
+import type { Engine } from "../../engine/engine.ts";
+import { waitForTasks } from "../../engine/wait.ts";
+import { MODERN_VERSION, type ModernHandler, PROTOCOL_VERSION_KEY } from "../eras.ts";
+import { McpError } from "../sdk.ts";
+import type { JSONRPCMessage, RequestId } from "../sdk.ts";
+import type { ToolRegistration } from "../tools/tool.ts";
+import { MISSING_CAPABILITY, ModernTasks, RpcFailure, TASKS_EXTENSION } from "./tasks.ts";
+import { collectTools, type ModernTool, type ToolExtra } from "./tool_host.ts";
+
+const CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities";
+const SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo";
+/** JSON-RPC -32022: the request names a protocol version this server does not speak. */
+const UNSUPPORTED_VERSION = -32022;
+/** How long a client may keep server/discover and tools/list: the tools change only on upgrade. */
+const LIST_TTL_MS = 5 * 60 * 1000;
+
+export interface ModernServerOptions {
+  readonly engine: Engine;
+  readonly name: string;
+  readonly version: string;
+  readonly instructions: string;
+  readonly tools: readonly ToolRegistration[];
+  readonly log: (message: string) => void;
+}
+
+type Json = Record<string, unknown>;
+
+function isRecord(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Whether the request's client declared the Tasks extension. */
+function declaresTasks(meta: Json): boolean {
+  const capabilities = meta[CLIENT_CAPABILITIES_KEY];
+  return isRecord(capabilities) && isRecord(capabilities.extensions) &&
+    isRecord(capabilities.extensions[TASKS_EXTENSION]);
+}
+
+/** The request's `_meta` envelope, checked: what every request of this era must carry. */
+function envelope(params: Json): Json {
+  const meta = params._meta;
+  if (!isRecord(meta) || meta[PROTOCOL_VERSION_KEY] === undefined) {
+    throw new RpcFailure(
+      -32602,
+      `The request has no _meta["${PROTOCOL_VERSION_KEY}"]: send "${MODERN_VERSION}" in every request's _meta, or call initialize first`,
+    );
+  }
+  const requested = meta[PROTOCOL_VERSION_KEY];
+  if (requested !== MODERN_VERSION) {
+    throw new RpcFailure(
+      UNSUPPORTED_VERSION,
+      `Protocol version ${
+        JSON.stringify(requested)
+      } is not supported: send "${MODERN_VERSION}", or call initialize for 2025-11-25`,
+      { supported: [MODERN_VERSION], requested },
+    );
+  }
+  if (!isRecord(meta[CLIENT_CAPABILITIES_KEY])) {
+    throw new RpcFailure(
+      -32602,
+      `The request has no _meta["${CLIENT_CAPABILITIES_KEY}"]: send the client's capabilities (an object) in every request's _meta`,
+    );
+  }
+  return meta;
+}
+
+/** One sentence for arguments that do not fit a tool's input schema. */
+function argumentsProblem(tool: ModernTool, args: unknown): string | null {
+  const parsed = tool.input.safeParse(args ?? {});
+  if (parsed.success) return null;
+  const [first] = parsed.error.issues;
+  const where = first.path.map(String).join(".") || "arguments";
+  const what = first.message.replace(/^Invalid input:?\s*/, "");
+  return `Invalid arguments for ${tool.name}: ${where}: ${what}; see the tool's inputSchema in tools/list`;
+}
+
+/** The modern era's handler: answers each request on its own, from the engine. */
+export function createModernHandler(
+  options: ModernServerOptions,
+  send: (message: JSONRPCMessage) => Promise<void>,
+): ModernHandler {
+  const { engine, log } = options;
+  const tools = collectTools(options.tools, { engine, log }, send);
+  const tasks = new ModernTasks(engine);
+  const running = new Map<RequestId, AbortController>();
+
+  const discover = (): Json => ({
+    resultType: "complete",
+    supportedVersions: [MODERN_VERSION],
+    capabilities: { tools: {}, extensions: { [TASKS_EXTENSION]: {} } },
+    instructions: options.instructions,
+    ttlMs: LIST_TTL_MS,
+    cacheScope: "public",
+    _meta: { [SERVER_INFO_KEY]: { name: options.name, version: options.version } },
+  });
+
+  const callTool = async (id: RequestId, params: Json, meta: Json): Promise<Json> => {
+    const tool = typeof params.name === "string" ? tools.get(params.name) : undefined;
+    if (!tool) {
+      throw new RpcFailure(
+        -32602,
+        `Unknown tool ${
+          JSON.stringify(params.name)
+        }: call tools/list for the tools this server has`,
+      );
+    }
+    const problem = argumentsProblem(tool, params.arguments);
+    if (problem !== null) {
+      return { resultType: "complete", isError: true, content: [{ type: "text", text: problem }] };
+    }
+    const args = tool.input.parse(params.arguments ?? {});
+    const controller = new AbortController();
+    running.set(id, controller);
+    const extra: ToolExtra = {
+      signal: controller.signal,
+      _meta: meta,
+      taskRequestedTtl: null,
+      sendNotification: (notification) =>
+        send({ jsonrpc: "2.0", ...notification } as JSONRPCMessage),
+    };
+    try {
+      if (tool.call) return { resultType: "complete", ...await tool.call(args, extra) };
+      if (!tool.task) throw new Error(`Tool ${tool.name} has no handler`);
+      const { task } = await tool.task.createTask(args, extra);
+      // A task only for a request that opted in (the extension's rule); others wait for the end.
+      if (declaresTasks(meta)) return tasks.created(task.taskId);
+      await waitForTasks(engine, { taskIds: [task.taskId], mode: "all", timeoutMs: Infinity });
+      const result = await tool.task.getTaskResult(args, { ...extra, taskId: task.taskId });
+      return { resultType: "complete", ...result };
+    } finally {
+      running.delete(id);
+    }
+  };
+
+  const requireTasks = (meta: Json, method: string) => {
+    if (declaresTasks(meta)) return;
+    throw new RpcFailure(
+      MISSING_CAPABILITY,
+      `${method} needs the tasks extension: declare "${TASKS_EXTENSION}" in _meta["${CLIENT_CAPABILITIES_KEY}"].extensions`,
+      { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
+    );
+  };
+
+  const dispatch = async (id: RequestId, method: string, params: Json): Promise<Json> => {
+    if (method === "server/discover") return discover();
+    const meta = envelope(params);
+    switch (method) {
+      case "tools/list":
+        return {
+          resultType: "complete",
+          tools: [...tools.values()].map((tool) => tool.listing),
+          ttlMs: LIST_TTL_MS,
+          cacheScope: "public",
+        };
+      case "tools/call":
+        return await callTool(id, params, meta);
+      case "tasks/get":
+        requireTasks(meta, method);
+        return await tasks.get(params.taskId);
+      case "tasks/update":
+        requireTasks(meta, method);
+        return tasks.update(params.taskId);
+      case "tasks/cancel":
+        requireTasks(meta, method);
+        return await tasks.cancel(params.taskId);
+      case "tasks/result":
+      case "tasks/list":
+        throw new RpcFailure(
+          -32601,
+          `Method not found: ${method} is not part of the 2026-07-28 tasks extension; call tasks/get with the taskId, whose answer holds the result once the task ends`,
+        );
+      default:
+        throw new RpcFailure(-32601, `Method not found: ${method}`);
+    }
+  };
+
+  return {
+    async handle(message) {
+      if (!("method" in message)) return null;
+      const params = isRecord(message.params) ? message.params : {};
+      if (!("id" in message)) {
+        if (message.method === "notifications/cancelled") {
+          running.get(params.requestId as RequestId)?.abort();
+        }
+        return null;
+      }
+      try {
+        const result = await dispatch(message.id, message.method, params);
+        return { jsonrpc: "2.0", id: message.id, result } as JSONRPCMessage;
+      } catch (error) {
+        if (!(error instanceof RpcFailure || error instanceof McpError)) throw error;
+        const data = error.data === undefined ? {} : { data: error.data };
+        const text = error.message.replace(/MCP error -?\d+: /g, "");
+        return {
+          jsonrpc: "2.0",
+          id: message.id,
+          error: { code: error.code, message: text, ...data },
+        } as JSONRPCMessage;
+      }
+    },
+  };
+}
