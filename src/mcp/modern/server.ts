@@ -14,6 +14,7 @@ import { waitForTasks } from "../../engine/wait.ts";
 import { MODERN_VERSION, type ModernHandler, PROTOCOL_VERSION_KEY } from "../eras.ts";
 import { McpError } from "../sdk.ts";
 import type { JSONRPCMessage, RequestId } from "../sdk.ts";
+import { argumentsProblem } from "../tools/call_screen.ts";
 import type { ToolRegistration } from "../tools/tool.ts";
 import { MISSING_CAPABILITY, ModernTasks, RpcFailure, TASKS_EXTENSION } from "./tasks.ts";
 import { collectTools, type ModernTool, type ToolExtra } from "./tool_host.ts";
@@ -75,16 +76,6 @@ function envelope(params: Json): Json {
   return meta;
 }
 
-/** One sentence for arguments that do not fit a tool's input schema. */
-function argumentsProblem(tool: ModernTool, args: unknown): string | null {
-  const parsed = tool.input.safeParse(args ?? {});
-  if (parsed.success) return null;
-  const [first] = parsed.error.issues;
-  const where = first.path.map(String).join(".") || "arguments";
-  const what = first.message.replace(/^Invalid input:?\s*/, "");
-  return `Invalid arguments for ${tool.name}: ${where}: ${what}; see the tool's inputSchema in tools/list`;
-}
-
 /** The modern era's handler: answers each request on its own, from the engine. */
 export function createModernHandler(
   options: ModernServerOptions,
@@ -115,7 +106,10 @@ export function createModernHandler(
         }: call tools/list for the tools this server has`,
       );
     }
-    const problem = argumentsProblem(tool, params.arguments);
+    const given = params.arguments ?? {};
+    const problem = typeof given === "object" && given !== null && !Array.isArray(given)
+      ? argumentsProblem(tool.name, tool.input, given as Record<string, unknown>)
+      : `${tool.name} takes its arguments as an object: pass them as tools/list shows`;
     if (problem !== null) {
       return { resultType: "complete", isError: true, content: [{ type: "text", text: problem }] };
     }

@@ -50,14 +50,25 @@ export function screenToolCall(
       },
     };
   }
-  const schema = tool.inputSchema as Partial<ObjectSchema> | undefined;
+  const text = argumentsProblem(name, tool.inputSchema, params.arguments ?? {});
+  return text === null ? null : { result: { isError: true, content: [{ type: "text", text }] } };
+}
+
+/**
+ * One sentence saying which argument does not fit a tool's input schema and what to pass, or null
+ * when they fit; both protocol eras answer bad arguments with it.
+ */
+export function argumentsProblem(
+  name: string,
+  inputSchema: unknown,
+  args: Record<string, unknown>,
+): string | null {
+  const schema = inputSchema as Partial<ObjectSchema> | undefined;
   // The SDK builds the object from our shape with its own copy of zod: no instanceof here.
   if (typeof schema?.safeParse !== "function" || typeof schema.shape !== "object") return null;
-  const args = params.arguments ?? {};
   const issues = schema.safeParse(args).error?.issues;
   if (!issues?.length) return null;
-  const text = argumentProblem(name, schema as ObjectSchema, args, issues[0]);
-  return { result: { isError: true, content: [{ type: "text", text }] } };
+  return argumentProblem(name, schema as ObjectSchema, args, issues[0]);
 }
 
 interface Issue {
