@@ -17,7 +17,7 @@ import type { JSONRPCMessage, RequestId } from "../sdk.ts";
 import { argumentsProblem } from "../tools/call_screen.ts";
 import type { ToolRegistration } from "../tools/tool.ts";
 import { MISSING_CAPABILITY, ModernTasks, RpcFailure, TASKS_EXTENSION } from "./tasks.ts";
-import { collectTools, type ModernTool, type ToolExtra } from "./tool_host.ts";
+import { collectTools, type ToolExtra } from "./tool_host.ts";
 
 const CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities";
 const SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo";
