@@ -135,8 +135,10 @@ const FILE_TIME_SLACK_MS = 20;
 export function naturalExitCode(evidence: StopEvidence): number | null {
   const code = evidence.record?.code ?? evidence.wrapperCode;
   if (code === null) return null;
-  // The wrapper's own stopper ended it (and claimed that only while the command still ran).
-  if (evidence.record?.reason) return null;
+  // The log cap cut the output: whatever the command did next, the task was stopped at the cap.
+  if (evidence.record?.reason === "log_limit") return null;
+  // A timeout the wrapper's watchdog claimed may have come just after the command ended by
+  // itself: like any stop, its first signal (the mark its stopper leaves) tells.
   // Nothing was signalled: the tree was already gone when the stop looked.
   if (evidence.firstSignalAt === null) return code;
   // File times are a kernel tick coarse, so a record stamped just before the signal may have been

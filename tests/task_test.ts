@@ -43,9 +43,9 @@ Deno.test("a wrapper that exited by itself without a record gives its command's 
   assert.equal(naturalExitCode({ record: null, wrapperCode: null, firstSignalAt: 150 }), null);
 });
 
-Deno.test("an exit the wrapper's own stopper caused is the stop's, even with nothing left to signal", () => {
-  // The wrapper's watchdog or log cap stopped the command before any server looked: the
-  // server's stop finds no process and sends no signal, yet the task did not end by itself.
+Deno.test("a log cap the wrapper hit is the stop's, even with nothing left to signal", () => {
+  // The wrapper's log cap stopped the command before any server looked: the server's stop finds
+  // no process and sends no signal, yet the output was cut at the cap.
   assert.equal(
     naturalExitCode({
       record: { code: 141, at: 100, reason: "log_limit" },
@@ -54,11 +54,24 @@ Deno.test("an exit the wrapper's own stopper caused is the stop's, even with not
     }),
     null,
   );
+});
+
+Deno.test("a timeout the wrapper claimed is judged by its stopper's first signal, like any stop", () => {
+  // Claimed just after the command ended by itself: its stopper signalled nothing of it.
   assert.equal(
     naturalExitCode({
-      record: { code: 0, at: 100, reason: "timeout" },
+      record: { code: 1, at: 100, reason: "timeout" },
       wrapperCode: null,
       firstSignalAt: null,
+    }),
+    1,
+  );
+  // Its stopper signalled first and the command then exited (a handler that exits 0): stopped.
+  assert.equal(
+    naturalExitCode({
+      record: { code: 0, at: 200, reason: "timeout" },
+      wrapperCode: null,
+      firstSignalAt: 150,
     }),
     null,
   );

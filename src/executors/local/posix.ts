@@ -151,9 +151,11 @@ others() {
       }
     }' "$procs" -
 }
-termed=" "
+termed=" " marked=
 i=0
 while left=$(others) && [ -n "$left" ]; do
+  # The first-signal mark every server reads (see the executor's signalMark), made once.
+  [ -n "$marked" ] || { (set -C && : >"$dir/signalled") 2>/dev/null; marked=1; }
   if [ "$i" -ge "$tenths" ]; then
     read -r reason _ <"$dir/stop"
     printf '%s forced\\n' "$reason" >"$dir/stop.tmp" && mv -f "$dir/stop.tmp" "$dir/stop"
