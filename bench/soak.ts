@@ -1274,7 +1274,13 @@ async function writeReport(
     `in variants (plain, nested shell, \`setsid -w\`, SIGTERM ignored, 200 lines of output; ` +
     `10 % with a timeout_seconds of 0.3–1.2 s), task_status, task_result (tail), cancel_task ` +
     `(mostly of tasks started in the last 2 s), wait_for_task (1–3 tasks, any/all, ≤ 2 s), ` +
-    `list_tasks (random limit and status filter). Every reply is checked as it arrives.`,
+    `list_tasks (random limit and status filter). Every reply is checked as it arrives. ` +
+    `Attacks among them: "orphan" tasks leave background sleeps without the task's marker ` +
+    `(\`env -i\`, \`unset\`), "flood" tasks write 50 MB against a ${LOG_CAP_BYTES}-byte log cap, ` +
+    `"redos" tasks print lines on which catastrophic patterns are tried through wait_for_task and ` +
+    `task_result grep, 5 % of timeouts are ${HUGE_TIMEOUT_S} s (past setTimeout's range), and a ` +
+    `third server under BACKBURNER_ALLOW='^echo( |$)' is sent commands and env entries that ` +
+    `hide code in data.`,
     `- **Kills.** Server ${SERVERS - 1} is killed with SIGKILL every ${KILL_GAP_MS[0] / 1000}–${
       KILL_GAP_MS[1] / 1000
     } s and restarted ${RESTART_DELAY_MS[0]}–${RESTART_DELAY_MS[1]} ms later on the same state ` +
