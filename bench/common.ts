@@ -149,15 +149,18 @@ export function killPid(pid: number): void {
 
 /**
  * SIGKILLs every live process carrying `entry` in its environment, in rounds until none is left
- * (a dying parent may still fork); returns how many were killed.
+ * (a dying parent may still fork); returns each killed process as "pid command line".
  */
-export async function killAllWith(entry: string): Promise<number> {
-  let killed = 0;
+export async function killAllWith(entry: string): Promise<string[]> {
+  const killed: string[] = [];
   for (let round = 0; round < 20; round++) {
     const pids = pidsWithEnv(new Set([entry]));
     if (pids.size === 0) return killed;
-    for (const pid of pids.keys()) killPid(pid);
-    killed += pids.size;
+    for (const pid of pids.keys()) {
+      const command = (readText(`/proc/${pid}/cmdline`) ?? "").split("\0").join(" ").trim();
+      killPid(pid);
+      killed.push(`${pid} ${command.slice(0, 120)}`);
+    }
     await sleep(50);
   }
   return killed;

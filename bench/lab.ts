@@ -93,7 +93,8 @@ export class Lab {
       // Anything that came back to life meanwhile (a task forking as it was killed).
       const late = await killAllWith(this.marker);
       return {
-        killed: killed + late,
+        killed: killed.length + late.length,
+        leftovers: [...killed, ...late],
         dirsLeft: dirs.filter(exists).length,
         dirsMade: dirs.length,
       };
@@ -105,6 +106,8 @@ export class Lab {
 export interface TeardownReport {
   /** Processes of this run still alive after every server and peer was closed, killed then. */
   readonly killed: number;
+  /** Those processes, each as "pid command line". */
+  readonly leftovers: readonly string[];
   readonly dirsLeft: number;
   readonly dirsMade: number;
 }

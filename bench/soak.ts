@@ -671,6 +671,24 @@ function endedTasks(): Map<string, string> {
 }
 
 /**
+ * An "orphan" task that ended by itself legitimately leaves its background sleeps (and its log's
+ * copier, which their stdout keeps open) for up to 4 s. Before the teardown counts what is left of
+ * the run, wait for those to end by themselves (deadline 6 s), so that count is only leaks.
+ */
+async function awaitOrphanSleeps(): Promise<void> {
+  const ended = endedTasks();
+  const tasks = [...known.values()].filter((task) =>
+    task.orphanTag !== null && ["completed", "failed"].includes(ended.get(task.id) ?? "")
+  );
+  const markers = new Set(tasks.map((task) => `BACKBURNER_TASK_ID=${task.id}`));
+  const lingering = () =>
+    pidsWithEnv(markers).size +
+    tasks.reduce((sum, task) => sum + pidsWithArgument(task.orphanTag!).length, 0);
+  const deadline = Date.now() + 6000;
+  while (lingering() > 0 && Date.now() < deadline) await sleep(100);
+}
+
+/**
  * Processes of tasks the store says have ended. One found alive is a suspect; still alive (same
  * pid) at the next scan, at least 1.5 s later, it is a leak. (An exit record is written just
  * before its wrapper exits, so a server may report the end a moment before the last process is
@@ -846,6 +864,8 @@ async function run() {
     }
     lab.forget(instance.server);
   }
+
+  await awaitOrphanSleeps();
 
   if (STDERR_DIR) {
     Deno.mkdirSync(STDERR_DIR, { recursive: true });
@@ -1416,7 +1436,8 @@ async function main(): Promise<number> {
       name: "Nothing of the run left running",
       passed: teardown.killed === 0 && dirGone,
       detail: `${teardown.killed} process(es) of the run still alive after the servers closed ` +
-        `(killed); state directory ${dirGone ? "removed" : "left behind"}`,
+        `(killed${teardown.killed ? `: ${teardown.leftovers.slice(0, 5).join("; ")}` : ""}); ` +
+        `state directory ${dirGone ? "removed" : "left behind"}`,
     });
     clearTimeout(watchdog);
   }
