@@ -76,11 +76,24 @@ function envelope(params: Json): Json {
   return meta;
 }
 
-/** The modern era's handler: answers each request on its own, from the engine. */
-export function createModernHandler(
+/** Sends a notification related to the request being answered (progress). */
+export type Notify = (notification: { method: string; params?: object }) => Promise<void>;
+
+/**
+ * The era's methods, each answered on its own from the engine: what the stdio handler below and
+ * the HTTP face (src/http/modern.ts) both serve. `dispatch` throws RpcFailure or McpError for a
+ * protocol error; `abort` stops the call in flight with that request id (notifications/cancelled).
+ */
+export interface ModernDispatcher {
+  dispatch(id: RequestId, method: string, params: Json, notify: Notify): Promise<Json>;
+  abort(requestId: RequestId): void;
+}
+
+/** The dispatcher over the engine; `send` carries notifications the tools send on their own. */
+export function createModernDispatcher(
   options: ModernServerOptions,
   send: (message: JSONRPCMessage) => Promise<void>,
-): ModernHandler {
+): ModernDispatcher {
   const { engine, log } = options;
   const tools = collectTools(options.tools, { engine, log }, send);
   const tasks = new ModernTasks(engine);
@@ -96,7 +109,12 @@ export function createModernHandler(
     _meta: { [SERVER_INFO_KEY]: { name: options.name, version: options.version } },
   });
 
-  const callTool = async (id: RequestId, params: Json, meta: Json): Promise<Json> => {
+  const callTool = async (
+    id: RequestId,
+    params: Json,
+    meta: Json,
+    notify: Notify,
+  ): Promise<Json> => {
     const tool = typeof params.name === "string" ? tools.get(params.name) : undefined;
     if (!tool) {
       throw new RpcFailure(
@@ -120,8 +138,7 @@ export function createModernHandler(
       signal: controller.signal,
       _meta: meta,
       taskRequestedTtl: null,
-      sendNotification: (notification) =>
-        send({ jsonrpc: "2.0", ...notification } as JSONRPCMessage),
+      sendNotification: notify,
     };
     try {
       if (tool.call) return { resultType: "complete", ...await tool.call(args, extra) };
@@ -146,7 +163,12 @@ export function createModernHandler(
     );
   };
 
-  const dispatch = async (id: RequestId, method: string, params: Json): Promise<Json> => {
+  const dispatch = async (
+    id: RequestId,
+    method: string,
+    params: Json,
+    notify: Notify,
+  ): Promise<Json> => {
     if (method === "server/discover") return discover();
     const meta = envelope(params);
     switch (method) {
@@ -158,7 +180,7 @@ export function createModernHandler(
           cacheScope: "public",
         };
       case "tools/call":
-        return await callTool(id, params, meta);
+        return await callTool(id, params, meta, notify);
       case "tasks/get":
         requireTasks(meta, method);
         return await tasks.get(params.taskId);
@@ -180,27 +202,45 @@ export function createModernHandler(
   };
 
   return {
+    dispatch,
+    abort(requestId) {
+      running.get(requestId)?.abort();
+    },
+  };
+}
+
+/** A protocol error as JSON-RPC error fields, or null for an error that is not one (a bug). */
+export function rpcError(error: unknown): { code: number; message: string; data?: unknown } | null {
+  if (!(error instanceof RpcFailure || error instanceof McpError)) return null;
+  const data = error.data === undefined ? {} : { data: error.data };
+  return { code: error.code, message: error.message.replace(/MCP error -?\d+: /g, ""), ...data };
+}
+
+/** The modern era's handler on a stream (stdio): answers each message on its own. */
+export function createModernHandler(
+  options: ModernServerOptions,
+  send: (message: JSONRPCMessage) => Promise<void>,
+): ModernHandler {
+  const dispatcher = createModernDispatcher(options, send);
+  const notify: Notify = (notification) =>
+    send({ jsonrpc: "2.0", ...notification } as JSONRPCMessage);
+  return {
     async handle(message) {
       if (!("method" in message)) return null;
       const params = isRecord(message.params) ? message.params : {};
       if (!("id" in message)) {
         if (message.method === "notifications/cancelled") {
-          running.get(params.requestId as RequestId)?.abort();
+          dispatcher.abort(params.requestId as RequestId);
         }
         return null;
       }
       try {
-        const result = await dispatch(message.id, message.method, params);
+        const result = await dispatcher.dispatch(message.id, message.method, params, notify);
         return { jsonrpc: "2.0", id: message.id, result } as JSONRPCMessage;
       } catch (error) {
-        if (!(error instanceof RpcFailure || error instanceof McpError)) throw error;
-        const data = error.data === undefined ? {} : { data: error.data };
-        const text = error.message.replace(/MCP error -?\d+: /g, "");
-        return {
-          jsonrpc: "2.0",
-          id: message.id,
-          error: { code: error.code, message: text, ...data },
-        } as JSONRPCMessage;
+        const failure = rpcError(error);
+        if (failure === null) throw error;
+        return { jsonrpc: "2.0", id: message.id, error: failure } as JSONRPCMessage;
       }
     },
   };
