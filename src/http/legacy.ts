@@ -4,10 +4,13 @@
  * later request names it in `Mcp-Session-Id`; the transport serves the SSE streams (progress,
  * task status, resource updates) and ends the session on DELETE.
  *
- * Sessions are bounded: past `maxSessions`, opening one closes the session idle the longest, and
- * a session nobody used for `idleMs` is closed (its client gets 404 and opens a new one, as the
- * specification has clients do). Tasks belong to the state directory, not to a session: closing
- * one loses nothing.
+ * Sessions are bounded, and the client that holds the most pays for it: a client (its address and
+ * name) opening more than `sessionsPerClient` closes its own least recently used one, and past
+ * `maxSessions` opening one closes the least recently used session of the client holding the most
+ * (idle ones first) — so one that opens sessions and never closes them (each with its event
+ * stream) cannot take every session, nor end another client's. A session nobody used for
+ * `idleMs` is closed (its client gets 404 and opens a new one, as the specification has clients
+ * do). Tasks belong to the state directory, not to a session: closing one loses nothing.
  *
  * @module
  */
@@ -20,6 +23,8 @@ export interface LegacyOptions {
   /** A new MCP server (the one stdio serves) for a new session. */
   readonly createServer: () => BackburnerServer;
   readonly maxSessions: number;
+  /** Sessions one client may hold; its next one closes its least recently used. */
+  readonly sessionsPerClient: number;
   readonly idleMs: number;
   readonly maxBodyBytes: number;
   readonly keepAliveMs: number;
@@ -30,6 +35,8 @@ interface Session {
   readonly id: string;
   readonly transport: WebStandardStreamableHTTPServerTransport;
   readonly server: BackburnerServer;
+  /** Who opened it (admission's name for the client: its address and name). */
+  readonly client: string;
   lastSeen: number;
   /** Requests being answered, streams included. */
   busy: number;
@@ -69,9 +76,10 @@ export class LegacySessions {
     return request.headers.get("mcp-session-id") ?? undefined;
   }
 
-  async handle(request: Request): Promise<Response> {
+  /** Answers a request of `client` (who opens the session, when it opens one). */
+  async handle(request: Request, client: string): Promise<Response> {
     const id = this.sessionOf(request);
-    if (id === undefined) return await this.#open(request);
+    if (id === undefined) return await this.#open(request, client);
     const session = this.#sessions.get(id);
     if (!session) {
       return new Response(SESSION_NOT_FOUND, {
@@ -99,21 +107,7 @@ export class LegacySessions {
   }
 
   /** A request without a session: an initialize opens one; anything else the transport refuses. */
-  async #open(request: Request): Promise<Response> {
-    if (this.#sessions.size >= this.#options.maxSessions && !this.#evictIdlest()) {
-      return new Response(
-        JSON.stringify({
-          jsonrpc: "2.0",
-          error: {
-            code: -32000,
-            message:
-              `All ${this.#options.maxSessions} sessions are busy: retry in a moment, or close sessions you no longer use (DELETE)`,
-          },
-          id: null,
-        }),
-        { status: 429, headers: { "content-type": "application/json", "retry-after": "1" } },
-      );
-    }
+  async #open(request: Request, client: string): Promise<Response> {
     const server = this.#options.createServer();
     let session: Session | undefined;
     const transport = new WebStandardStreamableHTTPServerTransport({
@@ -121,7 +115,8 @@ export class LegacySessions {
       maxRequestBodySize: this.#options.maxBodyBytes,
       keepAliveMs: this.#options.keepAliveMs,
       onsessioninitialized: (id) => {
-        session = { id, transport, server, lastSeen: Date.now(), busy: 1 };
+        this.#makeRoom(client);
+        session = { id, transport, server, client, lastSeen: Date.now(), busy: 1 };
         this.#sessions.set(id, session);
       },
     });
@@ -149,16 +144,36 @@ export class LegacySessions {
     });
   }
 
-  /** Closes the session idle the longest, if one is idle; false when every session is busy. */
-  #evictIdlest(): boolean {
-    let idlest: Session | undefined;
+  /**
+   * Before `client` gets a new session: closes its own least recently used one when it holds
+   * its share, else, when every session is taken, the least recently used one of the client
+   * holding the most.
+   */
+  #makeRoom(client: string): void {
+    const byClient = new Map<string, Session[]>();
     for (const session of this.#sessions.values()) {
-      if (session.busy === 0 && (!idlest || session.lastSeen < idlest.lastSeen)) idlest = session;
+      const held = byClient.get(session.client) ?? [];
+      held.push(session);
+      byClient.set(session.client, held);
     }
-    if (!idlest) return false;
-    this.#options.log(`http: closing session ${idlest.id}, idle the longest, to open a new one`);
-    this.#end(idlest);
-    return true;
+    const own = byClient.get(client) ?? [];
+    let payer: Session[] | undefined;
+    if (own.length >= this.#options.sessionsPerClient) {
+      payer = own;
+    } else if (this.#sessions.size >= this.#options.maxSessions) {
+      for (const held of byClient.values()) {
+        if (!payer || held.length > payer.length) payer = held;
+      }
+    }
+    if (!payer || payer.length === 0) return;
+    // Idle sessions first, then the one used the longest ago.
+    const [victim] = [...payer].sort((a, b) =>
+      (a.busy === 0 ? 0 : 1) - (b.busy === 0 ? 0 : 1) || a.lastSeen - b.lastSeen
+    );
+    this.#options.log(
+      `http: closing session ${victim.id} of ${victim.client}, its least recently used of ${payer.length}, to open a new one`,
+    );
+    this.#end(victim);
   }
 
   #expire(): void {

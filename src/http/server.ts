@@ -59,6 +59,8 @@ export interface HttpServerOptions {
   readonly limits?: AdmissionLimits;
   /** Sessions of the 2025-11-25 era kept at once. Default 256. */
   readonly maxSessions?: number;
+  /** Sessions of the 2025-11-25 era one client may hold. Default 32. */
+  readonly sessionsPerClient?: number;
   /** A session unused this long is closed, in ms. Default 24 h. */
   readonly sessionIdleMs?: number;
   /** SSE keep-alive interval, in ms. Default 15 s. */
@@ -103,6 +105,7 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
   const legacy = new LegacySessions({
     createServer: () => createMcpServer(serverOptions),
     maxSessions: options.maxSessions ?? 256,
+    sessionsPerClient: options.sessionsPerClient ?? 32,
     idleMs: options.sessionIdleMs ?? 24 * 3600 * 1000,
     maxBodyBytes: options.maxBodyBytes,
     keepAliveMs,
@@ -179,10 +182,8 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
       body: body as BodyInit | null,
       signal: gone.signal,
     });
-    const slot = admission.admit(
-      clientOf(whole, body, remote),
-      request.method === "GET" ? "stream" : "request",
-    );
+    const client = clientOf(whole, body, remote);
+    const slot = admission.admit(client, request.method === "GET" ? "stream" : "request");
     if (typeof slot !== "function") {
       return jsonError(429, `Too many requests: ${slot.refused}; retry in a moment`, {
         "retry-after": "1",
@@ -191,7 +192,7 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
     let response: Response;
     try {
       response = await isLegacyRequest(whole)
-        ? await legacy.handle(whole)
+        ? await legacy.handle(whole, client)
         : await modern.fetch(whole);
     } catch (error) {
       slot();
@@ -243,14 +244,18 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
   };
 }
 
-/** Who a request is from, for admission: its session, else its address and client name. */
+/**
+ * Who a request is from, for admission: its session, else its address and client name (of the
+ * request's envelope, or of the initialize that opens a session).
+ */
 function clientOf(request: Request, body: Uint8Array | null, remote: string): string {
   const session = request.headers.get("mcp-session-id");
   if (session) return `session ${session}`;
   if (body !== null && body.byteLength > 0) {
     try {
       const message = JSON.parse(new TextDecoder().decode(body));
-      const info = message?.params?._meta?.["io.modelcontextprotocol/clientInfo"];
+      const info = message?.params?._meta?.["io.modelcontextprotocol/clientInfo"] ??
+        (message?.method === "initialize" ? message?.params?.clientInfo : undefined);
       if (info && typeof info.name === "string") return `${remote} ${info.name}`;
     } catch {
       // not JSON: the era's handler says so; it is this address's request

@@ -1,0 +1,134 @@
+/**
+ * Attacks on the HTTP face, each against a real server (main.ts serve --http as a subprocess): a
+ * careless or hostile client trying to get around the guard, or to take what other clients need.
+ */
+
+import assert from "node:assert/strict";
+import { cleanup, tempDir } from "../helpers.ts";
+import { authHeaders, type HttpServer, startHttpServer } from "./harness.ts";
+
+const INIT = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: {
+    protocolVersion: "2025-11-25",
+    capabilities: {},
+    clientInfo: { name: "attacker", version: "1.0.0" },
+  },
+};
+
+async function withServer(body: (server: HttpServer) => Promise<void>): Promise<void> {
+  const home = await tempDir();
+  const server = await startHttpServer(home);
+  try {
+    await body(server);
+  } finally {
+    await server.stop();
+    await cleanup(home);
+  }
+}
+
+function post(
+  server: HttpServer,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(server.url, {
+    method: "POST",
+    headers: {
+      ...authHeaders(server),
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      ...headers,
+    },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+}
+
+/** Opens a 2025-11-25 session as `name` (initialize, then initialized); its id. */
+async function openSession(server: HttpServer, name: string): Promise<string> {
+  const init = structuredClone(INIT);
+  init.params.clientInfo.name = name;
+  const response = await post(server, init);
+  const text = await response.text();
+  assert.equal(response.status, 200, text);
+  const id = response.headers.get("mcp-session-id");
+  assert.ok(id, "initialize answered without a session id");
+  const initialized = await post(
+    server,
+    { jsonrpc: "2.0", method: "notifications/initialized" },
+    { "mcp-session-id": id, "mcp-protocol-version": "2025-11-25" },
+  );
+  await initialized.body?.cancel();
+  assert.equal(initialized.status, 202);
+  return id;
+}
+
+/** The session's GET event stream, left open (as an SDK client keeps it); aborts to close. */
+async function openStream(server: HttpServer, session: string): Promise<AbortController> {
+  const abort = new AbortController();
+  const response = await fetch(server.url, {
+    headers: {
+      ...authHeaders(server),
+      accept: "text/event-stream",
+      "mcp-session-id": session,
+      "mcp-protocol-version": "2025-11-25",
+    },
+    signal: abort.signal,
+  });
+  if (response.status !== 200) {
+    abort.abort();
+    throw new Error(`GET stream: ${response.status} ${await response.text()}`);
+  }
+  return abort;
+}
+
+Deno.test("a client that opens sessions and never closes them starves no other client", async () => {
+  await withServer(async (server) => {
+    const victim = await openSession(server, "victim");
+    const victimStream = await openStream(server, victim);
+    // More sessions, each holding its event stream, than the server holds streams in all.
+    const streams: AbortController[] = [];
+    try {
+      const first = await openSession(server, "careless");
+      streams.push(await openStream(server, first));
+      for (let i = 1; i < 260; i++) {
+        const session = await openSession(server, "careless");
+        try {
+          streams.push(await openStream(server, session));
+        } catch {
+          // Its session closed already: the careless client's own sessions pay, as they should.
+        }
+      }
+      // The victim's session is still served, and a new client can still come in.
+      const response = await post(
+        server,
+        {
+          jsonrpc: "2.0",
+          id: 5,
+          method: "tools/call",
+          params: { name: "list_tasks", arguments: {} },
+        },
+        { "mcp-session-id": victim, "mcp-protocol-version": "2025-11-25" },
+      );
+      const text = await response.text();
+      assert.equal(response.status, 200, text);
+      assert.match(text, /"id":5/);
+      await openSession(server, "newcomer");
+      // The careless client's oldest session is the one that was closed.
+      const stale = await post(
+        server,
+        { jsonrpc: "2.0", id: 6, method: "tools/list" },
+        { "mcp-session-id": first, "mcp-protocol-version": "2025-11-25" },
+      );
+      await stale.body?.cancel();
+      assert.equal(stale.status, 404);
+      assert.match(server.stderr(), /closing session \S+ of 127\.0\.0\.1 careless/);
+    } finally {
+      for (const stream of streams) stream.abort();
+      victimStream.abort();
+    }
+  });
+});
