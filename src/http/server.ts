@@ -7,7 +7,8 @@
  *    browser sends one (allowed origins only, else 403);
  * 3. the bearer token (else 401 with WWW-Authenticate), unless the person started a loopback
  *    server with --no-token;
- * 4. its body, read whole within a size bound (413) and a time bound (408);
+ * 4. its body, read whole within a size bound (413) and a time bound (408), one JSON-RPC message
+ *    (400 for a batch: neither era has them, and one would be many requests in one slot);
  * 5. admission: a bound on the requests and streams each client, and all clients together, have
  *    in flight (429 past it, at once, so one client cannot starve another);
  *
@@ -175,6 +176,14 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
         if (error instanceof BodyRefused) return jsonError(error.status, error.message);
         throw error;
       }
+      if (isBatch(body)) {
+        return jsonError(
+          400,
+          "Bad request: JSON-RPC batches are not part of MCP (2025-11-25 and 2026-07-28): send one message per request",
+          {},
+          -32600,
+        );
+      }
     }
     const whole = new Request(request.url, {
       method: request.method,
@@ -272,9 +281,23 @@ function originHost(origin: string): string {
   }
 }
 
-function jsonError(status: number, message: string, headers: Record<string, string> = {}) {
+/** Whether a body is a JSON array (a JSON-RPC batch): its first byte that is not white space. */
+function isBatch(body: Uint8Array): boolean {
+  for (const byte of body) {
+    if (byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d) continue;
+    return byte === 0x5b; // [
+  }
+  return false;
+}
+
+function jsonError(
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+  code = -32000,
+) {
   return Response.json(
-    { jsonrpc: "2.0", error: { code: -32000, message }, id: null },
+    { jsonrpc: "2.0", error: { code, message }, id: null },
     { status, headers },
   );
 }

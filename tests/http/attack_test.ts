@@ -85,6 +85,42 @@ async function openStream(server: HttpServer, session: string): Promise<AbortCon
   return abort;
 }
 
+Deno.test("a JSON-RPC batch is refused (400) in both eras, never served as many requests in one slot", async () => {
+  await withServer(async (server) => {
+    // An initialize in a batch would otherwise open a session.
+    let response = await post(server, [INIT]);
+    let answer = await response.json();
+    assert.equal(response.status, 400, JSON.stringify(answer));
+    assert.equal(answer.error.code, -32600);
+    assert.match(answer.error.message, /batch/);
+    assert.equal(response.headers.get("mcp-session-id"), null);
+
+    // In a session: 20 calls in one POST would pass the bound of 16 requests per client.
+    const session = await openSession(server, "batcher");
+    const calls = Array.from({ length: 20 }, (_, i) => ({
+      jsonrpc: "2.0",
+      id: 10 + i,
+      method: "tools/call",
+      params: { name: "list_tasks", arguments: {} },
+    }));
+    response = await post(server, ` \n${JSON.stringify(calls)}`, {
+      "mcp-session-id": session,
+      "mcp-protocol-version": "2025-11-25",
+    });
+    answer = await response.json();
+    assert.equal(response.status, 400, JSON.stringify(answer));
+    assert.equal(answer.error.code, -32600);
+
+    // One message per request is still served.
+    response = await post(server, { ...calls[0], id: 99 }, {
+      "mcp-session-id": session,
+      "mcp-protocol-version": "2025-11-25",
+    });
+    assert.equal(response.status, 200);
+    assert.match(await response.text(), /"id":99/);
+  });
+});
+
 Deno.test("a client that opens sessions and never closes them starves no other client", async () => {
   await withServer(async (server) => {
     const victim = await openSession(server, "victim");
