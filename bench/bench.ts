@@ -2,7 +2,7 @@
  * Benchmarks backburner end to end against a reference for each figure, and writes
  * docs/BENCHMARKS.md and docs/benchmarks.svg:
  *
- *   deno run --no-prompt -A bench/bench.ts [--quick] [--no-peer]
+ *   deno run --no-prompt -A bench/bench.ts [--quick] [--no-peer] [--only http]
  *
  * backburner runs as main.ts in a subprocess with a real MCP SDK client over stdio
  * (tests/helpers.ts startServer), exactly as an agent's client would start it. The references:
@@ -15,7 +15,8 @@
  * -A is needed: Deno 2.9 refuses reads under /proc (RSS, CPU time, process scans) without it.
  * --quick runs every measurement with fewer samples and a 128 MiB log instead of 1 GiB (a smoke
  * test of the benchmark itself; its figures are not the ones to publish). --no-peer leaves the
- * peer out, as if it could not be installed.
+ * peer out, as if it could not be installed. --only http runs the HTTP face's figures alone
+ * (bench/http.ts) and prints them, without writing the report.
  *
  * Every server, peer, task and directory is torn down at the end, also on failure and on Ctrl-C
  * (bench/lab.ts); the last line says whether anything had to be killed.
@@ -51,16 +52,33 @@ import {
   OWN_SLEEP_S,
   ownExit,
 } from "./exit_latency.ts";
+import {
+  httpBench,
+  type HttpBenchOptions,
+  httpExplanations,
+  httpNotes,
+  httpRows,
+  httpSummary,
+} from "./http.ts";
 import { Lab } from "./lab.ts";
 import { installPeer, PEER_NAME, PEER_PACKAGE, PEER_VERSION, peerPid } from "./peer.ts";
 import { formatRatio, formatValue, markdownTable, ratio, type Row, svgChart } from "./report.ts";
 
 const args = parseArgs({
   args: Deno.args,
-  options: { quick: { type: "boolean" }, "no-peer": { type: "boolean" } },
+  options: {
+    quick: { type: "boolean" },
+    "no-peer": { type: "boolean" },
+    only: { type: "string" },
+  },
 });
 const QUICK = args.values.quick ?? false;
 const NO_PEER = args.values["no-peer"] ?? false;
+const ONLY = args.values.only;
+if (ONLY !== undefined && ONLY !== "http") {
+  console.error(`bench: --only takes http (the HTTP face's figures alone), not "${ONLY}"`);
+  Deno.exit(2);
+}
 
 const COLD_RUNS = QUICK ? 3 : 20;
 const START_CALLS = QUICK ? 20 : 200;
@@ -77,6 +95,13 @@ const RUNNING_TASKS = QUICK ? 20 : 200;
 const CPU_WINDOW_S = QUICK ? 5 : 30;
 const IDLE_SAMPLES = 10;
 const IDLE_CPU_MS = QUICK ? 3000 : 10_000;
+const HTTP_OPTIONS: HttpBenchOptions = {
+  calls: START_CALLS,
+  warmup: START_WARMUP,
+  clients: 8,
+  seconds: QUICK ? 3 : 10,
+  sessions: QUICK ? 16 : 64,
+};
 
 const PEER_DIR = join(ROOT, "bench", ".peer");
 const DOCS = join(ROOT, "docs");
@@ -653,6 +678,13 @@ async function killSleeps(): Promise<void> {
 async function main(): Promise<number> {
   const began = performance.now();
   const host = await machine();
+  if (ONLY === "http") {
+    log(`HTTP face (${HTTP_OPTIONS.calls} start_task calls, ${HTTP_OPTIONS.clients} clients)…`);
+    const result = await httpBench(lab, HTTP_OPTIONS);
+    console.log(`${host.cores} cores, ${host.cpu}; Deno ${host.deno}`);
+    console.log(httpSummary(result));
+    return 0;
+  }
   const install = NO_PEER
     ? { ok: false as const, reason: "left out with --no-peer" }
     : await installPeer(PEER_DIR, log);
@@ -667,6 +699,8 @@ async function main(): Promise<number> {
   const cold = await coldStart();
   log(`start_task round trip (${START_CALLS} calls each)…`);
   const rtt = await startRoundTrip();
+  log(`HTTP face (${HTTP_OPTIONS.calls} start_task calls, ${HTTP_OPTIONS.clients} clients)…`);
+  const http = await httpBench(lab, HTTP_OPTIONS);
   log(`output capture of ${LOG_BYTES} bytes (${CAPTURE_RUNS} runs each)…`);
   const capture = await outputCapture();
   log(`tail of a ${LOG_BYTES}-byte log (${TAIL_RUNS} runs each)…`);
@@ -710,6 +744,7 @@ async function main(): Promise<number> {
       refShort: "desktop-commander start_process",
       ref: rtt.peer,
     }),
+    ...httpRows(http),
     {
       name: `Output capture: task writing ${gib} to stdout, start → completed`,
       short: `Capture ${gib} of output`,
@@ -828,6 +863,7 @@ async function main(): Promise<number> {
     `${START_WARMUP} uncounted ones. ${PEER_NAME}'s start_process waits for the process's first ` +
     `output or its exit (here \`true\` exits at once), so it includes spawning bash and seeing ` +
     `it exit; start_task returns once the task is recorded and spawned.`,
+    ...httpNotes(http),
     `**Output capture**: \`head -c ${LOG_BYTES} /dev/zero\`; backburner is timed from the ` +
     `start_task call to the wait_for_task reply saying completed (output_bytes checked), the ` +
     `shell from spawn to exit. The task's output goes to its log through the wrapper shell's own ` +
@@ -906,6 +942,7 @@ async function main(): Promise<number> {
 
   // Why backburner is behind where it is, from what this run measured.
   const explanations: Record<string, string> = {
+    ...httpExplanations(http),
     [`Capture ${gib} of output`]:
       `The work is the same (the shell writes the log itself, the server is not in the data ` +
       `path); the difference is backburner's fixed costs around it: the start_task round trip, ` +
@@ -1009,7 +1046,8 @@ function behind(rows: readonly Row[], explanations: Record<string, string>): str
   const lines: string[] = [];
   for (const row of rows) {
     const r = ratio(row);
-    if (r === null || r <= 1.1) continue;
+    // Fewer requests per second is behind; for every other unit, more is.
+    if (r === null || (row.unit === "req/s" ? r >= 1 / 1.1 : r <= 1.1)) continue;
     lines.push(
       `**${row.short ?? row.name}** vs ${row.reference}: ${formatRatio(r)} (${
         formatValue(row.ours.median, row.unit)

@@ -18,6 +18,7 @@ export interface Stats {
   readonly n: number;
   readonly median: number;
   readonly p95: number;
+  readonly p99: number;
   readonly min: number;
   readonly max: number;
   readonly mean: number;
@@ -36,6 +37,7 @@ export function stats(samples: readonly number[]): Stats {
     n: sorted.length,
     median: percentile(sorted, 50),
     p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
     min: sorted[0],
     max: sorted[sorted.length - 1],
     mean: sorted.reduce((sum, x) => sum + x, 0) / sorted.length,

@@ -7,6 +7,7 @@
  */
 
 import { cleanup, type ServerHandle, startServer } from "../tests/helpers.ts";
+import { type HttpServer, startHttpServer } from "../tests/http/harness.ts";
 import { exists, killAllWith, killPid, type McpProcess } from "./common.ts";
 import { startPeer } from "./peer.ts";
 
@@ -16,6 +17,7 @@ export class Lab {
   readonly runId = crypto.randomUUID();
   readonly #servers = new Set<ServerHandle>();
   readonly #peers = new Set<McpProcess>();
+  readonly #http = new Set<HttpServer>();
   readonly #dirs = new Set<string>();
   #tornDown: Promise<TeardownReport> | undefined;
 
@@ -71,6 +73,28 @@ export class Lab {
     void server.client.close().catch(() => {});
   }
 
+  /**
+   * Starts backburner over HTTP (main.ts serve --http 127.0.0.1:0, as tests/http/harness.ts
+   * does) on a state directory; resolves once it listens, with its URL and token.
+   */
+  async bootHttp(home: string, args: readonly string[] = []): Promise<HttpServer> {
+    const server = await startHttpServer(home, { args, env: this.env });
+    this.#http.add(server);
+    return server;
+  }
+
+  /** SIGTERM to an HTTP server, and waits for it to exit; SIGKILL if it will not. */
+  async stopHttp(server: HttpServer): Promise<void> {
+    this.#http.delete(server);
+    const exited = server.stop();
+    const late = setTimeout(() => killPid(server.pid), 10_000);
+    try {
+      await exited;
+    } finally {
+      clearTimeout(late);
+    }
+  }
+
   async startPeer(entry: string, home: string, env: Record<string, string> = {}) {
     const peer = await startPeer(entry, home, { ...this.env, ...env });
     this.#peers.add(peer);
@@ -86,6 +110,7 @@ export class Lab {
   teardown(): Promise<TeardownReport> {
     this.#tornDown ??= (async () => {
       for (const server of [...this.#servers]) await this.stop(server).catch(() => {});
+      for (const server of [...this.#http]) await this.stopHttp(server).catch(() => {});
       for (const peer of [...this.#peers]) await this.stopPeer(peer).catch(() => {});
       const killed = await killAllWith(this.marker);
       const dirs = [...this.#dirs];

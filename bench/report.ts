@@ -5,7 +5,7 @@ import type { Stats } from "./common.ts";
 export interface Row {
   /** What is measured, e.g. "Cold start: spawn → initialize answer". */
   readonly name: string;
-  readonly unit: "ms" | "MiB" | "% CPU";
+  readonly unit: "ms" | "MiB" | "% CPU" | "req/s";
   readonly ours: Stats;
   /** What backburner is compared with. */
   readonly reference: string;
