@@ -5,11 +5,11 @@
  * @module
  */
 
-/** Why a body could not be read: too large (413) or too slow (408). */
+/** Why a body could not be read: malformed (400), too large (413) or too slow (408). */
 export class BodyRefused extends Error {
-  readonly status: 408 | 413;
+  readonly status: 400 | 408 | 413;
 
-  constructor(status: 408 | 413, message: string) {
+  constructor(status: 400 | 408 | 413, message: string) {
     super(message);
     this.status = status;
   }
@@ -53,7 +53,14 @@ export async function readBody(
     }
   } catch (error) {
     void reader.cancel().catch(() => {});
-    throw error;
+    if (error instanceof BodyRefused) throw error;
+    // The connection broke, or its framing (chunked encoding) is malformed: the client's doing.
+    throw new BodyRefused(
+      400,
+      `the request body could not be read (${
+        (error as Error).message
+      }): send it whole, with a correct Content-Length or chunked encoding`,
+    );
   } finally {
     clearTimeout(timer);
   }

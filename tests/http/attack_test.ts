@@ -168,3 +168,56 @@ Deno.test("a client that opens sessions and never closes them starves no other c
     }
   });
 });
+
+/** Sends `text` on a new connection to the server; the status line of the answer, or "closed". */
+async function rawStatus(server: HttpServer, text: string): Promise<string> {
+  const url = new URL(server.url);
+  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+  try {
+    const bytes = new TextEncoder().encode(text);
+    for (let sent = 0; sent < bytes.length;) sent += await conn.write(bytes.subarray(sent));
+    const buffer = new Uint8Array(4096);
+    let answer = "";
+    const deadline = setTimeout(() => conn.close(), 10_000);
+    try {
+      while (!answer.includes("\r\n")) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        answer += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+    } catch {
+      // closed by the deadline
+    } finally {
+      clearTimeout(deadline);
+    }
+    return answer.split("\r\n")[0] || "closed";
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed already
+    }
+  }
+}
+
+Deno.test("a body with broken chunked framing is the client's doing, not logged as the server's error", async () => {
+  await withServer(async (server) => {
+    const host = new URL(server.url).host;
+    // A valid first chunk of 1 MiB, then a size line that is not hex.
+    const status = await rawStatus(
+      server,
+      `POST /mcp HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${server.token}\r\n` +
+        `Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n` +
+        `Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n100000\r\n${
+          " ".repeat(0x100000)
+        }\r\nzz\r\n{}\r\n0\r\n\r\n`,
+    );
+    // The connection is broken: a 400, or closed before an answer — never a 500.
+    assert.match(status, /^(HTTP\/1\.1 400|closed)/);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.doesNotMatch(server.stderr(), /unexpected error/);
+    const response = await post(server, INIT);
+    await response.body?.cancel();
+    assert.equal(response.status, 200);
+  });
+});
