@@ -7,7 +7,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { openApp } from "./app.ts";
 import type { Engine } from "./engine/engine.ts";
 import type { Config } from "./config.ts";
@@ -125,11 +125,21 @@ async function serveOverHttp(
 ): Promise<() => Promise<void>> {
   const { log } = context;
   // Loaded only here: stdio pays nothing for the HTTP face and the v2 SDK it uses.
-  const [{ serveHttp }, { loadToken }] = await Promise.all([
+  const [{ serveHttp }, { loadToken }, { connectionsFor, descriptorLimit }] = await Promise.all([
     import("./http/server.ts"),
     import("./http/token.ts"),
+    import("./http/front.ts"),
   ]);
   const token = options.noToken ? null : loadToken(config.home, context.tokenFromEnvironment);
+  // The server's own socket, behind the TCP front, where only this user can reach it (Windows
+  // has none: there it serves the address directly). A socket's path has at most ~100 bytes.
+  const socket = join(config.home, `http-${Deno.pid}.sock`);
+  const front = Deno.build.os !== "windows" && new TextEncoder().encode(socket).length <= 100;
+  if (!front && Deno.build.os !== "windows") {
+    log(
+      `WARNING: the state directory's path is too long for a Unix socket (${socket}): serving without the front that bounds connections and times out slow ones; use a shorter BACKBURNER_HOME`,
+    );
+  }
   const face = serveHttp({
     engine,
     version: context.version,
@@ -140,6 +150,9 @@ async function serveOverHttp(
     allowOrigins: options.allowOrigins,
     maxBodyBytes: config.maxMessageBytes,
     fixtures: options.fixtures,
+    ...(front
+      ? { socketPath: socket, maxConnections: connectionsFor(await descriptorLimit()) }
+      : {}),
   });
   const where = token === null
     ? "no token"

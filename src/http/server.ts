@@ -1,6 +1,7 @@
 /**
  * The HTTP face: MCP's Streamable HTTP transport at `/mcp`, for both protocol eras, over the same
- * engine, store and ids as stdio. Every request passes, in order:
+ * engine, store and ids as stdio. Connections come through the TCP front (front.ts: bounded,
+ * and timed out before a request is whole), and every request passes, in order:
  *
  * 1. the path (`/mcp`, else 404);
  * 2. the Host header (the bound name, else 403: DNS rebinding) and the Origin header, when a
@@ -30,6 +31,7 @@ import {
   MCP_PATH,
 } from "./address.ts";
 import { afterBody, BodyRefused, readBody } from "./body.ts";
+import { type Front, startFront } from "./front.ts";
 import { LegacySessions } from "./legacy.ts";
 import { createModernLeg } from "./modern.ts";
 import {
@@ -68,6 +70,13 @@ export interface HttpServerOptions {
   readonly keepAliveMs?: number;
   /** Test only: serve the conformance suite's fixture tools too. */
   readonly fixtures?: boolean;
+  /**
+   * Where the server's own Unix socket goes, behind the TCP front (front.ts), in a directory
+   * only this user can reach; none (Windows) serves on the address directly, without the front.
+   */
+  readonly socketPath?: string;
+  /** Connections the front holds at once. Default 256. */
+  readonly maxConnections?: number;
 }
 
 export interface HttpFace {
@@ -79,6 +88,10 @@ export interface HttpFace {
 
 /** How long close() waits for requests in flight (a long wait_for_task) before it returns. */
 const CLOSE_GRACE_MS = 2000;
+/** The front's bounds (front.ts): a request's headers, an idle connection, a trickled body. */
+const FRONT_HEADER_MS = 15_000;
+const FRONT_IDLE_MS = 60_000;
+const FRONT_SENDING_MS = 60_000;
 
 /** Starts serving (the socket listens on return). Throws a sentence when it cannot. */
 export function serveHttp(options: HttpServerOptions): HttpFace {
@@ -144,7 +157,10 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
   });
 
   const handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
-    const remote = (info.remoteAddr as Deno.NetAddr).hostname;
+    // Behind the front every connection comes from it: the address is not known.
+    const remote = info.remoteAddr.transport === "unix"
+      ? "client"
+      : (info.remoteAddr as Deno.NetAddr).hostname;
     // Aborts when the client goes before its response was delivered (and never reads
     // request.signal, which Deno also aborts after a delivered response).
     const gone = new AbortController();
@@ -211,18 +227,71 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
   };
 
   const stop = new AbortController();
-  let bound: Deno.NetAddr | undefined;
-  const server = Deno.serve({
-    hostname: listen.hostname,
-    port: listen.port,
+  const serveOptions = {
     signal: stop.signal,
-    onListen: (addr) => void (bound = addr as Deno.NetAddr),
-    onError: (error) => {
+    onListen: () => {},
+    onError: (error: unknown) => {
       log(`http: unexpected error: ${error instanceof Error ? error.stack : String(error)}`);
       return jsonError(500, "Internal error: see the server's log");
     },
-  }, handle);
-  const addr = bound ?? server.addr as Deno.NetAddr;
+  };
+  let server: Deno.HttpServer;
+  let front: Front | undefined;
+  const socketPath = options.socketPath;
+  if (socketPath !== undefined) {
+    // A socket of a process killed before it could remove it.
+    try {
+      Deno.removeSync(socketPath);
+    } catch {
+      // none
+    }
+    // Should its listener fail (out of descriptors), it listens again: the front keeps the
+    // address meanwhile, so no other program can take it.
+    const listenOnSocket = (): Deno.HttpServer => {
+      const listening = Deno.serve({ ...serveOptions, path: socketPath }, handle);
+      Deno.chmodSync(socketPath, 0o600);
+      listening.finished.catch((error) => {
+        if (stop.signal.aborted) return;
+        log(`http: the server's socket failed (${(error as Error).message}); listening again`);
+        const retry = () => {
+          if (stop.signal.aborted) return;
+          try {
+            Deno.removeSync(socketPath);
+          } catch {
+            // removed with the listener
+          }
+          try {
+            server = listenOnSocket();
+          } catch {
+            setTimeout(retry, 1000);
+          }
+        };
+        setTimeout(retry, 100);
+      });
+      return listening;
+    };
+    server = listenOnSocket();
+    try {
+      front = startFront({
+        listen,
+        backend: socketPath,
+        maxConnections: options.maxConnections ?? 256,
+        headerMs: FRONT_HEADER_MS,
+        idleMs: FRONT_IDLE_MS,
+        sendingMs: FRONT_SENDING_MS,
+        log,
+      });
+    } catch (error) {
+      stop.abort();
+      throw error;
+    }
+  } else {
+    server = Deno.serve(
+      { ...serveOptions, hostname: listen.hostname, port: listen.port },
+      handle,
+    );
+  }
+  const addr = front?.addr ?? server.addr as Deno.NetAddr;
   const url = `http://${hostForUrl(addr.hostname)}:${addr.port}${MCP_PATH}`;
   if (!isLoopback(listen.hostname)) {
     log(
@@ -247,6 +316,14 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
         await modern.close().catch(() => {});
         stop.abort();
         await Promise.race([server.finished, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS))]);
+        front?.close();
+        if (socketPath !== undefined) {
+          try {
+            Deno.removeSync(socketPath);
+          } catch {
+            // removed already
+          }
+        }
       })();
       return closing;
     },

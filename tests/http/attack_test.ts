@@ -4,8 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { cleanup, tempDir } from "../helpers.ts";
-import { authHeaders, type HttpServer, startHttpServer } from "./harness.ts";
+import { cleanup, posixTest, tempDir } from "../helpers.ts";
+import {
+  authHeaders,
+  type HttpServer,
+  type HttpServerOptions,
+  startHttpServer,
+} from "./harness.ts";
 
 const INIT = {
   jsonrpc: "2.0",
@@ -18,9 +23,12 @@ const INIT = {
   },
 };
 
-async function withServer(body: (server: HttpServer) => Promise<void>): Promise<void> {
+async function withServer(
+  body: (server: HttpServer) => Promise<void>,
+  options: HttpServerOptions = {},
+): Promise<void> {
   const home = await tempDir();
-  const server = await startHttpServer(home);
+  const server = await startHttpServer(home, options);
   try {
     await body(server);
   } finally {
@@ -161,7 +169,7 @@ Deno.test("a client that opens sessions and never closes them starves no other c
       );
       await stale.body?.cancel();
       assert.equal(stale.status, 404);
-      assert.match(server.stderr(), /closing session \S+ of 127\.0\.0\.1 careless/);
+      assert.match(server.stderr(), /closing session \S+ of .*careless/);
     } finally {
       for (const stream of streams) stream.abort();
       victimStream.abort();
@@ -220,4 +228,77 @@ Deno.test("a body with broken chunked framing is the client's doing, not logged 
     await response.body?.cancel();
     assert.equal(response.status, 200);
   });
+});
+
+/** A connection to the server that has sent `text` (nothing when empty). */
+async function connect(server: HttpServer, text = ""): Promise<Deno.TcpConn> {
+  const url = new URL(server.url);
+  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+  if (text) await conn.write(new TextEncoder().encode(text));
+  return conn;
+}
+
+/** Resolves with the ms until the server closes `conn` (reading what it sends), or null. */
+async function closedWithin(conn: Deno.Conn, ms: number): Promise<number | null> {
+  const t0 = Date.now();
+  const timer = setTimeout(() => conn.close(), ms);
+  const buffer = new Uint8Array(4096);
+  try {
+    while ((await conn.read(buffer)) !== null) {
+      // an answer (408, 401…): read on until the connection ends
+    }
+    clearTimeout(timer);
+    conn.close();
+    return Date.now() - t0;
+  } catch {
+    return null; // closed by our timer: the server kept it
+  }
+}
+
+posixTest("connections that send nothing, or headers a byte at a time, are closed", async () => {
+  await withServer(async (server) => {
+    const host = new URL(server.url).host;
+    const silent = await connect(server);
+    const trickle = await connect(server, `POST /mcp HTTP/1.1\r\nHost: ${host}\r\n`);
+    const ticker = setInterval(
+      () => void trickle.write(new TextEncoder().encode("X-A: b\r\n")).catch(() => {}),
+      500,
+    );
+    try {
+      const [a, b] = await Promise.all([
+        closedWithin(silent, 25_000),
+        closedWithin(trickle, 25_000),
+      ]);
+      assert.ok(a !== null, "a connection that sent nothing was kept 25 s");
+      assert.ok(b !== null, "a connection trickling headers was kept 25 s");
+    } finally {
+      clearInterval(ticker);
+    }
+  });
+});
+
+posixTest("a flood of idle connections takes neither the listener nor the port", async () => {
+  // With 256 descriptors, the server would run out of them within 256 connections.
+  await withServer(async (server) => {
+    const flood: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 400; i++) flood.push(await connect(server));
+      // A client still gets in (a stalled connection makes room), and is served.
+      const response = await post(server, INIT);
+      const text = await response.text();
+      assert.equal(response.status, 200, text);
+    } finally {
+      for (const conn of flood) {
+        try {
+          conn.close();
+        } catch {
+          // closed by the server
+        }
+      }
+    }
+    const response = await post(server, INIT);
+    await response.body?.cancel();
+    assert.equal(response.status, 200);
+    assert.doesNotMatch(server.stderr(), /unexpected error|Too many open files/);
+  }, { fileLimit: 256 });
 });

@@ -28,6 +28,8 @@ export interface HttpServerOptions {
   readonly env?: Record<string, string>;
   /** Replaces the listen address (default 127.0.0.1:0). */
   readonly listen?: string;
+  /** POSIX only: the server's limit on open file descriptors (`ulimit -n`). */
+  readonly fileLimit?: number;
 }
 
 /** Starts the HTTP server on a free loopback port over `home`; resolves once it listens. */
@@ -36,17 +38,23 @@ export async function startHttpServer(
   options: HttpServerOptions = {},
 ): Promise<HttpServer> {
   const { INIT_CWD: _, ...inherited } = Deno.env.toObject();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...serverPermissions(home),
-      "--allow-net",
-      MAIN,
-      "serve",
-      "--http",
-      options.listen ?? "127.0.0.1:0",
-      ...(options.args ?? []),
-    ],
+  const deno = [
+    Deno.execPath(),
+    "run",
+    ...serverPermissions(home),
+    "--allow-net",
+    MAIN,
+    "serve",
+    "--http",
+    options.listen ?? "127.0.0.1:0",
+    ...(options.args ?? []),
+  ];
+  // With a file limit, through sh: its ulimit, then exec, so that the pid is the server's.
+  const [command, ...args] = options.fileLimit === undefined
+    ? deno
+    : ["sh", "-c", `ulimit -n ${options.fileLimit} && exec "$@"`, "sh", ...deno];
+  const child = new Deno.Command(command, {
+    args,
     env: { ...inherited, BACKBURNER_HOME: home, NO_COLOR: "1", ...options.env },
     cwd: home,
     stdin: "null",
