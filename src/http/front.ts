@@ -33,8 +33,11 @@ export interface FrontOptions {
 
 export interface Front {
   readonly addr: Deno.NetAddr;
-  /** Stops accepting and closes every connection. */
-  close(): void;
+  /**
+   * Stops accepting, lets connections the server has ended pass on what it sent last (within
+   * `graceMs`), then closes every connection.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 interface Link {
@@ -250,7 +253,7 @@ export function startFront(options: FrontOptions): Front {
 
   return {
     addr: listener.addr as Deno.NetAddr,
-    close() {
+    async close(graceMs = 0) {
       if (closed) return;
       closed = true;
       clearInterval(sweeper);
@@ -258,6 +261,11 @@ export function startFront(options: FrontOptions): Front {
         listener.close();
       } catch {
         // closed already
+      }
+      for (const link of [...links]) if (!link.backend) end(link);
+      const deadline = Date.now() + graceMs;
+      while (links.size > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
       }
       for (const link of [...links]) end(link);
     },

@@ -316,7 +316,7 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
         await modern.close().catch(() => {});
         stop.abort();
         await Promise.race([server.finished, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS))]);
-        front?.close();
+        await front?.close(CLOSE_GRACE_MS);
         if (socketPath !== undefined) {
           try {
             Deno.removeSync(socketPath);
