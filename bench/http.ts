@@ -51,7 +51,7 @@ export interface HttpBenchResult {
   readonly rssAfter: Stats;
   /** RSS growth per open 2025-11-25 session (each with its GET stream), in KiB. */
   readonly sessionKiB: number;
-  /** RSS with the extra sessions open. */
+  /** RSS of a new server with `sessions` sessions open. */
   readonly rssSessions: number;
 }
 
@@ -228,14 +228,17 @@ export async function httpBench(lab: Lab, options: HttpBenchOptions): Promise<Ht
     });
     const rssAfter = await sampleRss(server.pid);
 
-    // What one more session weighs: `sessions` clients connected (each opens its GET stream).
+    // What a session weighs, on a new server (whose heap holds no garbage of the runs yet):
+    // `sessions` clients connected, each with its GET stream.
+    await Promise.all(clients.splice(0).map((client) => client.close().catch(() => {})));
+    await lab.stopHttp(server);
+    server = await lab.bootHttp(httpHome);
+    await sleep(2000);
     const before = (await sampleRss(server.pid)).median;
-    const extra: Client[] = [];
     for (let i = 0; i < options.sessions; i++) {
-      extra.push(await httpClient(server, `backburner-bench-idle-${i}`));
+      clients.push(await httpClient(server, `backburner-bench-idle-${i}`));
     }
-    clients.push(...extra);
-    await sleep(1000);
+    await sleep(2000);
     const rssSessions = (await sampleRss(server.pid)).median;
     return {
       options,
@@ -323,8 +326,8 @@ export function httpNotes(result: HttpBenchResult): string[] {
     `client with ${o.clients} calls in flight on its pipe (${stdio.total} calls; ` +
     `${ms(stdio.latency.median)}, p95 ${ms(stdio.latency.p95)}). For requests per second a ` +
     `ratio below 1× means fewer than the reference. RSS of the HTTP server: 5 samples 200 ms ` +
-    `apart 2 s after it listened, and after the runs; then ${o.sessions} more sessions ` +
-    `(v1 SDK clients, each with its GET event stream) took it to ${
+    `apart 2 s after it listened, and after the runs; then, on a new server, ${o.sessions} ` +
+    `sessions (v1 SDK clients, each with its GET event stream) took it to ${
       formatValue(result.rssSessions, "MiB")
     }: ${result.sessionKiB.toFixed(0)} KiB per session.`,
   ];
@@ -348,7 +351,9 @@ export function httpExplanations(result: HttpBenchResult): Record<string, string
     [`task_status/s, ${n} HTTP clients, 2026-07-28`]: explanation,
     "RSS of the HTTP server after the runs":
       `The runs leave ${n} sessions open (an McpServer each, with its GET stream) and what ` +
-      `their calls left on the heap; one more session weighs ~${result.sessionKiB.toFixed(0)} KiB.`,
+      `their calls left on the heap (V8 grows its heap under load); a session weighs ~${
+        result.sessionKiB.toFixed(0)
+      } KiB.`,
   };
 }
 
@@ -370,7 +375,7 @@ export function httpSummary(result: HttpBenchResult): string {
     line(`task_status/s, stdio, ${o.clients} in flight`, result.stdio.perSecond, "req/s"),
     line("HTTP server RSS idle", result.rssIdle, "MiB"),
     line("HTTP server RSS after the runs", result.rssAfter, "MiB"),
-    `RSS with ${o.sessions} more sessions: ${formatValue(result.rssSessions, "MiB")} ` +
+    `RSS of a new server with ${o.sessions} sessions: ${formatValue(result.rssSessions, "MiB")} ` +
     `(${result.sessionKiB.toFixed(0)} KiB per session)`,
   ].join("\n");
 }
