@@ -18,6 +18,7 @@
  */
 
 import type { Engine } from "../engine/engine.ts";
+import { MODERN_VERSION } from "../mcp/eras.ts";
 import { createMcpServer, INSTRUCTIONS, SERVER_NAME } from "../mcp/server.ts";
 import { TOOLS } from "../mcp/tools/list.ts";
 import { Admission, type AdmissionLimits, DEFAULT_LIMITS } from "./admission.ts";
@@ -190,9 +191,9 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
     }
     let response: Response;
     try {
-      response = await isLegacyRequest(whole)
-        ? await legacy.handle(whole)
-        : await modern.fetch(whole);
+      response = await isModernRequest(whole)
+        ? await modern.fetch(whole)
+        : await legacy.handle(whole);
     } catch (error) {
       slot();
       throw error;
@@ -241,6 +242,19 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
       return closing;
     },
   };
+}
+
+/**
+ * Whether the request is the 2026-07-28 era's. The SDK takes every GET and DELETE for the
+ * 2025-11-25 era's session operations; one that names the modern version and no session is the
+ * modern era's, which answers it 405 (GET and DELETE are no part of it).
+ */
+async function isModernRequest(request: Request): Promise<boolean> {
+  if (request.method === "GET" || request.method === "DELETE") {
+    return !request.headers.has("mcp-session-id") &&
+      request.headers.get("mcp-protocol-version")?.trim() === MODERN_VERSION;
+  }
+  return !await isLegacyRequest(request);
 }
 
 /** Who a request is from, for admission: its session, else its address and client name. */
