@@ -140,12 +140,16 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
     },
   });
 
+  /** Until each response has been sent whole (or its client went). */
+  const responding = new Set<Promise<void>>();
   const handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     const remote = (info.remoteAddr as Deno.NetAddr).hostname;
     // Aborts when the client goes before its response was delivered (and never reads
     // request.signal, which Deno also aborts after a delivered response).
     const gone = new AbortController();
-    info.completed.catch(() => gone.abort());
+    const sent = info.completed.catch(() => gone.abort());
+    responding.add(sent);
+    void sent.finally(() => responding.delete(sent));
     const url = new URL(request.url);
     if (url.pathname !== MCP_PATH) {
       return new Response(`Not found: the MCP endpoint is ${MCP_PATH}\n`, { status: 404 });
@@ -236,8 +240,11 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
       closing ??= (async () => {
         await legacy.close();
         await modern.close().catch(() => {});
+        // Closing the sessions ended their streams, whose last bytes are still to be sent:
+        // stopping the server now would cut them off mid-stream rather than end them.
+        await within(Promise.all(responding), CLOSE_GRACE_MS);
         stop.abort();
-        await Promise.race([server.finished, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS))]);
+        await within(server.finished, CLOSE_GRACE_MS);
       })();
       return closing;
     },
@@ -255,6 +262,16 @@ async function isModernRequest(request: Request): Promise<boolean> {
       request.headers.get("mcp-protocol-version")?.trim() === MODERN_VERSION;
   }
   return !await isLegacyRequest(request);
+}
+
+/** Waits for `promise`, `ms` at most. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([promise, new Promise((resolve) => timer = setTimeout(resolve, ms))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Who a request is from, for admission: its session, else its address and client name. */
