@@ -16,6 +16,8 @@ export interface ServerOptions {
   readonly engine: Engine;
   readonly version: string;
   readonly log: (message: string) => void;
+  /** Test only: also serve the conformance fixtures in the 2026-07-28 era. Default false */
+  readonly fixtures?: boolean;
 }
 
 export interface BackburnerServer {
@@ -60,6 +62,7 @@ export function createMcpServer(options: ServerOptions): BackburnerServer {
           instructions: INSTRUCTIONS,
           tools: TOOLS,
           log: options.log,
+          fixtures: options.fixtures,
         }, send);
       });
       return server.connect(
