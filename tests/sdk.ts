@@ -12,3 +12,5 @@ export {
   ResourceUpdatedNotificationSchema,
   TaskStatusNotificationSchema,
 } from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/inMemory"
+export { InMemoryTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/inMemory.js";

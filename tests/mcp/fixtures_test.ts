@@ -11,8 +11,10 @@ import { loadConfig } from "../../src/config.ts";
 import { FIXTURES_DIR } from "../../src/mcp/fixtures/fixtures.ts";
 import { createModernDispatcher } from "../../src/mcp/modern/server.ts";
 import { RpcFailure } from "../../src/mcp/modern/tasks.ts";
+import { createMcpServer } from "../../src/mcp/server.ts";
 import { TOOLS } from "../../src/mcp/tools/list.ts";
-import { cleanup, isAlive, posixTest, taskPids, tempDir, waitFor } from "../helpers.ts";
+import { cleanup, errorText, isAlive, posixTest, taskPids, tempDir, waitFor } from "../helpers.ts";
+import { Client, InMemoryTransport } from "../sdk.ts";
 
 type Json = Record<string, unknown>;
 
@@ -29,7 +31,8 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function harness(options: { fixtures?: boolean } = {}): Promise<Harness> {
+/** A real engine on a new temporary state directory. */
+async function openEngine() {
   const home = await tempDir();
   const logs: string[] = [];
   const config = loadConfig(
@@ -38,6 +41,11 @@ async function harness(options: { fixtures?: boolean } = {}): Promise<Harness> {
   );
   const app = openApp(config, { defaultCwd: home, log: (message) => logs.push(message) });
   await app.engine.open();
+  return { home, app, logs };
+}
+
+async function harness(options: { fixtures?: boolean } = {}): Promise<Harness> {
+  const { home, app, logs } = await openEngine();
   const dispatcher = createModernDispatcher({
     engine: app.engine,
     name: "backburner",
@@ -406,3 +414,41 @@ posixTest(
     }
   },
 );
+
+posixTest("the 2025-11-25 fixtures run real tasks, and exist only with fixtures on", async () => {
+  for (const fixtures of [false, true]) {
+    const { home, app, logs } = await openEngine();
+    const server = createMcpServer({
+      engine: app.engine,
+      version: "0.0.0-test",
+      log: (message) => logs.push(message),
+      fixtures,
+    });
+    const client = new Client({ name: "fixtures-test", version: "1.0.0" });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    try {
+      await server.connect(serverSide);
+      await client.connect(clientSide);
+      const names = (await client.listTools()).tools.map((tool) => tool.name);
+      assert.ok(names.includes("run_command"));
+      if (!fixtures) {
+        assert.ok(!names.includes("test_simple_text") && !names.includes("test_error_handling"));
+        continue;
+      }
+      const simple = await client.callTool({ name: "test_simple_text", arguments: {} });
+      assert.ok(!simple.isError);
+      const view = simple.structuredContent as { task_id: string; output: string };
+      assert.equal(view.output, "This is a simple text response for testing.\n");
+      assert.equal(app.engine.status(view.task_id).task.label, "fixture:test_simple_text");
+
+      const failing = await client.callTool({ name: "test_error_handling", arguments: {} });
+      assert.match(errorText(failing as never), /This tool intentionally returns an error/);
+      assert.match(errorText(failing as never), /"exit_code": 1/);
+    } finally {
+      await client.close();
+      server.dispose();
+      await app.close({ cancelRunning: true });
+      await cleanup(home);
+    }
+  }
+});
