@@ -10,8 +10,9 @@
  * as it is.
  */
 
-import { serve } from "../main.ts";
+import denoConfig from "../deno.json" with { type: "json" };
 import { loadConfig } from "../src/config.ts";
+import { serve } from "../src/serve.ts";
 
 const PROBE_INTERVAL_MS = 10_000;
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
@@ -27,4 +28,7 @@ const probe = setInterval(() => {
 }, PROBE_INTERVAL_MS);
 Deno.unrefTimer(probe);
 
-await serve(loadConfig(Deno.env.toObject(), Deno.env.get("HOME")));
+await serve(loadConfig(Deno.env.toObject(), Deno.env.get("HOME")), {}, {
+  version: denoConfig.version,
+  log: (message) => console.error(`backburner: ${message}`),
+});

@@ -8,6 +8,17 @@ import { prune } from "./prune.ts";
 import { run } from "./run.ts";
 import { serve } from "./serve.ts";
 import { show } from "./show.ts";
+import { token } from "./token.ts";
 import { wait } from "./wait.ts";
 
-export const COMMANDS: readonly Command[] = [serve, ls, show, logs, run, cancel, wait, prune];
+export const COMMANDS: readonly Command[] = [
+  serve,
+  ls,
+  show,
+  logs,
+  run,
+  cancel,
+  wait,
+  prune,
+  token,
+];

@@ -1,0 +1,275 @@
+/**
+ * The HTTP face: MCP's Streamable HTTP transport at `/mcp`, for both protocol eras, over the same
+ * engine, store and ids as stdio. Every request passes, in order:
+ *
+ * 1. the path (`/mcp`, else 404);
+ * 2. the Host header (the bound name, else 403: DNS rebinding) and the Origin header, when a
+ *    browser sends one (allowed origins only, else 403);
+ * 3. the bearer token (else 401 with WWW-Authenticate), unless the person started a loopback
+ *    server with --no-token;
+ * 4. its body, read whole within a size bound (413) and a time bound (408);
+ * 5. admission: a bound on the requests and streams each client, and all clients together, have
+ *    in flight (429 past it, at once, so one client cannot starve another);
+ *
+ * and is then served by the era it belongs to (the v2 SDK's classification): a 2025-11-25
+ * session (legacy.ts) or a 2026-07-28 request (modern.ts).
+ *
+ * @module
+ */
+
+import type { Engine } from "../engine/engine.ts";
+import { createMcpServer, INSTRUCTIONS, SERVER_NAME } from "../mcp/server.ts";
+import { TOOLS } from "../mcp/tools/list.ts";
+import { Admission, type AdmissionLimits, DEFAULT_LIMITS } from "./admission.ts";
+import {
+  allowedHostnames,
+  hostForUrl,
+  isLoopback,
+  type ListenAddress,
+  MCP_PATH,
+} from "./address.ts";
+import { afterBody, BodyRefused, readBody } from "./body.ts";
+import { LegacySessions } from "./legacy.ts";
+import { createModernLeg } from "./modern.ts";
+import {
+  isLegacyRequest,
+  OAuthError,
+  OAuthErrorCode,
+  originValidationResponse,
+  requireBearerAuth,
+  validateHostHeader,
+} from "./sdk.ts";
+import { sameToken } from "./token.ts";
+
+export interface HttpServerOptions {
+  readonly engine: Engine;
+  readonly version: string;
+  readonly log: (message: string) => void;
+  readonly listen: ListenAddress;
+  /** The bearer token every request must carry; null only for a loopback server (--no-token). */
+  readonly token: string | null;
+  /** Host names a Host header may name besides the bound one (--allow-host). */
+  readonly allowHosts?: readonly string[];
+  /** Origin host names a browser may call from besides the server's own (--allow-origin). */
+  readonly allowOrigins?: readonly string[];
+  /** Largest request body, in bytes. */
+  readonly maxBodyBytes: number;
+  /** How long a client may take to send a request's body, in ms. Default 30 s. */
+  readonly bodyTimeoutMs?: number;
+  readonly limits?: AdmissionLimits;
+  /** Sessions of the 2025-11-25 era kept at once. Default 256. */
+  readonly maxSessions?: number;
+  /** A session unused this long is closed, in ms. Default 24 h. */
+  readonly sessionIdleMs?: number;
+  /** SSE keep-alive interval, in ms. Default 15 s. */
+  readonly keepAliveMs?: number;
+  /** Test only: serve the conformance suite's fixture tools too. */
+  readonly fixtures?: boolean;
+}
+
+export interface HttpFace {
+  /** The endpoint, e.g. http://127.0.0.1:8787/mcp (with the port the system gave for port 0). */
+  readonly url: string;
+  /** Stops taking requests, ends open streams and sessions, and waits (bounded) for the rest. */
+  close(): Promise<void>;
+}
+
+/** How long close() waits for requests in flight (a long wait_for_task) before it returns. */
+const CLOSE_GRACE_MS = 2000;
+
+/** Starts serving (the socket listens on return). Throws a sentence when it cannot. */
+export function serveHttp(options: HttpServerOptions): HttpFace {
+  const { engine, log, listen } = options;
+  if (options.token === null && !isLoopback(listen.hostname)) {
+    throw new RangeError(
+      `--no-token is allowed only on a loopback address, not ${listen.hostname}: drop --no-token (clients then send the token of backburner token), or bind 127.0.0.1`,
+    );
+  }
+  const hosts = allowedHostnames(listen.hostname, options.allowHosts ?? []);
+  if (hosts.length === 0) {
+    throw new RangeError(
+      `--http ${listen.hostname} listens on every interface, so no Host name is known to allow: add --allow-host NAME for each name or address clients use to reach this machine`,
+    );
+  }
+  const origins = [...hosts, ...(options.allowOrigins ?? []).map((o) => originHost(o))];
+  const admission = new Admission(options.limits ?? DEFAULT_LIMITS);
+  const keepAliveMs = options.keepAliveMs ?? 15_000;
+  const serverOptions = {
+    engine,
+    version: options.version,
+    log,
+    ...(options.fixtures ? { fixtures: true } : {}),
+  };
+  const legacy = new LegacySessions({
+    createServer: () => createMcpServer(serverOptions),
+    maxSessions: options.maxSessions ?? 256,
+    idleMs: options.sessionIdleMs ?? 24 * 3600 * 1000,
+    maxBodyBytes: options.maxBodyBytes,
+    keepAliveMs,
+    log,
+  });
+  const modern = createModernLeg({
+    engine,
+    name: SERVER_NAME,
+    version: options.version,
+    instructions: INSTRUCTIONS,
+    tools: TOOLS,
+    log,
+    maxBodyBytes: options.maxBodyBytes,
+    keepAliveMs,
+    ...(options.fixtures ? { fixtures: true } : {}),
+  });
+  const token = options.token;
+  const authenticate = token === null ? null : requireBearerAuth({
+    verifier: {
+      async verifyAccessToken(given: string) {
+        if (!await sameToken(token, given)) {
+          throw new OAuthError(
+            OAuthErrorCode.InvalidToken,
+            "Wrong token: send the one backburner token prints, as Authorization: Bearer TOKEN",
+          );
+        }
+        return {
+          token: given,
+          clientId: "backburner",
+          scopes: [],
+          expiresAt: Math.floor(Date.now() / 1000) + 3600,
+        };
+      },
+    },
+  });
+
+  const handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
+    const remote = (info.remoteAddr as Deno.NetAddr).hostname;
+    // Aborts when the client goes before its response was delivered (and never reads
+    // request.signal, which Deno also aborts after a delivered response).
+    const gone = new AbortController();
+    info.completed.catch(() => gone.abort());
+    const url = new URL(request.url);
+    if (url.pathname !== MCP_PATH) {
+      return new Response(`Not found: the MCP endpoint is ${MCP_PATH}\n`, { status: 404 });
+    }
+    const host = validateHostHeader(request.headers.get("host"), hosts);
+    if (!host.ok) {
+      return jsonError(
+        403,
+        `Forbidden: Host ${
+          JSON.stringify(request.headers.get("host") ?? "")
+        } is not this server's name (a DNS rebinding guard); reach it as ${hosts.join(" or ")}`,
+      );
+    }
+    const badOrigin = originValidationResponse(request, origins);
+    if (badOrigin) return badOrigin;
+    if (authenticate) {
+      const auth = await authenticate(request);
+      if (auth instanceof Response) return auth;
+    }
+    let body: Uint8Array | null = null;
+    if (request.method === "POST") {
+      try {
+        body = await readBody(request, options.maxBodyBytes, options.bodyTimeoutMs ?? 30_000);
+      } catch (error) {
+        if (error instanceof BodyRefused) return jsonError(error.status, error.message);
+        throw error;
+      }
+    }
+    const whole = new Request(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: body as BodyInit | null,
+      signal: gone.signal,
+    });
+    const slot = admission.admit(
+      clientOf(whole, body, remote),
+      request.method === "GET" ? "stream" : "request",
+    );
+    if (typeof slot !== "function") {
+      return jsonError(429, `Too many requests: ${slot.refused}; retry in a moment`, {
+        "retry-after": "1",
+      });
+    }
+    let response: Response;
+    try {
+      response = await isLegacyRequest(whole)
+        ? await legacy.handle(whole)
+        : await modern.fetch(whole);
+    } catch (error) {
+      slot();
+      throw error;
+    }
+    return afterBody(response, slot);
+  };
+
+  const stop = new AbortController();
+  let bound: Deno.NetAddr | undefined;
+  const server = Deno.serve({
+    hostname: listen.hostname,
+    port: listen.port,
+    signal: stop.signal,
+    onListen: (addr) => void (bound = addr as Deno.NetAddr),
+    onError: (error) => {
+      log(`http: unexpected error: ${error instanceof Error ? error.stack : String(error)}`);
+      return jsonError(500, "Internal error: see the server's log");
+    },
+  }, handle);
+  const addr = bound ?? server.addr as Deno.NetAddr;
+  const url = `http://${hostForUrl(addr.hostname)}:${addr.port}${MCP_PATH}`;
+  if (!isLoopback(listen.hostname)) {
+    log(
+      `WARNING: listening on ${listen.hostname}, reachable from other machines: anyone who can reach ${url} and has the token can run commands as this user. Prefer 127.0.0.1 and an SSH tunnel (see the README)`,
+    );
+  }
+  if (token === null) {
+    log(
+      `WARNING: --no-token: any program of any user on this machine can run commands as this user through ${url}. Use it only for tests`,
+    );
+  }
+  if (options.fixtures) {
+    log("WARNING: --conformance-fixtures: serving the conformance suite's test tools too");
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    close() {
+      closing ??= (async () => {
+        await legacy.close();
+        await modern.close().catch(() => {});
+        stop.abort();
+        await Promise.race([server.finished, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS))]);
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Who a request is from, for admission: its session, else its address and client name. */
+function clientOf(request: Request, body: Uint8Array | null, remote: string): string {
+  const session = request.headers.get("mcp-session-id");
+  if (session) return `session ${session}`;
+  if (body !== null && body.byteLength > 0) {
+    try {
+      const message = JSON.parse(new TextDecoder().decode(body));
+      const info = message?.params?._meta?.["io.modelcontextprotocol/clientInfo"];
+      if (info && typeof info.name === "string") return `${remote} ${info.name}`;
+    } catch {
+      // not JSON: the era's handler says so; it is this address's request
+    }
+  }
+  return remote;
+}
+
+function originHost(origin: string): string {
+  try {
+    return hostForUrl(new URL(origin).hostname);
+  } catch {
+    return origin.trim().toLowerCase();
+  }
+}
+
+function jsonError(status: number, message: string, headers: Record<string, string> = {}) {
+  return Response.json(
+    { jsonrpc: "2.0", error: { code: -32000, message }, id: null },
+    { status, headers },
+  );
+}
