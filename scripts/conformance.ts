@@ -29,21 +29,22 @@ const REPORT = join(ROOT, "docs", "CONFORMANCE.md");
 export const SUITES = [
   {
     version: "0.1.16",
-    era: "2025-11-25 (sessions, initialize)",
+    era: "revision 2025-11-25: initialize, sessions",
     scenarios: [
       "server-initialize",
       "ping",
       "tools-list",
-      // These two call test_simple_text and test_error_handling, which the fixture mode serves
-      // as real tasks (src/mcp/fixtures/legacy.ts).
+      // These call test_simple_text, test_error_handling and test_tool_with_progress, which the
+      // fixture mode serves as real tasks (src/mcp/fixtures/legacy.ts).
       "tools-call-simple-text",
       "tools-call-error",
+      "tools-call-with-progress",
       "dns-rebinding-protection",
     ],
   },
   {
     version: "0.2.0-alpha.12",
-    era: "2026-07-28 with the Tasks extension",
+    era: "revision 2026-07-28 and its Tasks extension",
     // Every tasks-* server scenario of 0.2.0-alpha.12 (`list --server`).
     scenarios: [
       "tasks-lifecycle",
@@ -69,10 +70,6 @@ const NOT_APPLICABLE: readonly [string, string][] = [
   [
     "tools-call-with-logging, tools-call-sampling, tools-call-elicitation",
     "backburner sends no log messages and never asks its client anything (no sampling, no elicitation) in this era",
-  ],
-  [
-    "tools-call-with-progress",
-    "it needs 3 progress notifications within a call of its own tool (test_tool_with_progress); run_command reports a task's progress once a second from its output, which the stdio tests check",
   ],
   ["logging-set-level", "backburner declares no logging capability"],
   ["completion-complete", "backburner has no prompts or resource templates to complete"],
@@ -332,7 +329,12 @@ function explanation(run: ScenarioRun, check: Check): string {
   return `Not explained yet; the suite says: ${message.slice(0, 400)}`;
 }
 
-function report(runs: readonly ScenarioRun[], passed: number, failed: number): string {
+function report(
+  runs: readonly ScenarioRun[],
+  passed: number,
+  failed: number,
+  seconds: number,
+): string {
   const cell = (text: string) => text.replaceAll("|", "\\|");
   const lines = [
     "# MCP conformance",
@@ -342,13 +344,16 @@ function report(runs: readonly ScenarioRun[], passed: number, failed: number): s
     "",
     `- Run: ${
       new Date().toISOString().slice(0, 16).replace("T", " ")
-    } UTC, ${Deno.build.os}/${Deno.build.arch}, Deno ${Deno.version.deno}.`,
+    } UTC, ${Deno.build.os}/${Deno.build.arch}, Deno ${Deno.version.deno}; ${
+      Math.round(seconds)
+    } s in all.`,
     "- Server: `backburner serve --http 127.0.0.1:PORT --conformance-fixtures --no-token`, with a fresh",
     "  state directory. The suite cannot send an `Authorization` header, hence `--no-token` (loopback only);",
     "  `--conformance-fixtures` (test only, never in a normal start) adds the tools the tasks scenarios call",
     "  by name (`greet`, `slow_compute`, `failing_job`, `protocol_error_job`, `confirm_delete`, `multi_input`,",
-    "  `test_tool_with_task`), each over the real engine: their tasks are real backburner tasks with real",
-    "  processes (src/mcp/fixtures/).",
+    "  `test_tool_with_task`; for 0.1.16's tools-call scenarios `test_simple_text`, `test_error_handling`,",
+    "  `test_tool_with_progress`), each over the real engine: their tasks are real backburner tasks with",
+    "  real processes, cancelled by killing them (src/mcp/fixtures/).",
     ...SUITES.map((suite) =>
       `- \`@modelcontextprotocol/conformance@${suite.version}\` (${suite.era}): ${
         suite.scenarios.join(", ")
@@ -391,6 +396,7 @@ function report(runs: readonly ScenarioRun[], passed: number, failed: number): s
 }
 
 async function main(): Promise<number> {
+  const startedAt = Date.now();
   const dir = await Deno.makeTempDir({ prefix: "backburner-conformance-" });
   const marker = `BACKBURNER_CONFORMANCE_RUN=${crypto.randomUUID()}`;
   let server: Server | undefined;
@@ -463,7 +469,10 @@ async function main(): Promise<number> {
     if (setupError !== null) {
       log(`not writing ${REPORT}: the run did not complete`);
     } else {
-      Deno.writeTextFileSync(REPORT, report(runs, passed, failed));
+      Deno.writeTextFileSync(
+        REPORT,
+        report(runs, passed, failed, (Date.now() - startedAt) / 1000),
+      );
       await formatFile(ROOT, REPORT);
       log(`wrote ${REPORT}`);
     }

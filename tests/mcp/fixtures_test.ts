@@ -432,7 +432,7 @@ posixTest("the 2025-11-25 fixtures run real tasks, and exist only with fixtures 
       const names = (await client.listTools()).tools.map((tool) => tool.name);
       assert.ok(names.includes("run_command"));
       if (!fixtures) {
-        assert.ok(!names.includes("test_simple_text") && !names.includes("test_error_handling"));
+        assert.ok(!names.some((name) => name.startsWith("test_")), `${names}`);
         continue;
       }
       const simple = await client.callTool({ name: "test_simple_text", arguments: {} });
@@ -444,6 +444,15 @@ posixTest("the 2025-11-25 fixtures run real tasks, and exist only with fixtures 
       const failing = await client.callTool({ name: "test_error_handling", arguments: {} });
       assert.match(errorText(failing as never), /This tool intentionally returns an error/);
       assert.match(errorText(failing as never), /"exit_code": 1/);
+
+      const progress: number[] = [];
+      const progressed = await client.callTool(
+        { name: "test_tool_with_progress", arguments: {} },
+        undefined,
+        { onprogress: (update) => progress.push(update.progress) },
+      );
+      assert.ok(!progressed.isError);
+      assert.deepEqual(progress, [0, 50, 100]);
     } finally {
       await client.close();
       server.dispose();
