@@ -202,16 +202,17 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
 
   const stop = new AbortController();
   let bound: Deno.NetAddr | undefined;
-  const server = listenOn(listen, () => Deno.serve({
-    hostname: listen.hostname,
-    port: listen.port,
-    signal: stop.signal,
-    onListen: (addr) => void (bound = addr as Deno.NetAddr),
-    onError: (error) => {
-      log(`http: unexpected error: ${error instanceof Error ? error.stack : String(error)}`);
-      return jsonError(500, "Internal error: see the server's log");
-    },
-  }, handle));
+  const server = listenOn(listen, () =>
+    Deno.serve({
+      hostname: listen.hostname,
+      port: listen.port,
+      signal: stop.signal,
+      onListen: (addr) => void (bound = addr as Deno.NetAddr),
+      onError: (error) => {
+        log(`http: unexpected error: ${error instanceof Error ? error.stack : String(error)}`);
+        return jsonError(500, "Internal error: see the server's log");
+      },
+    }, handle));
   const addr = bound ?? server.addr as Deno.NetAddr;
   const url = `http://${hostForUrl(addr.hostname)}:${addr.port}${MCP_PATH}`;
   if (!isLoopback(listen.hostname)) {
