@@ -207,16 +207,17 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
 
   const stop = new AbortController();
   let bound: Deno.NetAddr | undefined;
-  const server = Deno.serve({
-    hostname: listen.hostname,
-    port: listen.port,
-    signal: stop.signal,
-    onListen: (addr) => void (bound = addr as Deno.NetAddr),
-    onError: (error) => {
-      log(`http: unexpected error: ${error instanceof Error ? error.stack : String(error)}`);
-      return jsonError(500, "Internal error: see the server's log");
-    },
-  }, handle);
+  const server = listenOn(listen, () =>
+    Deno.serve({
+      hostname: listen.hostname,
+      port: listen.port,
+      signal: stop.signal,
+      onListen: (addr) => void (bound = addr as Deno.NetAddr),
+      onError: (error) => {
+        log(`http: unexpected error: ${error instanceof Error ? error.stack : String(error)}`);
+        return jsonError(500, "Internal error: see the server's log");
+      },
+    }, handle));
   const addr = bound ?? server.addr as Deno.NetAddr;
   const url = `http://${hostForUrl(addr.hostname)}:${addr.port}${MCP_PATH}`;
   if (!isLoopback(listen.hostname)) {
@@ -271,6 +272,29 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
     await Promise.race([promise, new Promise((resolve) => timer = setTimeout(resolve, ms))]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Deno.serve, with its failures to listen said as what to do. */
+function listenOn(listen: ListenAddress, start: () => Deno.HttpServer): Deno.HttpServer {
+  const where = `${hostForUrl(listen.hostname)}:${listen.port}`;
+  try {
+    return start();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw new RangeError(
+        `no permission to listen on ${where}: run deno with --allow-net=${where} (the prebuilt binary may listen on loopback only: reach it from elsewhere through an SSH tunnel)`,
+      );
+    }
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new RangeError(
+        `${where} is in use (another backburner, or another program): choose another port, or 0 for a free one`,
+      );
+    }
+    if (error instanceof Deno.errors.AddrNotAvailable) {
+      throw new RangeError(`${listen.hostname} is not an address of this machine: bind 127.0.0.1`);
+    }
+    throw error;
   }
 }
 
