@@ -18,8 +18,17 @@ const TARGETS: Record<string, string> = {
 };
 
 // The state directory is only known on the user's machine (BACKBURNER_HOME or ~/.backburner), so
-// the binary may read and write files; it needs no network, FFI or system information.
-const PERMISSIONS = ["--no-prompt", "--allow-read", "--allow-write", "--allow-run", "--allow-env"];
+// the binary may read and write files. Its network is loopback only, for `serve --http` there (a
+// remote client comes through an SSH tunnel; binding another address needs deno run with
+// --allow-net); it needs no FFI or system information.
+const PERMISSIONS = [
+  "--no-prompt",
+  "--allow-read",
+  "--allow-write",
+  "--allow-run",
+  "--allow-env",
+  "--allow-net=127.0.0.1,[::1],localhost",
+];
 
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(TARGETS);
 for (const target of wanted) {

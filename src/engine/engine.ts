@@ -257,6 +257,11 @@ export class Engine {
     return task;
   }
 
+  /** The state directory. */
+  get home(): string {
+    return this.#options.home;
+  }
+
   /** How long ended tasks are kept, in ms. */
   get retentionMs(): number {
     return this.#options.retentionDays * 86_400_000;

@@ -20,6 +20,7 @@
  */
 
 import type { Engine } from "../engine/engine.ts";
+import { MODERN_VERSION } from "../mcp/eras.ts";
 import { createMcpServer, INSTRUCTIONS, SERVER_NAME } from "../mcp/server.ts";
 import { TOOLS } from "../mcp/tools/list.ts";
 import { Admission, type AdmissionLimits, DEFAULT_LIMITS } from "./admission.ts";
@@ -156,6 +157,8 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
     },
   });
 
+  /** Until each response has been sent whole (or its client went). */
+  const responding = new Set<Promise<void>>();
   const handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     // Behind the front every connection comes from it: the address is not known.
     const remote = info.remoteAddr.transport === "unix"
@@ -164,7 +167,9 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
     // Aborts when the client goes before its response was delivered (and never reads
     // request.signal, which Deno also aborts after a delivered response).
     const gone = new AbortController();
-    info.completed.catch(() => gone.abort());
+    const sent = info.completed.catch(() => gone.abort());
+    responding.add(sent);
+    void sent.finally(() => responding.delete(sent));
     const url = new URL(request.url);
     if (url.pathname !== MCP_PATH) {
       return new Response(`Not found: the MCP endpoint is ${MCP_PATH}\n`, { status: 404 });
@@ -216,9 +221,9 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
     }
     let response: Response;
     try {
-      response = await isLegacyRequest(whole)
-        ? await legacy.handle(whole, client)
-        : await modern.fetch(whole);
+      response = await isModernRequest(whole)
+        ? await modern.fetch(whole)
+        : await legacy.handle(whole, client);
     } catch (error) {
       slot();
       throw error;
@@ -272,23 +277,24 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
     };
     server = listenOnSocket();
     try {
-      front = startFront({
-        listen,
-        backend: socketPath,
-        maxConnections: options.maxConnections ?? 256,
-        headerMs: FRONT_HEADER_MS,
-        idleMs: FRONT_IDLE_MS,
-        sendingMs: FRONT_SENDING_MS,
-        log,
-      });
+      front = listenOn(listen, () =>
+        startFront({
+          listen,
+          backend: socketPath,
+          maxConnections: options.maxConnections ?? 256,
+          headerMs: FRONT_HEADER_MS,
+          idleMs: FRONT_IDLE_MS,
+          sendingMs: FRONT_SENDING_MS,
+          log,
+        }));
     } catch (error) {
       stop.abort();
       throw error;
     }
   } else {
-    server = Deno.serve(
-      { ...serveOptions, hostname: listen.hostname, port: listen.port },
-      handle,
+    server = listenOn(
+      listen,
+      () => Deno.serve({ ...serveOptions, hostname: listen.hostname, port: listen.port }, handle),
     );
   }
   const addr = front?.addr ?? server.addr as Deno.NetAddr;
@@ -314,8 +320,11 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
       closing ??= (async () => {
         await legacy.close();
         await modern.close().catch(() => {});
+        // Closing the sessions ended their streams, whose last bytes are still to be sent:
+        // stopping the server now would cut them off mid-stream rather than end them.
+        await within(Promise.all(responding), CLOSE_GRACE_MS);
         stop.abort();
-        await Promise.race([server.finished, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS))]);
+        await within(server.finished, CLOSE_GRACE_MS);
         await front?.close(CLOSE_GRACE_MS);
         if (socketPath !== undefined) {
           try {
@@ -328,6 +337,52 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
       return closing;
     },
   };
+}
+
+/**
+ * Whether the request is the 2026-07-28 era's. The SDK takes every GET and DELETE for the
+ * 2025-11-25 era's session operations; one that names the modern version and no session is the
+ * modern era's, which answers it 405 (GET and DELETE are no part of it).
+ */
+async function isModernRequest(request: Request): Promise<boolean> {
+  if (request.method === "GET" || request.method === "DELETE") {
+    return !request.headers.has("mcp-session-id") &&
+      request.headers.get("mcp-protocol-version")?.trim() === MODERN_VERSION;
+  }
+  return !await isLegacyRequest(request);
+}
+
+/** Waits for `promise`, `ms` at most. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([promise, new Promise((resolve) => timer = setTimeout(resolve, ms))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Listening on the address (the front, or Deno.serve), with its failures said as what to do. */
+function listenOn<T>(listen: ListenAddress, start: () => T): T {
+  const where = `${hostForUrl(listen.hostname)}:${listen.port}`;
+  try {
+    return start();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw new RangeError(
+        `no permission to listen on ${where}: run deno with --allow-net=${where} (the prebuilt binary may listen on loopback only: reach it from elsewhere through an SSH tunnel)`,
+      );
+    }
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new RangeError(
+        `${where} is in use (another backburner, or another program): choose another port, or 0 for a free one`,
+      );
+    }
+    if (error instanceof Deno.errors.AddrNotAvailable) {
+      throw new RangeError(`${listen.hostname} is not an address of this machine: bind 127.0.0.1`);
+    }
+    throw error;
+  }
 }
 
 /**

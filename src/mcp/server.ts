@@ -5,6 +5,7 @@ import { ScreenedTransport } from "./screen.ts";
 import { McpServer, type Transport } from "./sdk.ts";
 import { announceTaskStatus, EngineTaskStore } from "./tasks.ts";
 import { registeredTools, screenToolCall } from "./tools/call_screen.ts";
+import { LEGACY_FIXTURES } from "./fixtures/legacy.ts";
 import { TOOLS } from "./tools/list.ts";
 
 export const SERVER_NAME = "backburner";
@@ -16,6 +17,8 @@ export interface ServerOptions {
   readonly engine: Engine;
   readonly version: string;
   readonly log: (message: string) => void;
+  /** Test only: also serve the conformance fixtures in the 2026-07-28 era. Default false */
+  readonly fixtures?: boolean;
 }
 
 export interface BackburnerServer {
@@ -44,7 +47,8 @@ export function createMcpServer(options: ServerOptions): BackburnerServer {
     },
   );
   const context = { engine: options.engine, log: options.log };
-  const stopTools = TOOLS.map((register) => register(server, context));
+  const registrations = options.fixtures ? [...TOOLS, ...LEGACY_FIXTURES] : TOOLS;
+  const stopTools = registrations.map((register) => register(server, context));
   const stopResources = registerTaskResources(server, options.engine, options.log);
   const stopAnnouncing = announceTaskStatus(server, options.engine);
   const tool = registeredTools(server);
@@ -60,6 +64,7 @@ export function createMcpServer(options: ServerOptions): BackburnerServer {
           instructions: INSTRUCTIONS,
           tools: TOOLS,
           log: options.log,
+          fixtures: options.fixtures,
         }, send);
       });
       return server.connect(

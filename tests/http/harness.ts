@@ -5,7 +5,13 @@
  */
 
 import { join } from "node:path";
-import { isAlive, MAIN, serverPermissions, waitFor } from "../helpers.ts";
+import { isAlive, MAIN, serverPermissions, ToolError, waitFor } from "../helpers.ts";
+import {
+  type CallToolResult,
+  CallToolResultSchema,
+  Client,
+  StreamableHTTPClientTransport,
+} from "../sdk.ts";
 
 export interface HttpServer {
   /** The MCP endpoint, e.g. http://127.0.0.1:40123/mcp */
@@ -117,4 +123,138 @@ export async function startHttpServer(
 /** The headers every request to `server` carries: its token. */
 export function authHeaders(server: HttpServer): Record<string, string> {
   return server.token === null ? {} : { authorization: `Bearer ${server.token}` };
+}
+
+type Json = Record<string, unknown>;
+
+/** An MCP client of the 2025-11-25 era: the v1 SDK's client over Streamable HTTP, in a session. */
+export interface LegacyClient {
+  readonly client: Client;
+  readonly transport: StreamableHTTPClientTransport;
+  readonly sessionId: string;
+  /** Every JSON-RPC message the server sent this client, in order. */
+  readonly received: Json[];
+  /** Calls a tool; its structuredContent, or throws the error text of an isError result. */
+  call(name: string, args?: Json, options?: RequestOptions): Promise<Json>;
+  /** Ends the session with DELETE and closes the client. */
+  close(): Promise<void>;
+}
+
+type RequestOptions = Parameters<Client["callTool"]>[2];
+
+/** Connects a v1 SDK client to `server` (initialize opens a session). */
+export async function connectLegacy(
+  server: HttpServer,
+  name = "backburner-http-tests",
+): Promise<LegacyClient> {
+  const transport = new StreamableHTTPClientTransport(new URL(server.url), {
+    requestInit: { headers: authHeaders(server) },
+  });
+  const received: Json[] = [];
+  // Protocol.connect chains a preset onmessage: this sees every message first.
+  transport.onmessage = (message) => void received.push(structuredClone(message) as Json);
+  const client = new Client({ name, version: "1.0.0" });
+  await client.connect(transport);
+  const sessionId = transport.sessionId;
+  if (sessionId === undefined) throw new Error("The server opened no session");
+  let closed = false;
+  return {
+    client,
+    transport,
+    sessionId,
+    received,
+    async call(tool, args = {}, options) {
+      const result = await client.callTool(
+        { name: tool, arguments: args },
+        CallToolResultSchema,
+        options,
+      ) as CallToolResult;
+      if (result.isError) {
+        throw new ToolError(result.content.map((c) => c.type === "text" ? c.text : "").join(""));
+      }
+      return result.structuredContent as Json;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await transport.terminateSession().catch(() => {});
+      await client.close().catch(() => {});
+    },
+  };
+}
+
+/** The headers of a 2025-11-25 request, in a session (all but initialize name one). */
+export function sessionHeaders(server: HttpServer, sessionId?: string): Record<string, string> {
+  return {
+    ...authHeaders(server),
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    ...(sessionId === undefined ? {} : { "mcp-session-id": sessionId }),
+    "mcp-protocol-version": "2025-11-25",
+  };
+}
+
+/** An HTTP answer read whole. */
+export interface RawAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: string;
+}
+
+/**
+ * One HTTP/1.1 request written by hand on a TCP connection: for what fetch will not send (a Host
+ * header of our choosing). The server's answer is read to the end of the connection.
+ */
+export async function rawHttp(
+  url: string,
+  request: { method?: string; headers?: Record<string, string>; body?: string },
+): Promise<RawAnswer> {
+  const { hostname, port, pathname } = new URL(url);
+  const body = request.body ?? "";
+  const headers: Record<string, string> = {
+    host: `${hostname}:${port}`,
+    connection: "close",
+    ...(request.method === "GET"
+      ? {}
+      : { "content-length": String(new TextEncoder().encode(body).length) }),
+    ...request.headers,
+  };
+  const head = [
+    `${request.method ?? "POST"} ${pathname} HTTP/1.1`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ].join("\r\n");
+  const connection = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    await connection.write(new TextEncoder().encode(`${head}\r\n\r\n${body}`));
+    const text = await new Response(connection.readable).text();
+    return parseAnswer(text);
+  } finally {
+    try {
+      connection.close();
+    } catch { /* closed by reading to the end */ }
+  }
+}
+
+/** Parses an HTTP/1.1 answer (chunked or not) read whole from a socket. */
+export function parseAnswer(text: string): RawAnswer {
+  const split = text.indexOf("\r\n\r\n");
+  const [statusLine, ...lines] = text.slice(0, split).split("\r\n");
+  const headers = new Headers();
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+  }
+  let body = text.slice(split + 4);
+  if (headers.get("transfer-encoding") === "chunked") {
+    let decoded = "";
+    for (let rest = body;;) {
+      const end = rest.indexOf("\r\n");
+      const size = parseInt(rest.slice(0, end), 16);
+      if (!(size > 0)) break;
+      decoded += rest.slice(end + 2, end + 2 + size);
+      rest = rest.slice(end + 2 + size + 2);
+    }
+    body = decoded;
+  }
+  return { status: Number(statusLine.split(" ")[1]), headers, body };
 }

@@ -14,6 +14,7 @@ import { waitForTasks } from "../../engine/wait.ts";
 import { MODERN_VERSION, type ModernHandler, PROTOCOL_VERSION_KEY } from "../eras.ts";
 import { McpError } from "../sdk.ts";
 import type { JSONRPCMessage, RequestId } from "../sdk.ts";
+import { FixtureTools } from "../fixtures/fixtures.ts";
 import { argumentsProblem } from "../tools/call_screen.ts";
 import type { ToolRegistration } from "../tools/tool.ts";
 import { MISSING_CAPABILITY, ModernTasks, RpcFailure, TASKS_EXTENSION } from "./tasks.ts";
@@ -33,6 +34,11 @@ export interface ModernServerOptions {
   readonly instructions: string;
   readonly tools: readonly ToolRegistration[];
   readonly log: (message: string) => void;
+  /**
+   * Test only: also serve the conformance suite's fixture tools (src/mcp/fixtures/), which only
+   * `serve --http … --conformance-fixtures` turns on. Default false
+   */
+  readonly fixtures?: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -97,6 +103,7 @@ export function createModernDispatcher(
   const { engine, log } = options;
   const tools = collectTools(options.tools, { engine, log }, send);
   const tasks = new ModernTasks(engine);
+  const fixtures = options.fixtures ? new FixtureTools({ engine, tasks, log }) : null;
   const running = new Map<RequestId, AbortController>();
 
   const discover = (): Json => ({
@@ -115,6 +122,7 @@ export function createModernDispatcher(
     meta: Json,
     notify: Notify,
   ): Promise<Json> => {
+    if (fixtures?.has(params.name)) return await fixtures.call(params, declaresTasks(meta));
     const tool = typeof params.name === "string" ? tools.get(params.name) : undefined;
     if (!tool) {
       throw new RpcFailure(
@@ -175,7 +183,10 @@ export function createModernDispatcher(
       case "tools/list":
         return {
           resultType: "complete",
-          tools: [...tools.values()].map((tool) => tool.listing),
+          tools: [
+            ...[...tools.values()].map((tool) => tool.listing),
+            ...fixtures?.listings() ?? [],
+          ],
           ttlMs: LIST_TTL_MS,
           cacheScope: "public",
         };
@@ -183,10 +194,15 @@ export function createModernDispatcher(
         return await callTool(id, params, meta, notify);
       case "tasks/get":
         requireTasks(meta, method);
-        return await tasks.get(params.taskId);
-      case "tasks/update":
+        return fixtures
+          ? fixtures.decorate(await tasks.get(params.taskId))
+          : await tasks.get(params.taskId);
+      case "tasks/update": {
         requireTasks(meta, method);
-        return tasks.update(params.taskId);
+        const ack = tasks.update(params.taskId);
+        fixtures?.update(String(params.taskId), params.inputResponses);
+        return ack;
+      }
       case "tasks/cancel":
         requireTasks(meta, method);
         return await tasks.cancel(params.taskId);

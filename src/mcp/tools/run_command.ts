@@ -88,7 +88,7 @@ async function cancelAbandoned(
 }
 
 /** Sends notifications/progress from the parsed progress, once a second, until the task ends. */
-function reportProgress(
+export function reportProgress(
   server: McpServer,
   engine: Engine,
   taskId: string,
