@@ -131,6 +131,9 @@ async function serveOverHttp(
     import("./http/front.ts"),
   ]);
   const token = options.noToken ? null : loadToken(config.home, context.tokenFromEnvironment);
+  // Tasks inherit the server's environment: a script that prints or ships its environment (a
+  // failing build, a telemetry hook) must not carry the key to this shell along with it.
+  if (Deno.env.get("BACKBURNER_TOKEN") !== undefined) Deno.env.delete("BACKBURNER_TOKEN");
   // The server's own socket, behind the TCP front, where only this user can reach it (Windows
   // has none: there it serves the address directly). A socket's path has at most ~100 bytes.
   const socket = join(config.home, `http-${Deno.pid}.sock`);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { cleanup, posixTest, tempDir } from "../helpers.ts";
 import {
   authHeaders,
+  connectLegacy,
   type HttpServer,
   type HttpServerOptions,
   startHttpServer,
@@ -302,3 +303,22 @@ posixTest("a flood of idle connections takes neither the listener nor the port",
     assert.doesNotMatch(server.stderr(), /unexpected error|Too many open files/);
   }, { fileLimit: 256 });
 });
+
+posixTest(
+  "the token of BACKBURNER_TOKEN is not in the environment of the tasks the server runs",
+  async () => {
+    const token = "a-token-no-task-may-see-0123456789";
+    await withServer(async (server) => {
+      const client = await connectLegacy(server);
+      try {
+        const result = await client.call("run_command", {
+          command: 'printf "<%s>" "${BACKBURNER_TOKEN-unset}"',
+        });
+        assert.equal(result.status, "completed");
+        assert.equal(result.output, "<unset>");
+      } finally {
+        await client.close();
+      }
+    }, { env: { BACKBURNER_TOKEN: token } });
+  },
+);
