@@ -6,9 +6,9 @@
  * the servers table, so it never holds a task away from a live server; a command that reads makes
  * one reconcile pass (engine.tick), and one that waits makes one every half second, which records
  * the ends of tasks nobody watches and adopts orphans, but leaves every task a live server owns to
- * that server. Only `run` registers, for the moment it takes to start the task, so that no server
- * takes the task, recorded but not yet spawned, for an orphan and marks it interrupted; once `run`
- * has exited, the task is an orphan that the running server adopts on its next pass, or the next
+ * that server. Only `run` and `restart` register, for the moment it takes to start the task, so
+ * that no server takes the task, recorded but not yet spawned, for an orphan and marks it
+ * interrupted; once the command has exited, the task is an orphan that the running server adopts on its next pass, or the next
  * server at start, or any command that looks at it meanwhile.
  */
 

@@ -5,9 +5,22 @@ import { cancel } from "./cancel.ts";
 import { logs } from "./logs.ts";
 import { ls } from "./ls.ts";
 import { prune } from "./prune.ts";
+import { queue } from "./queue.ts";
+import { restart } from "./restart.ts";
 import { run } from "./run.ts";
 import { serve } from "./serve.ts";
 import { show } from "./show.ts";
 import { wait } from "./wait.ts";
 
-export const COMMANDS: readonly Command[] = [serve, ls, show, logs, run, cancel, wait, prune];
+export const COMMANDS: readonly Command[] = [
+  serve,
+  ls,
+  show,
+  logs,
+  run,
+  restart,
+  cancel,
+  wait,
+  queue,
+  prune,
+];

@@ -12,6 +12,8 @@ export const wait: Command = {
 
 Wait until one of the tasks ends (with --all: every one), then print how each one stands. Exits 0
 when every task that ended completed (exit code 0) and the wait did not time out; 1 otherwise.
+A queued task has not ended: waiting for it waits through its queue, its --after tasks and its
+retries (a task whose --after task failed ends failed without running).
 
 Options:
   --all          wait for every task, not just the first to end
@@ -19,7 +21,8 @@ Options:
 
 Examples:
   backburner wait k3x9m2p7q4wz && echo passed
-  backburner wait --all --timeout 600 k3x9m2p7q4wz p7q4wzk3x9m2`,
+  backburner wait --all --timeout 600 k3x9m2p7q4wz p7q4wzk3x9m2
+  backburner wait "$(backburner run --queue gpu -- python train.py)"`,
   async run(args, terminal) {
     const { values, positionals } = parse("wait", args, {
       all: { type: "boolean" },
