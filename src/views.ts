@@ -35,7 +35,7 @@ export const TaskViewSchema = z.object({
   output_bytes: z.number().int().describe("Size of the output log so far"),
   queue: z.string().describe('The queue the task runs in ("default" unless one was given)'),
   position: z.number().int().nullable().describe(
-    "While queued because its queue is full: its place in line, from 1; else null",
+    "While queued for a slot in its queue: its place in line, from 1; else null",
   ),
   after: z.array(z.string()).describe("The task_ids this task was started after"),
   waiting_on: z.array(z.string()).describe(
@@ -159,7 +159,7 @@ function iso(ms: number | null): string | null {
 
 /** Why a queued task waits, as the engine tells it (engine.queueState). */
 export interface QueueWait {
-  /** Its place in line, from 1, while its queue is full; null when the queue has room. */
+  /** Its place in line for a slot of its queue, from 1; null while it waits for dependencies. */
   readonly position: number | null;
   /** Dependencies that have not completed yet. */
   readonly waitingOn: readonly string[];
@@ -202,7 +202,7 @@ export function queuedReason(task: Task, wait: QueueWait | null, now: number): s
     return `attempt ${task.attempt} of ${attempts} starts in ${seconds} s, after the last one failed`;
   }
   if (wait !== null && wait.position !== null) {
-    return `queue "${task.queue}" is full; position ${wait.position} in line${attempt}`;
+    return `waits for a slot in queue "${task.queue}"; position ${wait.position} in line${attempt}`;
   }
   return `waits in queue "${task.queue}" to start${attempt}`;
 }

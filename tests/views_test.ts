@@ -131,7 +131,7 @@ Deno.test("a queued task's view says why it waits: its dependencies, a retry's d
   assert.deepEqual(TaskViewSchema.parse(waiting), waiting);
 
   const full = viewTask(queued, 0, now, { position: 2, waitingOn: [], notBefore: null });
-  assert.equal(full.status_message, 'Queued: queue "gpu" is full; position 2 in line');
+  assert.equal(full.status_message, 'Queued: waits for a slot in queue "gpu"; position 2 in line');
   assert.equal(full.position, 2);
 
   const retry = { ...queued, attempt: 2 };

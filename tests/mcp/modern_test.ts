@@ -565,7 +565,10 @@ posixTest(
       });
       const got = record(answer.result, "tasks/get");
       assert.equal(got.status, "working");
-      assert.equal(got.statusMessage, 'queued: queue "default" is full; position 1 in line');
+      assert.equal(
+        got.statusMessage,
+        'queued: waits for a slot in queue "default"; position 1 in line',
+      );
       await modern.rawRequest("tasks/cancel", { taskId: blocker.task_id, _meta: meta(true) });
       const done = await ended(modern, String(queued.task_id));
       assert.equal(done.status, "completed");

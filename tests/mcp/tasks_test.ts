@@ -276,7 +276,10 @@ posixTest(
       assert.equal(queued.status, "queued");
       const got = await server.client.experimental.tasks.getTask(queued.task_id as string);
       assert.equal(got.status, "working");
-      assert.equal(got.statusMessage, 'queued: queue "default" is full; position 1 in line');
+      assert.equal(
+        got.statusMessage,
+        'queued: waits for a slot in queue "default"; position 1 in line',
+      );
       const waiting = await server.client.experimental.tasks.getTask(after.task_id as string);
       assert.equal(waiting.status, "working");
       assert.equal(waiting.statusMessage, `queued: waits for task ${queued.task_id} to complete`);

@@ -31,7 +31,7 @@ posixTest(
       assert.deepEqual(shown.waiting_on, [build, second]);
       assert.equal(shown.idempotency_key, "test-1");
       const show = (await cli(home, ["show", second])).stdout;
-      assert.match(show, /\nStatus +queued: queue "one" is full; position 1 in line\n/);
+      assert.match(show, /\nStatus +queued: waits for a slot in queue "one"; position 1 in line\n/);
       assert.match(show, /\nQueue +one \(#1 in line\)\n/);
 
       const early = await cli(home, ["wait", "--timeout", "0.3", test]);
@@ -112,6 +112,12 @@ posixTest("backburner restart starts a task again and prints the new id", async 
     assert.equal(logOf(home, id), "me\n");
     assertOneErrorLine(await cli(home, ["restart", "k3x9m2p7q4wz"]), 1, /unknown task/);
     assertOneErrorLine(await cli(home, ["restart"]), 2, /restart takes one task id/);
+    const help = await cli(home, ["restart", "--help"]);
+    assert.match(help.stdout, /^Usage: backburner restart ID\n/);
+    assert.match(help.stdout, /\nExamples:\n  backburner restart k3x9m2p7q4wz\n/);
+    const overview = (await cli(home, ["--help"])).stdout;
+    assert.match(overview, /^  restart +start a task again/m);
+    assert.match(overview, /^  queue +show queues/m);
   } finally {
     await cleanup(home);
   }

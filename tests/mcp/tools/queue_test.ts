@@ -104,7 +104,10 @@ posixTest(
       const last = await statusOf(server, ids[3]);
       assert.equal(last.status, "queued");
       assert.equal(last.position, 3);
-      assert.match(last.status_message as string, /queue "one" is full; position 3 in line/);
+      assert.match(
+        last.status_message as string,
+        /waits for a slot in queue "one"; position 3 in line/,
+      );
 
       Deno.kill(server.pid, "SIGKILL");
       await server.close();
