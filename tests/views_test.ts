@@ -29,6 +29,14 @@ const TASK: Task = {
   label: "unit",
   ttlMs: null,
   startedBy: null,
+  queue: "default",
+  after: [],
+  attempt: 1,
+  retries: 0,
+  retryDelayMs: 1000,
+  notBefore: null,
+  idempotencyKey: null,
+  restartOf: null,
 };
 
 Deno.test("a task's view has the wire shape, key order included, and its schema accepts it", () => {

@@ -5,6 +5,7 @@ import type { StopReason, Task, TaskStatus } from "../task.ts";
 import { terminalText } from "../logs/text.ts";
 
 const STATUS_COLORS: Record<TaskStatus, number> = {
+  queued: 34, // blue
   working: 36, // cyan
   completed: 32, // green
   failed: 31, // red

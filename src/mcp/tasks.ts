@@ -34,6 +34,8 @@ export function toProtocolTask(task: Task, retentionMs: number): ProtocolTask {
     pollInterval: POLL_INTERVAL_MS,
   };
   switch (task.status) {
+    case "queued":
+      return { ...base, status: "working", statusMessage: `queued: ${describe(task)}` };
     case "working":
       return { ...base, status: "working" };
     case "completed":
