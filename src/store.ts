@@ -1,6 +1,6 @@
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { BackburnerError } from "./errors.ts";
-import { deadlineFrom, type StopReason, type Task, type TaskStatus } from "./task.ts";
+import type { StopReason, Task, TaskStatus } from "./task.ts";
 
 /** Each entry moves the schema one version forward; never edit one that has shipped. */
 const MIGRATIONS: readonly string[] = [
