@@ -24,6 +24,14 @@ const TASK: Task = {
   label: null,
   ttlMs: null,
   startedBy: "me",
+  queue: "default",
+  after: [],
+  attempt: 1,
+  retries: 0,
+  retryDelayMs: 1000,
+  notBefore: null,
+  idempotencyKey: null,
+  restartOf: null,
 };
 
 function facts(
