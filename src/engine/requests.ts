@@ -85,9 +85,9 @@ const MAX_LABEL_CHARS = 100;
 const MAX_ENV_ENTRIES = 200;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
-const MAX_AFTER = 100;
-const MAX_RETRIES = 100;
-const MAX_RETRY_DELAY_SECONDS = 3600;
+export const MAX_AFTER = 100;
+export const MAX_RETRIES = 100;
+export const MAX_RETRY_DELAY_SECONDS = 3600;
 const MAX_KEY_CHARS = 200;
 
 function invalid(message: string): BackburnerError {

@@ -1,12 +1,9 @@
+import { isQueueName, MAX_QUEUE_LIMIT } from "../../task.ts";
 import type { QueueView } from "../../views.ts";
 import { parse, UsageError, wholeNumber } from "../args.ts";
 import { type Command, help } from "../command.ts";
 import { jsonText, oneLine, renderTable } from "../format.ts";
 import { Failure, withEngine } from "../session.ts";
-
-/** The most tasks a queue's limit may allow at once. */
-const MAX_QUEUE_LIMIT = 10_000;
-const QUEUE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export const queue: Command = {
   name: "queue",
@@ -43,7 +40,7 @@ Examples:
       );
     }
     const name = positionals[0];
-    if (name !== undefined && !QUEUE_NAME.test(name)) {
+    if (name !== undefined && !isQueueName(name)) {
       throw new UsageError(
         `"${
           oneLine(name).slice(0, 80)
@@ -61,7 +58,9 @@ Examples:
       : rawLimit.trim() === "none"
       ? null
       : wholeNumber("limit", rawLimit, { min: 1, max: MAX_QUEUE_LIMIT });
-    return await withEngine({}, async (engine) => {
+    // A raised limit starts queued tasks from this command: registered while it does, as run is,
+    // so that no server takes a task claimed here, not yet spawned, for an orphan.
+    return await withEngine({ register: limit !== undefined }, async (engine) => {
       if (limit !== undefined) {
         try {
           engine.setQueueLimit(name!, limit);

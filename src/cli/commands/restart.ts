@@ -7,8 +7,8 @@ export const restart: Command = {
   summary: "start a task again as a new task and print its id",
   help: `Usage: backburner restart ID
 
-Start a new task with the same command, directory, environment, label, queue, timeout and retries
-as task ID, and print the new task's id (only the id, for scripts); a note on stderr says which
+Start a new task with the same command, directory, environment, stdin, label, queue, timeout and
+retries as task ID (not its --after list nor its key), and print the new task's id (only the id, for scripts); a note on stderr says which
 task it restarts. Task ID is left as it is, even if it is still running. The new task waits for a
 free slot in its queue like any other.
 

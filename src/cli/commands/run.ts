@@ -1,4 +1,4 @@
-import { MAX_AFTER_IDS, MAX_RETRIES, MAX_RETRY_DELAY_SECONDS } from "../../mcp/tools/start_task.ts";
+import { MAX_AFTER, MAX_RETRIES, MAX_RETRY_DELAY_SECONDS } from "../../engine/requests.ts";
 import type { Task } from "../../task.ts";
 import { listValues, parse, positiveSeconds, seconds, UsageError, wholeNumber } from "../args.ts";
 import { type Command, help } from "../command.ts";
@@ -76,9 +76,9 @@ Examples:
       env[entry.slice(0, equals)] = entry.slice(equals + 1);
     }
     const after = listValues(values.after);
-    if (after.length > MAX_AFTER_IDS) {
+    if (after.length > MAX_AFTER) {
       throw new UsageError(
-        `--after names ${after.length} tasks, more than ${MAX_AFTER_IDS}: wait for fewer`,
+        `--after names ${after.length} tasks, more than ${MAX_AFTER}: wait for fewer`,
       );
     }
     const retries = wholeNumber("retries", values.retries, { min: 0, max: MAX_RETRIES });

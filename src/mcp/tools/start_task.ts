@@ -1,14 +1,12 @@
 import { z } from "zod";
-import { MAX_TIMEOUT_SECONDS } from "../../engine/requests.ts";
+import {
+  MAX_AFTER,
+  MAX_RETRIES,
+  MAX_RETRY_DELAY_SECONDS,
+  MAX_TIMEOUT_SECONDS,
+} from "../../engine/requests.ts";
 import { StartViewSchema, viewOf } from "../../views.ts";
 import { guarded, type ToolRegistration } from "./tool.ts";
-
-/** Most task_ids one start may wait for. */
-export const MAX_AFTER_IDS = 100;
-/** Most retries one start may ask for. */
-export const MAX_RETRIES = 100;
-/** Longest first retry delay, in seconds (later ones double, up to an hour). */
-export const MAX_RETRY_DELAY_SECONDS = 3600;
 
 export const registerStartTask: ToolRegistration = (server, context) => {
   server.registerTool("start_task", {
@@ -37,7 +35,7 @@ export const registerStartTask: ToolRegistration = (server, context) => {
       queue: z.string().optional().describe(
         'The queue to run in, e.g. "gpu" (letters, digits, _ . -; up to 64). Each queue runs at most its limit of tasks at once (set by the person: BACKBURNER_QUEUES or `backburner queue`); the others wait, queued, oldest first. Default "default"',
       ),
-      after: z.array(z.string()).max(MAX_AFTER_IDS).optional().describe(
+      after: z.array(z.string()).max(MAX_AFTER).optional().describe(
         'task_ids that must complete (exit 0) before this task starts, e.g. ["k3x9m2p7q4wz"]. If one of them fails, times out, is cancelled or interrupted, this task ends failed without running. Up to 100',
       ),
       retries: z.number().int().min(0).max(MAX_RETRIES).optional().describe(

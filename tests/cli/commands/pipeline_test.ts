@@ -77,9 +77,9 @@ posixTest(
         /--retries "x" is not a whole number from 0 to 100/,
       );
       assertOneErrorLine(
-        await cli(home, ["run", "--retry-delay", "-1", "--", "true"]),
+        await cli(home, ["run", "--retry-delay=-1", "--", "true"]),
         2,
-        /--retry-delay "-1"/,
+        /--retry-delay "-1" is not a number of seconds from 0 to 3600/,
       );
       assertOneErrorLine(
         await cli(home, ["run", "--after", "k3x9m2p7q4wz", "--", "true"]),
