@@ -8,9 +8,9 @@ export const restart: Command = {
   help: `Usage: backburner restart ID
 
 Start a new task with the same command, directory, environment, stdin, label, queue, timeout and
-retries as task ID (not its --after list nor its key), and print the new task's id (only the id, for scripts); a note on stderr says which
-task it restarts. Task ID is left as it is, even if it is still running. The new task waits for a
-free slot in its queue like any other.
+retries as task ID (not its --after list nor its key), and print the new task's id (only the id,
+for scripts); a note on stderr says which task it restarts. Task ID is left as it is, even if it
+is still running. The new task waits for a free slot in its queue like any other.
 
 Examples:
   backburner restart k3x9m2p7q4wz
