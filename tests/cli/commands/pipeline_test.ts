@@ -114,10 +114,10 @@ posixTest("backburner restart starts a task again and prints the new id", async 
     assertOneErrorLine(await cli(home, ["restart"]), 2, /restart takes one task id/);
     const help = await cli(home, ["restart", "--help"]);
     assert.match(help.stdout, /^Usage: backburner restart ID\n/);
-    assert.match(help.stdout, /\nExamples:\n  backburner restart k3x9m2p7q4wz\n/);
+    assert.match(help.stdout, /\nExamples:\n {2}backburner restart k3x9m2p7q4wz\n/);
     const overview = (await cli(home, ["--help"])).stdout;
-    assert.match(overview, /^  restart +start a task again/m);
-    assert.match(overview, /^  queue +show queues/m);
+    assert.match(overview, /^ {2}restart +start a task again/m);
+    assert.match(overview, /^ {2}queue +show queues/m);
   } finally {
     await cleanup(home);
   }

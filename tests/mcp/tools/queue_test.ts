@@ -161,6 +161,11 @@ posixTest(
       assert.equal(dependent.status, "queued");
       assert.deepEqual(dependent.waiting_on, [queued.task_id]);
 
+      const waiting = await ok(server, "list_tasks", { status: "queued" });
+      assert.deepEqual(
+        (waiting.tasks as Reply[]).map((task) => task.task_id),
+        [dependent.task_id, queued.task_id],
+      );
       const cancelled = await ok(server, "cancel_task", { task_id: queued.task_id });
       assert.equal(cancelled.status, "cancelled");
       assert.equal(cancelled.already_ended, false);
