@@ -53,6 +53,7 @@ posixTest(
       assert.deepEqual(forbidden.map((t) => t.name).sort(), [
         "cancel_task",
         "list_tasks",
+        "restart_task",
         "start_task",
         "task_result",
         "task_status",
