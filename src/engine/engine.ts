@@ -637,7 +637,12 @@ export class Engine {
       );
     }
     this.#children.set(id, child);
-    child.exited.then((exit) => this.#onWrapperExit(id, exit)).catch((error) =>
+    child.exited.then((exit) => {
+      // A wrapper of an earlier attempt that exits after the next attempt started says nothing
+      // of that one.
+      if (this.#children.has(id) && this.#children.get(id) !== child) return;
+      this.#onWrapperExit(id, exit);
+    }).catch((error) =>
       this.#log(`watching task ${id} failed: ${String(error)}`)
     );
     if (!started) {
