@@ -109,6 +109,9 @@ export interface CancelOutcome {
 }
 
 const RETENTION_SWEEP_MS = 60_000;
+/** How long a stop waits for the spawn of a task claimed from its queue to be recorded. */
+const SPAWN_WAIT_STEP_MS = 10;
+const SPAWN_WAIT_TRIES = 50;
 const CANCELLED_QUEUED_MESSAGE = "Cancelled on request before it started; it never ran";
 const SHUTDOWN_QUEUED_MESSAGE =
   "Cancelled before it started because the server that queued it shut down with BACKBURNER_ON_EXIT=cancel; it never ran";
@@ -642,9 +645,7 @@ export class Engine {
       // of that one.
       if (this.#children.has(id) && this.#children.get(id) !== child) return;
       this.#onWrapperExit(id, exit);
-    }).catch((error) =>
-      this.#log(`watching task ${id} failed: ${String(error)}`)
-    );
+    }).catch((error) => this.#log(`watching task ${id} failed: ${String(error)}`));
     if (!started) {
       // Cancelled between its claim and its spawn: whoever stopped it may have found nothing.
       const now = this.#store.getTask(id);
@@ -775,7 +776,17 @@ export class Engine {
       const task = this.#store.requestStop(id, reason, requestedAt);
       // A queued task has nothing to stop: cancel() takes it out of its queue.
       if (!task || task.status !== "working") return task;
-      await waitStartWindow(task);
+      // A task claimed from its queue is working before its spawn is recorded (by this server or
+      // another): its start-up window counts from that record, so wait for it (briefly: a spawn
+      // takes milliseconds, and a claim whose server died has no spawn to wait for).
+      let started = task;
+      for (let tries = 0; started.startedAt === null && tries < SPAWN_WAIT_TRIES; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, SPAWN_WAIT_STEP_MS));
+        started = this.#store.getTask(id) ?? started;
+      }
+      await waitStartWindow(
+        started.startedAt === null ? { ...started, startedAt: Date.now() } : started,
+      );
       const dir = this.#paths(id).dir;
       const outcome = await this.#executor.stop(
         { ...this.#target(task, true), commandPid: readCommandPid(dir) },
