@@ -112,6 +112,8 @@ const RETENTION_SWEEP_MS = 60_000;
 /** How long a stop waits for the spawn of a task claimed from its queue to be recorded. */
 const SPAWN_WAIT_STEP_MS = 10;
 const SPAWN_WAIT_TRIES = 50;
+/** How long (in SPAWN_WAIT_STEP_MS steps) a stop waits for a wrapper to note its command's pid. */
+const COMMAND_WAIT_TRIES = 200;
 const CANCELLED_QUEUED_MESSAGE = "Cancelled on request before it started; it never ran";
 const SHUTDOWN_QUEUED_MESSAGE =
   "Cancelled before it started because the server that queued it shut down with BACKBURNER_ON_EXIT=cancel; it never ran";
@@ -789,7 +791,7 @@ export class Engine {
       );
       const dir = this.#paths(id).dir;
       const outcome = await this.#executor.stop(
-        { ...this.#target(task, true), commandPid: readCommandPid(dir) },
+        { ...this.#target(started, true), commandPid: await this.#commandPid(started) },
         {
           requestedAt: task.stopRequestedAt ?? Date.now(),
           graceMs: this.#options.graceSeconds * 1000,
@@ -820,6 +822,25 @@ export class Engine {
     })().finally(() => this.#stopping.delete(id));
     this.#stopping.set(id, stopping);
     return stopping;
+  }
+
+  /**
+   * The pid of a task's command, which its wrapper notes first thing. A stop that signalled the
+   * wrapper's children before that note could not tell the command from the wrapper's helpers,
+   * and would take the command's death of its signal for an exit of its own; on a loaded machine
+   * the note can come later than the start-up window, so it is waited for (bounded: a wrapper
+   * that died, or never ran, writes none). POSIX only: the Windows wrapper notes none.
+   */
+  async #commandPid(task: Task): Promise<number | null> {
+    const paths = this.#paths(task.id);
+    let pid = readCommandPid(paths.dir);
+    if (Deno.build.os === "windows" || task.startedAt === null) return pid;
+    for (let tries = 0; pid === null && tries < COMMAND_WAIT_TRIES; tries++) {
+      if (readExitRecord(paths.exit) !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, SPAWN_WAIT_STEP_MS));
+      pid = readCommandPid(paths.dir);
+    }
+    return pid;
   }
 
   /**
