@@ -1471,7 +1471,9 @@ function checkQueueTasks(byId: Map<string, TaskRow>) {
     if (ran > row.attempt) twice.push(`${task.id}: ran ${ran} times in ${row.attempt} attempts`);
     else if (endedByItself && ran !== row.attempt) {
       twice.push(`${task.id}: ${row.status} after ${row.attempt} attempts but ran ${ran} times`);
-    } else if (neverStarted && ran > 0) twice.push(`${task.id}: never started but ran ${ran}`);
+    } else if (neverStarted && ran > 0) {
+      twice.push(`${task.id}: ${row.status}, never started but ran ${ran}`);
+    }
     if (endedByItself && row.exit_code !== task.code) {
       wrong.push(`${task.id}: ${row.status} ${row.exit_code}, made to exit ${task.code}`);
     }

@@ -649,16 +649,18 @@ export class Engine {
       this.#onWrapperExit(id, exit);
     }).catch((error) => this.#log(`watching task ${id} failed: ${String(error)}`));
     if (!started) {
-      // Cancelled between its claim and its spawn: whoever stopped it may have found nothing.
-      const now = this.#store.getTask(id);
-      if (now?.status === "working" && now.stopReason) {
-        this.#stopInBackground(id, now.stopReason);
-      } else {
-        this.#executor.stop({ taskId: id, pid: child.pid, cgroup: null }, {
-          requestedAt: 0,
-          graceMs: 0,
-        }).catch((error) => this.#log(`stopping the process of task ${id} failed: ${error}`));
-      }
+      // Ended between its claim and its spawn (a stop that gave up waiting for the spawn).
+      this.#executor.stop({ taskId: id, pid: child.pid, cgroup: null }, {
+        requestedAt: 0,
+        graceMs: 0,
+      }).catch((error) => this.#log(`stopping the process of task ${id} failed: ${error}`));
+      return null;
+    }
+    // A stop asked between its claim and its spawn waits for the spawn's record (#stop); this
+    // server drives it too, in case that stopper is gone.
+    const now = this.#store.getTask(id);
+    if (now?.stopReason) {
+      this.#stopInBackground(id, now.stopReason);
       return null;
     }
     if (deadlineAt !== null) this.#deadlines.arm(id, deadlineAt);
