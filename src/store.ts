@@ -539,12 +539,12 @@ export class Store {
 
   /**
    * Records the spawned process and its deadline, which counts from the real start (deadlineFrom).
-   * False when the task was stopped or ended meanwhile (a cancel between claim and spawn).
+   * False when the task ended meanwhile (a stop that gave up waiting for the spawn).
    */
   markStarted(id: string, pid: number, startedAt: number, deadlineAt: number | null): boolean {
     return this.#db.prepare(
       `UPDATE tasks SET pid = ?, started_at = ?, deadline_at = ?
-       WHERE id = ? AND status = 'working' AND stop_reason IS NULL`,
+       WHERE id = ? AND status = 'working'`,
     ).run(pid, startedAt, deadlineAt, id).changes === 1;
   }
 

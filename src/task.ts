@@ -214,10 +214,8 @@ export function describe(task: Task): string {
       return "The command exited with code 0";
     case "failed":
       if (task.stopReason === "log_limit" && task.statusMessage) return task.statusMessage;
-      // A task that never ran (a dependency of it did not complete) has its reason, no exit code.
-      if (task.exitCode === null && task.startedAt === null && task.statusMessage) {
-        return task.statusMessage;
-      }
+      // Never ran: a dependency did not complete, or its queued start could not spawn.
+      if (task.exitCode === null && task.statusMessage) return task.statusMessage;
       if (task.exitCode === 127) {
         return "The command failed with exit code 127 (command not found)";
       }

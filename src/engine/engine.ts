@@ -109,6 +109,11 @@ export interface CancelOutcome {
 }
 
 const RETENTION_SWEEP_MS = 60_000;
+/** How long a stop waits for the spawn of a task claimed from its queue to be recorded. */
+const SPAWN_WAIT_STEP_MS = 10;
+const SPAWN_WAIT_TRIES = 50;
+/** How long (in SPAWN_WAIT_STEP_MS steps) a stop waits for a wrapper to note its command's pid. */
+const COMMAND_WAIT_TRIES = 200;
 const CANCELLED_QUEUED_MESSAGE = "Cancelled on request before it started; it never ran";
 const SHUTDOWN_QUEUED_MESSAGE =
   "Cancelled before it started because the server that queued it shut down with BACKBURNER_ON_EXIT=cancel; it never ran";
@@ -637,20 +642,25 @@ export class Engine {
       );
     }
     this.#children.set(id, child);
-    child.exited.then((exit) => this.#onWrapperExit(id, exit)).catch((error) =>
-      this.#log(`watching task ${id} failed: ${String(error)}`)
-    );
+    child.exited.then((exit) => {
+      // A wrapper of an earlier attempt that exits after the next attempt started says nothing
+      // of that one.
+      if (this.#children.has(id) && this.#children.get(id) !== child) return;
+      this.#onWrapperExit(id, exit);
+    }).catch((error) => this.#log(`watching task ${id} failed: ${String(error)}`));
     if (!started) {
-      // Cancelled between its claim and its spawn: whoever stopped it may have found nothing.
-      const now = this.#store.getTask(id);
-      if (now?.status === "working" && now.stopReason) {
-        this.#stopInBackground(id, now.stopReason);
-      } else {
-        this.#executor.stop({ taskId: id, pid: child.pid, cgroup: null }, {
-          requestedAt: 0,
-          graceMs: 0,
-        }).catch((error) => this.#log(`stopping the process of task ${id} failed: ${error}`));
-      }
+      // Ended between its claim and its spawn (a stop that gave up waiting for the spawn).
+      this.#executor.stop({ taskId: id, pid: child.pid, cgroup: null }, {
+        requestedAt: 0,
+        graceMs: 0,
+      }).catch((error) => this.#log(`stopping the process of task ${id} failed: ${error}`));
+      return null;
+    }
+    // A stop asked between its claim and its spawn waits for the spawn's record (#stop); this
+    // server drives it too, in case that stopper is gone.
+    const now = this.#store.getTask(id);
+    if (now?.stopReason) {
+      this.#stopInBackground(id, now.stopReason);
       return null;
     }
     if (deadlineAt !== null) this.#deadlines.arm(id, deadlineAt);
@@ -770,10 +780,20 @@ export class Engine {
       const task = this.#store.requestStop(id, reason, requestedAt);
       // A queued task has nothing to stop: cancel() takes it out of its queue.
       if (!task || task.status !== "working") return task;
-      await waitStartWindow(task);
+      // A task claimed from its queue is working before its spawn is recorded (by this server or
+      // another): its start-up window counts from that record, so wait for it (briefly: a spawn
+      // takes milliseconds, and a claim whose server died has no spawn to wait for).
+      let started = task;
+      for (let tries = 0; started.startedAt === null && tries < SPAWN_WAIT_TRIES; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, SPAWN_WAIT_STEP_MS));
+        started = this.#store.getTask(id) ?? started;
+      }
+      await waitStartWindow(
+        started.startedAt === null ? { ...started, startedAt: Date.now() } : started,
+      );
       const dir = this.#paths(id).dir;
       const outcome = await this.#executor.stop(
-        { ...this.#target(task, true), commandPid: readCommandPid(dir) },
+        { ...this.#target(started, true), commandPid: await this.#commandPid(started) },
         {
           requestedAt: task.stopRequestedAt ?? Date.now(),
           graceMs: this.#options.graceSeconds * 1000,
@@ -804,6 +824,25 @@ export class Engine {
     })().finally(() => this.#stopping.delete(id));
     this.#stopping.set(id, stopping);
     return stopping;
+  }
+
+  /**
+   * The pid of a task's command, which its wrapper notes first thing. A stop that signalled the
+   * wrapper's children before that note could not tell the command from the wrapper's helpers,
+   * and would take the command's death of its signal for an exit of its own; on a loaded machine
+   * the note can come later than the start-up window, so it is waited for (bounded: a wrapper
+   * that died, or never ran, writes none). POSIX only: the Windows wrapper notes none.
+   */
+  async #commandPid(task: Task): Promise<number | null> {
+    const paths = this.#paths(task.id);
+    let pid = readCommandPid(paths.dir);
+    if (Deno.build.os === "windows" || task.startedAt === null) return pid;
+    for (let tries = 0; pid === null && tries < COMMAND_WAIT_TRIES; tries++) {
+      if (readExitRecord(paths.exit) !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, SPAWN_WAIT_STEP_MS));
+      pid = readCommandPid(paths.dir);
+    }
+    return pid;
   }
 
   /**
