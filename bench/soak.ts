@@ -453,7 +453,8 @@ function observeAt(view: Record<string, unknown>, sentAt: number): void {
   if (!task) return;
   const status = view.status as string;
   const exitCode = view.exit_code as number | null;
-  if (status === "working") {
+  // A task is queued for the moment between its record and its claim, even in the default queue.
+  if (status === "working" || status === "queued") {
     if (task.firstEnd && sentAt > task.firstEnd.seenAt) {
       violation(
         "status is final",
@@ -539,7 +540,9 @@ async function doOp(op: Op, server: ServerHandle): Promise<void> {
       known.get(id)!.cancelRequested = true;
       const result = await server.call("cancel_task", { task_id: id });
       observe(result);
-      if (result.status === "working") violation("cancel ends the task", `${id} still working`);
+      if (result.status === "working" || result.status === "queued") {
+        violation("cancel ends the task", `${id} still ${result.status}`);
+      }
       if (result.status === "cancelled" && result.already_ended === false) {
         const alive = pidsWithEnv(new Set([`BACKBURNER_TASK_ID=${id}`]));
         if (alive.size > 0) {
@@ -563,7 +566,7 @@ async function doOp(op: Op, server: ServerHandle): Promise<void> {
       });
       const tasks = waited.tasks as Record<string, unknown>[];
       tasks.forEach(observe);
-      const ended = tasks.filter((t) => t.status !== "working").length;
+      const ended = tasks.filter((t) => t.status !== "working" && t.status !== "queued").length;
       const done = mode === "any" ? ended > 0 : ended === tasks.length;
       if ((waited.reason === "ended") !== done) {
         violation(
@@ -1182,7 +1185,9 @@ async function run() {
   }
   const unknownRows = rows.filter((row) => !known.has(row.id) && !queueTasks.has(row.id));
   const queueResult = checkQueueTasks(byId);
-  const unknownWorking = unknownRows.filter((row) => row.status === "working");
+  const unknownWorking = unknownRows.filter((row) =>
+    row.status === "working" || row.status === "queued"
+  );
   const unknownStatuses: Record<string, number> = {};
   for (const row of unknownRows) {
     unknownStatuses[row.status] = (unknownStatuses[row.status] ?? 0) + 1;
