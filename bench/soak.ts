@@ -728,11 +728,15 @@ async function queueOp(server: ServerHandle): Promise<void> {
       idempotency_key: key,
     };
     const others = current.filter((i): i is Instance => i !== null && i.server !== server);
-    const second = others.length ? pick(others).server : server;
+    const other = others.length ? pick(others) : null;
     const replies = await Promise.allSettled([
       server.call("start_task", args),
-      second.call("start_task", args),
+      (other?.server ?? server).call("start_task", args),
     ]);
+    // The other server may be killed while its call is in flight: that call's loss is expected.
+    if (other !== null && other.killedAt !== null && replies[1].status === "rejected") {
+      replies.pop();
+    }
     const ids = new Set<string>();
     for (const reply of replies) {
       if (reply.status === "fulfilled") {
@@ -1470,7 +1474,10 @@ function checkQueueTasks(byId: Map<string, TaskRow>) {
     }
     statuses[row.status] = (statuses[row.status] ?? 0) + 1;
     const ran = runs.get(task.id) ?? 0;
-    const neverStarted = row.started_at === null && row.attempt === 1;
+    // A task whose server died between its spawn and the spawn's record has no start time, but
+    // its log: only a task without one never started.
+    const neverStarted = row.started_at === null && row.attempt === 1 &&
+      !exists(join(home, "tasks", task.id, "output.log"));
     const endedByItself = (row.status === "completed" || row.status === "failed") &&
       row.exit_code !== null;
     if (ran > row.attempt) twice.push(`${task.id}: ran ${ran} times in ${row.attempt} attempts`);
