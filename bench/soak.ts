@@ -206,7 +206,7 @@ const OPS = [
 ] as const;
 type Op = typeof OPS[number];
 const OP_WEIGHTS: Record<Op, number> = {
-  queue: 12,
+  queue: 8,
   start: 25,
   status: 20,
   result: 15,
