@@ -206,7 +206,7 @@ const OPS = [
 ] as const;
 type Op = typeof OPS[number];
 const OP_WEIGHTS: Record<Op, number> = {
-  queue: 12,
+  queue: 8,
   start: 25,
   status: 20,
   result: 15,
@@ -453,7 +453,8 @@ function observeAt(view: Record<string, unknown>, sentAt: number): void {
   if (!task) return;
   const status = view.status as string;
   const exitCode = view.exit_code as number | null;
-  if (status === "working") {
+  // A task is queued for the moment between its record and its claim, even in the default queue.
+  if (status === "working" || status === "queued") {
     if (task.firstEnd && sentAt > task.firstEnd.seenAt) {
       violation(
         "status is final",
@@ -539,7 +540,9 @@ async function doOp(op: Op, server: ServerHandle): Promise<void> {
       known.get(id)!.cancelRequested = true;
       const result = await server.call("cancel_task", { task_id: id });
       observe(result);
-      if (result.status === "working") violation("cancel ends the task", `${id} still working`);
+      if (result.status === "working" || result.status === "queued") {
+        violation("cancel ends the task", `${id} still ${result.status}`);
+      }
       if (result.status === "cancelled" && result.already_ended === false) {
         const alive = pidsWithEnv(new Set([`BACKBURNER_TASK_ID=${id}`]));
         if (alive.size > 0) {
@@ -563,7 +566,7 @@ async function doOp(op: Op, server: ServerHandle): Promise<void> {
       });
       const tasks = waited.tasks as Record<string, unknown>[];
       tasks.forEach(observe);
-      const ended = tasks.filter((t) => t.status !== "working").length;
+      const ended = tasks.filter((t) => t.status !== "working" && t.status !== "queued").length;
       const done = mode === "any" ? ended > 0 : ended === tasks.length;
       if ((waited.reason === "ended") !== done) {
         violation(
@@ -725,11 +728,15 @@ async function queueOp(server: ServerHandle): Promise<void> {
       idempotency_key: key,
     };
     const others = current.filter((i): i is Instance => i !== null && i.server !== server);
-    const second = others.length ? pick(others).server : server;
+    const other = others.length ? pick(others) : null;
     const replies = await Promise.allSettled([
       server.call("start_task", args),
-      second.call("start_task", args),
+      (other?.server ?? server).call("start_task", args),
     ]);
+    // The other server may be killed while its call is in flight: that call's loss is expected.
+    if (other !== null && other.killedAt !== null && replies[1].status === "rejected") {
+      replies.pop();
+    }
     const ids = new Set<string>();
     for (const reply of replies) {
       if (reply.status === "fulfilled") {
@@ -1182,7 +1189,9 @@ async function run() {
   }
   const unknownRows = rows.filter((row) => !known.has(row.id) && !queueTasks.has(row.id));
   const queueResult = checkQueueTasks(byId);
-  const unknownWorking = unknownRows.filter((row) => row.status === "working");
+  const unknownWorking = unknownRows.filter((row) =>
+    row.status === "working" || row.status === "queued"
+  );
   const unknownStatuses: Record<string, number> = {};
   for (const row of unknownRows) {
     unknownStatuses[row.status] = (unknownStatuses[row.status] ?? 0) + 1;
@@ -1465,7 +1474,10 @@ function checkQueueTasks(byId: Map<string, TaskRow>) {
     }
     statuses[row.status] = (statuses[row.status] ?? 0) + 1;
     const ran = runs.get(task.id) ?? 0;
-    const neverStarted = row.started_at === null && row.attempt === 1;
+    // A task whose server died between its spawn and the spawn's record has no start time, but
+    // its log: only a task without one never started.
+    const neverStarted = row.started_at === null && row.attempt === 1 &&
+      !exists(join(home, "tasks", task.id, "output.log"));
     const endedByItself = (row.status === "completed" || row.status === "failed") &&
       row.exit_code !== null;
     if (ran > row.attempt) twice.push(`${task.id}: ran ${ran} times in ${row.attempt} attempts`);

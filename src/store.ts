@@ -46,7 +46,7 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
    ALTER TABLE tasks ADD COLUMN restart_of TEXT;
    ALTER TABLE tasks ADD COLUMN env_json TEXT;
-   CREATE INDEX tasks_queued ON tasks (queue, created_at, id) WHERE status = 'queued';
+   CREATE INDEX tasks_queued ON tasks (queue, created_at) WHERE status = 'queued';
    CREATE INDEX tasks_working_by_queue ON tasks (queue) WHERE status = 'working';
    CREATE INDEX tasks_by_key ON tasks (idempotency_key, created_at DESC)
      WHERE idempotency_key IS NOT NULL;
@@ -351,7 +351,7 @@ export class Store {
     return this.#transaction(() => {
       const queuedRows = this.#db.prepare(
         `SELECT id, queue, after_ids, not_before, created_at FROM tasks WHERE status = 'queued'
-         ORDER BY created_at, id`,
+         ORDER BY created_at, rowid`,
       ).all() as Row[];
       if (queuedRows.length === 0) return { claimed: [], failed: [] };
       const queued = queuedRows.map((row) => ({
@@ -465,7 +465,7 @@ export class Store {
     try {
       const rows = (this.#db.prepare(
         `SELECT id, queue, after_ids, not_before, created_at FROM tasks
-         WHERE status = 'queued' AND queue = ? ORDER BY created_at, id`,
+         WHERE status = 'queued' AND queue = ? ORDER BY created_at, rowid`,
       ).all(queue) as Row[]).map((row) => ({
         id: row.id as string,
         queue: row.queue as string,

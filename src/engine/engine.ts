@@ -934,7 +934,7 @@ export class Engine {
       if (decision.action.kind === "adopt") {
         if (!this.#store.claim(task.id, task.owner, this.#serverId)) continue;
         this.#log(`adopted task ${task.id}: the process that watched it is gone`);
-        facts = this.#facts(task, "adopted", now);
+        facts = this.#facts({ ...task, owner: this.#serverId }, "adopted", now);
         decision = decide(facts);
       }
       const { action } = decision;
@@ -957,6 +957,9 @@ export class Engine {
         stoppingHere: this.#stopping.has(task.id),
         record: left ? facts.record : readExitRecord(this.#paths(task.id).exit),
         processesLeft: left,
+        commandStarted: left || Deno.build.os === "windows" || task.pid !== null
+          ? undefined
+          : readCommandPid(this.#paths(task.id).dir) !== null,
         now: Date.now(),
       });
       this.#perform(task.id, decision.action);

@@ -20,6 +20,7 @@
  * | deadline_passed                | its deadline is past                                       | stop as "timeout"                |
  * | unwatched                      | none of the above                                          | deadline armed; processes looked |
  * | still_running                  | unwatched, and processes of it are left                    | nothing                          |
+ * | never_started                  | as gone_without_record, no pid, and its command never ran  | back to its queue                |
  * | gone_without_record            | unwatched, no process left and no exit record              | ended as interrupted             |
  *
  * When this server's wrapper child exits (`afterWrapperExit`):
@@ -109,6 +110,11 @@ export interface TaskFacts {
    * began (its dispatcher died between claim and spawn). Undefined when not looked at.
    */
   readonly spawnBegun?: boolean;
+  /**
+   * False when the wrapper never noted its command's pid, which it does just before it runs the
+   * command: the command never started. Undefined where that is not known (Windows).
+   */
+  readonly commandStarted?: boolean;
   readonly stoppingHere: boolean;
   readonly watchedHere: boolean;
   /** The wrapper's exit record, or null when it left none (yet). */
@@ -153,6 +159,11 @@ export function decide(facts: TaskFacts): Decision {
     };
   }
   if (facts.processesLeft) return { state: "still_running", action: NOTHING };
+  // Claimed from its queue, then its server died between the spawn mark and the spawn (or the
+  // wrapper died before running the command): it never ran, so it may run now, once.
+  if (task.pid === null && facts.commandStarted === false) {
+    return { state: "never_started", action: { kind: "requeue", from: task.owner } };
+  }
   return {
     state: "gone_without_record",
     action: {

@@ -414,30 +414,36 @@ posixTest(
     const blocker = first.engine.start({ command: "sleep 0.5", queue: "q" });
     const queued = first.engine.start({ command: counted(runs, "true"), queue: "q" });
     const marked = first.engine.start({ command: counted(runs, "true"), queue: "q" });
+    const ran = first.engine.start({ command: counted(runs, "true"), queue: "q" });
     assert.equal(queued.status, "queued");
     await first.close();
     const db = new DatabaseSync(join(home, "state.db"), { timeout: 10_000 });
     db.prepare("INSERT INTO servers (id, pid, start_time, started_at) VALUES (?, ?, ?, ?)")
       .run("dead-server", 2 ** 22 + 12345, "never", Date.now());
     db.prepare(
-      "UPDATE tasks SET status = 'working', owner = 'dead-server' WHERE id IN (?, ?)",
-    ).run(queued.id, marked.id);
-    // The other one had begun to spawn (its mark is there) but left no process: never rerun.
-    Deno.mkdirSync(join(home, "tasks", marked.id), { recursive: true });
-    Deno.writeTextFileSync(join(home, "tasks", marked.id, "spawned"), "1\n");
+      "UPDATE tasks SET status = 'working', owner = 'dead-server' WHERE id IN (?, ?, ?)",
+    ).run(queued.id, marked.id, ran.id);
+    // One had begun to spawn (its mark is there) but its command never ran (no command note):
+    // it may run, once. Another's command did run (its note), then vanished: never rerun.
+    for (const id of [marked.id, ran.id]) {
+      Deno.mkdirSync(join(home, "tasks", id), { recursive: true });
+      Deno.writeTextFileSync(join(home, "tasks", id, "spawned"), "1\n");
+    }
+    Deno.writeTextFileSync(join(home, "tasks", ran.id, "command"), "123456\n");
     db.close();
 
     const next = await openEngine(home, { queueLimits: { q: 1 } });
     try {
-      const [b, q, m] = await allEnded(
-        [blocker.id, queued.id, marked.id],
+      const [b, q, m, r] = await allEnded(
+        [blocker.id, queued.id, marked.id, ran.id],
         (id) => next.engine.status(id).task,
       );
       assert.equal(b.status, "completed");
       assert.equal(q.status, "completed");
+      assert.equal(m.status, "completed");
       assert.ok(q.startedAt! >= b.endedAt!, "the limit held for the task put back");
-      assert.equal(m.status, "interrupted");
-      assert.deepEqual(linesOf(runs), [queued.id]);
+      assert.equal(r.status, "interrupted");
+      assert.deepEqual(linesOf(runs).sort(), [queued.id, marked.id].sort());
     } finally {
       await next.close();
       await cleanup(home);
