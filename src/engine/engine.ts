@@ -157,6 +157,8 @@ export class Engine {
   #ticking = false;
   #closed = false;
   #dispatchQueued = false;
+  /** Set once open() registered this engine: only a registered engine claims queued tasks. */
+  #registered = false;
   /** Timers that run a dispatch when a retry's backoff has passed. */
   readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
   /** The database file as opened, to notice it removed or replaced under the server. */
@@ -233,6 +235,7 @@ export class Engine {
       startTime: await this.#executor.ownStartTime(),
       startedAt: Date.now(),
     });
+    this.#registered = true;
     const note = await this.#executor.prepare();
     if (note !== null) this.#log(note);
     if (this.#options.queueLimits?.size) this.#store.seedQueueLimits(this.#options.queueLimits);
@@ -552,7 +555,10 @@ export class Engine {
    * start that asked), which its caller reports; other spawn failures end their task as failed.
    */
   #dispatch(own: string | null): BackburnerError | null {
-    if (this.#closed || this.#checkState() !== null || !this.#store.hasQueued()) return null;
+    // An engine no other server knows of (a command line that did not open() it) must not claim:
+    // its claims would look like a dead server's to every other one.
+    if (!this.#registered || this.#closed || this.#checkState() !== null) return null;
+    if (!this.#store.hasQueued()) return null;
     const { claimed, failed } = this.#store.dispatch(
       this.#serverId,
       Date.now(),
