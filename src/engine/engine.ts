@@ -940,7 +940,12 @@ export class Engine {
       if (decision.action.kind === "adopt") {
         if (!this.#store.claim(task.id, task.owner, this.#serverId)) continue;
         this.#log(`adopted task ${task.id}: the process that watched it is gone`);
-        facts = this.#facts({ ...task, owner: this.#serverId }, "adopted", now);
+        // Its server died between its spawn and the spawn's record: the spawn mark says when.
+        const startedAt = task.startedAt ?? this.#spawnMarkTime(task);
+        if (task.startedAt === null && startedAt !== null) {
+          this.#store.recordStart(task.id, startedAt);
+        }
+        facts = this.#facts({ ...task, owner: this.#serverId, startedAt }, "adopted", now);
         decision = decide(facts);
       }
       const { action } = decision;
@@ -1007,6 +1012,17 @@ export class Engine {
       return true;
     } catch (error) {
       return !(error instanceof Deno.errors.NotFound);
+    }
+  }
+
+  /** When the spawn of the task's current attempt began (its spawn mark's time), if it did. */
+  #spawnMarkTime(task: Task): number | null {
+    const dir = this.#paths(task.id).dir;
+    if (spawnMark(dir) < task.attempt) return null;
+    try {
+      return Deno.statSync(join(dir, "spawned")).mtime?.getTime() ?? null;
+    } catch {
+      return null;
     }
   }
 
