@@ -548,6 +548,13 @@ export class Store {
     ).run(pid, startedAt, deadlineAt, id).changes === 1;
   }
 
+  /** Records when a working task started, if nothing recorded it (its server died meanwhile). */
+  recordStart(id: string, startedAt: number): void {
+    this.#db.prepare(
+      "UPDATE tasks SET started_at = ? WHERE id = ? AND status = 'working' AND started_at IS NULL",
+    ).run(startedAt, id);
+  }
+
   getTask(id: string): Task | undefined {
     const row = this.#db.prepare("SELECT * FROM tasks WHERE id = ?").get(id) as Row | undefined;
     return row && toTask(row);

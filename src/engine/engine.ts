@@ -157,6 +157,8 @@ export class Engine {
   #ticking = false;
   #closed = false;
   #dispatchQueued = false;
+  /** Set once open() registered this engine: only a registered engine claims queued tasks. */
+  #registered = false;
   /** Timers that run a dispatch when a retry's backoff has passed. */
   readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
   /** The database file as opened, to notice it removed or replaced under the server. */
@@ -233,6 +235,7 @@ export class Engine {
       startTime: await this.#executor.ownStartTime(),
       startedAt: Date.now(),
     });
+    this.#registered = true;
     const note = await this.#executor.prepare();
     if (note !== null) this.#log(note);
     if (this.#options.queueLimits?.size) this.#store.seedQueueLimits(this.#options.queueLimits);
@@ -552,7 +555,10 @@ export class Engine {
    * start that asked), which its caller reports; other spawn failures end their task as failed.
    */
   #dispatch(own: string | null): BackburnerError | null {
-    if (this.#closed || this.#checkState() !== null || !this.#store.hasQueued()) return null;
+    // An engine no other server knows of (a command line that did not open() it) must not claim:
+    // its claims would look like a dead server's to every other one.
+    if (!this.#registered || this.#closed || this.#checkState() !== null) return null;
+    if (!this.#store.hasQueued()) return null;
     const { claimed, failed } = this.#store.dispatch(
       this.#serverId,
       Date.now(),
@@ -934,7 +940,12 @@ export class Engine {
       if (decision.action.kind === "adopt") {
         if (!this.#store.claim(task.id, task.owner, this.#serverId)) continue;
         this.#log(`adopted task ${task.id}: the process that watched it is gone`);
-        facts = this.#facts({ ...task, owner: this.#serverId }, "adopted", now);
+        // Its server died between its spawn and the spawn's record: the spawn mark says when.
+        const startedAt = task.startedAt ?? this.#spawnMarkTime(task);
+        if (task.startedAt === null && startedAt !== null) {
+          this.#store.recordStart(task.id, startedAt);
+        }
+        facts = this.#facts({ ...task, owner: this.#serverId, startedAt }, "adopted", now);
         decision = decide(facts);
       }
       const { action } = decision;
@@ -1001,6 +1012,17 @@ export class Engine {
       return true;
     } catch (error) {
       return !(error instanceof Deno.errors.NotFound);
+    }
+  }
+
+  /** When the spawn of the task's current attempt began (its spawn mark's time), if it did. */
+  #spawnMarkTime(task: Task): number | null {
+    const dir = this.#paths(task.id).dir;
+    if (spawnMark(dir) < task.attempt) return null;
+    try {
+      return Deno.statSync(join(dir, "spawned")).mtime?.getTime() ?? null;
+    } catch {
+      return null;
     }
   }
 

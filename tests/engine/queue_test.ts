@@ -443,6 +443,8 @@ posixTest(
       assert.equal(m.status, "completed");
       assert.ok(q.startedAt! >= b.endedAt!, "the limit held for the task put back");
       assert.equal(r.status, "interrupted");
+      // It did start (its command noted itself): the adopter recorded when, from its spawn mark.
+      assert.ok(r.startedAt !== null && r.startedAt <= r.endedAt!);
       assert.deepEqual(linesOf(runs).sort(), [queued.id, marked.id].sort());
     } finally {
       await next.close();
