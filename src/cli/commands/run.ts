@@ -20,7 +20,8 @@ One argument after -- is a shell command line, run by bash (sh where bash is mis
 a program and its arguments, quoted for the shell exactly as given.
 
 A task that must wait (its queue is full, or a task of --after has not completed) is queued, and
-starts when it may: a running server starts it, or the next command that looks at tasks.
+starts when it may: a running server starts it, or, with none running, backburner wait or the
+next server to start.
 
 Options:
   --cwd DIR          working directory (default: the current one)

@@ -122,3 +122,24 @@ posixTest("backburner restart starts a task again and prints the new id", async 
     await cleanup(home);
   }
 });
+
+posixTest(
+  "with no server running, backburner wait starts queued tasks as their queue allows",
+  async () => {
+    const home = await tempDir();
+    const work = await tempDir("backburner-work-");
+    try {
+      assert.equal((await cli(home, ["queue", "one", "--limit", "1"])).code, 0);
+      const command = "echo $BACKBURNER_TASK_ID >> ran; sleep 0.2";
+      const first = await runTask(home, ["--queue", "one", "--cwd", work, "--", command]);
+      const second = await runTask(home, ["--queue", "one", "--cwd", work, "--", command]);
+      const third = await runTask(home, ["--after", second, "--cwd", work, "--", command]);
+      const waited = await cli(home, ["wait", "--all", "--timeout", "20", first, second, third]);
+      assert.equal(waited.code, 0, waited.stdout + waited.stderr);
+      assert.equal(Deno.readTextFileSync(join(work, "ran")), `${first}\n${second}\n${third}\n`);
+    } finally {
+      await cleanup(home);
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+);
