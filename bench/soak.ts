@@ -35,6 +35,15 @@
  * BACKBURNER_ALLOW='^echo( |$)' is sent commands and env entries that hide code in data
  * (`${x@P}`, `$((a))`, `${!a}`, BASH_ENV, PS4…), none of which may run.
  *
+ * Queues (issue 13): the servers run under BACKBURNER_QUEUES="soak-a=2,soak-b=1"; "queue"
+ * operations start tasks in those queues (and the default one), some with retries, chains of
+ * two or three with `after` (some with a failing first step), starts with an idempotency key sent
+ * to two servers at once (and again later), and cancels of recent queue tasks, many still queued.
+ * Every such task's command appends its id to a runs file once per run. A sampler reads the
+ * working count of each limited queue from the database every few ms; afterwards the checks are
+ * that no limit was ever exceeded, no task ran more often than its attempts (a task that never
+ * started never ran), dependencies were respected, and one key gave one task.
+ *
  * Bounded and self-cleaning (CI-safe): a watchdog ends the run at seconds + 150 s whatever
  * happens; every process carries BACKBURNER_BENCH_RUN=<run id> (tasks inherit it from their
  * server) and is killed by that marker at the end, also on failure and on SIGINT/SIGTERM; the
@@ -120,6 +129,12 @@ const CATASTROPHIC_PATTERNS = [
 /** No agent's call may take longer than this, whatever its pattern (a freeze shows here). */
 const CALL_STALL_MS = 20_000;
 
+/** The limited queues every server runs with. */
+const QUEUE_LIMITS: Record<string, number> = { "soak-a": 2, "soak-b": 1 };
+const QUEUES_ENV = Object.entries(QUEUE_LIMITS).map(([name, n]) => `${name}=${n}`).join(",");
+/** File times are a kernel tick coarse: a dependency's end may read this much after a start. */
+const FILE_TIME_SLACK_MS = 25;
+
 const lab = new Lab();
 const log = (message: string) => console.error(`soak: ${message}`);
 
@@ -178,9 +193,20 @@ interface KnownTask {
   firstEnd: { status: string; exitCode: number | null; seenAt: number } | null;
 }
 
-const OPS = ["start", "status", "result", "cancel", "wait", "list", "regex", "attack"] as const;
+const OPS = [
+  "start",
+  "status",
+  "result",
+  "cancel",
+  "wait",
+  "list",
+  "regex",
+  "attack",
+  "queue",
+] as const;
 type Op = typeof OPS[number];
 const OP_WEIGHTS: Record<Op, number> = {
+  queue: 8,
   start: 25,
   status: 20,
   result: 15,
@@ -203,6 +229,8 @@ interface OpCount {
 const startedRun = Date.now();
 let home = "";
 let running = true;
+/** True while the run settles: the queue sampler goes on until the queues have drained. */
+let settling = false;
 const instances: Instance[] = [];
 const current: (Instance | null)[] = [];
 let instanceCounter = 0;
@@ -226,6 +254,26 @@ let attackCounter = 0;
 const attackFiles: string[] = [];
 const regexOutcomes = { answered: 0, refused: 0, slowestMs: 0 };
 
+/** A task a "queue" operation started: its command appends its id to runsFile once per run. */
+interface QueueTask {
+  readonly id: string;
+  readonly queue: string;
+  readonly code: number;
+  readonly after: readonly string[];
+  readonly key: string | null;
+  cancelRequested: boolean;
+}
+const queueTasks = new Map<string, QueueTask>();
+const queueOrder: string[] = [];
+/** Idempotency keys used so far, with the task the first reply gave. */
+const keyTasks = new Map<string, string>();
+let keyCounter = 0;
+let runsFile = "";
+/** The most tasks seen working at once in each limited queue, and how many samples were read. */
+const queuePeaks = new Map<string, number>(Object.keys(QUEUE_LIMITS).map((q) => [q, 0]));
+let queueSamples = 0;
+const queueCounts = { single: 0, chains: 0, keyed: 0, keyedPairs: 0, cancels: 0 };
+
 function violation(check: string, detail: string): void {
   const list = violations.get(check) ?? [];
   list.push(detail);
@@ -242,6 +290,7 @@ async function bootSlot(slot: number): Promise<Instance> {
     {
       BACKBURNER_GRACE_SECONDS: String(GRACE_SECONDS),
       BACKBURNER_MAX_LOG_BYTES: String(LOG_CAP_BYTES),
+      BACKBURNER_QUEUES: QUEUES_ENV,
       ...(HEAP_PROBE ? { DENO_V8_FLAGS: "--expose-gc" } : {}),
     },
     HEAP_PROBE ? join(ROOT, "bench", "heap_probe.ts") : undefined,
@@ -404,7 +453,8 @@ function observeAt(view: Record<string, unknown>, sentAt: number): void {
   if (!task) return;
   const status = view.status as string;
   const exitCode = view.exit_code as number | null;
-  if (status === "working") {
+  // A task is queued for the moment between its record and its claim, even in the default queue.
+  if (status === "working" || status === "queued") {
     if (task.firstEnd && sentAt > task.firstEnd.seenAt) {
       violation(
         "status is final",
@@ -490,7 +540,9 @@ async function doOp(op: Op, server: ServerHandle): Promise<void> {
       known.get(id)!.cancelRequested = true;
       const result = await server.call("cancel_task", { task_id: id });
       observe(result);
-      if (result.status === "working") violation("cancel ends the task", `${id} still working`);
+      if (result.status === "working" || result.status === "queued") {
+        violation("cancel ends the task", `${id} still ${result.status}`);
+      }
       if (result.status === "cancelled" && result.already_ended === false) {
         const alive = pidsWithEnv(new Set([`BACKBURNER_TASK_ID=${id}`]));
         if (alive.size > 0) {
@@ -514,7 +566,7 @@ async function doOp(op: Op, server: ServerHandle): Promise<void> {
       });
       const tasks = waited.tasks as Record<string, unknown>[];
       tasks.forEach(observe);
-      const ended = tasks.filter((t) => t.status !== "working").length;
+      const ended = tasks.filter((t) => t.status !== "working" && t.status !== "queued").length;
       const done = mode === "any" ? ended > 0 : ended === tasks.length;
       if ((waited.reason === "ended") !== done) {
         violation(
@@ -567,9 +619,20 @@ async function doOp(op: Op, server: ServerHandle): Promise<void> {
       }
       return;
     }
+    case "queue":
+      await queueOp(server);
+      return;
     case "list": {
       const limit = 1 + Math.floor(random() * 50);
-      const status = pick([undefined, undefined, "working", "completed", "failed", "cancelled"]);
+      const status = pick([
+        undefined,
+        undefined,
+        "working",
+        "completed",
+        "failed",
+        "cancelled",
+        "queued",
+      ]);
       const listed = await server.call("list_tasks", { limit, ...(status ? { status } : {}) });
       const tasks = listed.tasks as Record<string, unknown>[];
       tasks.forEach(observe);
@@ -591,6 +654,144 @@ async function doOp(op: Op, server: ServerHandle): Promise<void> {
       }
       return;
     }
+  }
+}
+
+/** A queue task's command: notes the run, works a little, exits with `code`. */
+function queueCommand(code: number, seconds: string): string {
+  return `echo "$BACKBURNER_TASK_ID" >> '${runsFile}'; echo soak-queue; sleep ${seconds}; exit ${code}`;
+}
+
+function trackQueueTask(
+  started: Record<string, unknown>,
+  spec: { queue: string; code: number; after?: readonly string[]; key?: string | null },
+): string {
+  const id = started.task_id as string;
+  if (!queueTasks.has(id)) {
+    queueTasks.set(id, {
+      id,
+      queue: spec.queue,
+      code: spec.code,
+      after: spec.after ?? [],
+      key: spec.key ?? null,
+      cancelRequested: false,
+    });
+    queueOrder.push(id);
+  }
+  return id;
+}
+
+/**
+ * Queues, dependencies and idempotency keys: one task in a limited queue (some with retries), a
+ * chain, a keyed start sent to two servers at once, or a cancel of a recent queue task.
+ */
+async function queueOp(server: ServerHandle): Promise<void> {
+  const roll = random();
+  const queue = pick([...Object.keys(QUEUE_LIMITS), "default"]);
+  const seconds = () => between(0.05, 0.6).toFixed(2);
+  if (roll < 0.4) {
+    const code = pick([0, 0, 0, 1, 3]);
+    const retries = random() < 0.3 ? 1 + Math.floor(random() * 2) : 0;
+    const started = await server.call("start_task", {
+      command: queueCommand(code, seconds()),
+      queue,
+      ...(retries ? { retries, retry_delay_seconds: 0.1 } : {}),
+    });
+    trackQueueTask(started, { queue, code });
+    queueCounts.single++;
+    return;
+  }
+  if (roll < 0.65) {
+    const steps = 2 + Math.floor(random() * 2);
+    const after: string[] = [];
+    for (let i = 0; i < steps; i++) {
+      const code = i === 0 && random() < 0.25 ? 2 : 0;
+      const started = await server.call("start_task", {
+        command: queueCommand(code, seconds()),
+        queue: random() < 0.5 ? queue : "default",
+        ...(after.length ? { after: [after[after.length - 1]] } : {}),
+      });
+      after.push(trackQueueTask(started, { queue, code, after: after.slice(-1) }));
+    }
+    queueCounts.chains++;
+    return;
+  }
+  if (roll < 0.85) {
+    // A new key, or one used before (its task is returned again within the window).
+    const reuse = keyTasks.size > 0 && random() < 0.4;
+    const key = reuse ? pick([...keyTasks.keys()]) : `soak-key-${++keyCounter}`;
+    const n = Number(key.slice("soak-key-".length));
+    const code = n % 5 === 0 ? 1 : 0;
+    const args = {
+      command: queueCommand(code, (0.1 + (n % 5) / 10).toFixed(2)),
+      queue: n % 2 ? "soak-a" : "soak-b",
+      idempotency_key: key,
+    };
+    const others = current.filter((i): i is Instance => i !== null && i.server !== server);
+    const other = others.length ? pick(others) : null;
+    const replies = await Promise.allSettled([
+      server.call("start_task", args),
+      (other?.server ?? server).call("start_task", args),
+    ]);
+    // The other server may be killed while its call is in flight: that call's loss is expected.
+    if (other !== null && other.killedAt !== null && replies[1].status === "rejected") {
+      replies.pop();
+    }
+    const ids = new Set<string>();
+    for (const reply of replies) {
+      if (reply.status === "fulfilled") {
+        ids.add(trackQueueTask(reply.value, { queue: args.queue, code, key }));
+      } else if (reply.reason instanceof ToolError) {
+        violation("one key, one task", `${key}: ${reply.reason.message}`);
+      }
+    }
+    const first = keyTasks.get(key);
+    if (first !== undefined) ids.add(first);
+    else if (ids.size > 0) keyTasks.set(key, [...ids][0]);
+    if (ids.size > 1) {
+      violation("one key, one task", `${key} gave tasks ${[...ids].join(", ")}`);
+    }
+    queueCounts.keyed++;
+    if (replies.every((reply) => reply.status === "fulfilled")) queueCounts.keyedPairs++;
+    // A reply lost to a kill leaves its error to the worker's accounting.
+    const lost = replies.find((reply) => reply.status === "rejected");
+    if (lost && !(lost.reason instanceof ToolError)) throw lost.reason;
+    return;
+  }
+  const recent = queueOrder.slice(-15);
+  if (recent.length === 0) return;
+  const id = pick(recent);
+  queueTasks.get(id)!.cancelRequested = true;
+  const result = await server.call("cancel_task", { task_id: id });
+  if (result.status === "working" || result.status === "queued") {
+    violation("cancel ends the task", `${id} still ${result.status}`);
+  }
+  queueCounts.cancels++;
+}
+
+/** Samples the working count of each limited queue from the database, every few ms. */
+async function queueSampler(): Promise<void> {
+  const db = new DatabaseSync(join(home, "state.db"), { readOnly: true, timeout: 5000 });
+  const count = db.prepare(
+    "SELECT queue, count(*) AS n FROM tasks WHERE status = 'working' AND queue IN (" +
+      Object.keys(QUEUE_LIMITS).map(() => "?").join(", ") + ") GROUP BY queue",
+  );
+  try {
+    while (running || settling) {
+      try {
+        for (
+          const row of count.all(...Object.keys(QUEUE_LIMITS)) as { queue: string; n: number }[]
+        ) {
+          queuePeaks.set(row.queue, Math.max(queuePeaks.get(row.queue) ?? 0, row.n));
+        }
+        queueSamples++;
+      } catch (error) {
+        log(`queue sample failed: ${String(error)}`);
+      }
+      await sleep(5);
+    }
+  } finally {
+    db.close();
   }
 }
 
@@ -769,6 +970,11 @@ interface TaskRow {
   exit_code: number | null;
   stop_reason: string | null;
   owner: string | null;
+  attempt: number;
+  started_at: number | null;
+  ended_at: number | null;
+  status_message: string | null;
+  after_ids: string | null;
 }
 
 interface MemoryLine {
@@ -799,6 +1005,8 @@ async function run() {
   // Literal arithmetic stays allowed under the same rule.
   const literal = await policyServer.call("start_task", { command: "echo $((1+2))" });
   if (literal.status !== "working") violation("policy holds", "echo $((1+2)) was not started");
+  runsFile = join(await lab.dir("backburner-soak-runs-"), "runs");
+  const queueSampling = queueSampler();
   const loops = [
     killLoop(),
     sampler(),
@@ -810,12 +1018,15 @@ async function run() {
   const runEnded = Date.now();
   log(`run over: ${known.size} tasks started, ${kills} kills; settling…`);
 
-  // Settle: every server alive again; wait until no task is working (or SETTLE_MS).
+  // Settle: every server alive again; wait until no task is working or queued (or SETTLE_MS).
+  settling = true;
   let working = Infinity;
   const settleStart = Date.now();
   while (Date.now() - settleStart < SETTLE_MS) {
     const db = new DatabaseSync(join(home, "state.db"), { readOnly: true, timeout: 5000 });
-    working = (db.prepare("SELECT count(*) AS n FROM tasks WHERE status = 'working'").get() as {
+    working = (db.prepare(
+      "SELECT count(*) AS n FROM tasks WHERE status IN ('working', 'queued')",
+    ).get() as {
       n: number;
     }).n;
     db.close();
@@ -823,6 +1034,8 @@ async function run() {
     await sleep(200);
   }
   const settleMs = Date.now() - settleStart;
+  settling = false;
+  await queueSampling;
   // Let PID 1 reap the last orphans, then two scans 1.5 s apart for processes of ended tasks.
   scanLeftovers(false);
   await sleep(2000);
@@ -833,13 +1046,13 @@ async function run() {
   const stillWorking: string[] = [];
   {
     const db = new DatabaseSync(join(home, "state.db"), { readOnly: true, timeout: 5000 });
-    const rows = db.prepare("SELECT id FROM tasks WHERE status = 'working'").all() as {
-      id: string;
-    }[];
+    const rows = db.prepare("SELECT id, status FROM tasks WHERE status IN ('working', 'queued')")
+      .all() as { id: string; status: string }[];
     db.close();
-    for (const { id } of rows) {
+    for (const { id, status } of rows) {
       stillWorking.push(id);
-      if (pidsWithEnv(new Set([`BACKBURNER_TASK_ID=${id}`])).size === 0) stuck.push(id);
+      if (status === "queued") stuck.push(`${id} (still queued)`);
+      else if (pidsWithEnv(new Set([`BACKBURNER_TASK_ID=${id}`])).size === 0) stuck.push(id);
     }
   }
 
@@ -878,8 +1091,10 @@ async function run() {
   const db = new DatabaseSync(join(home, "state.db"), { readOnly: true, timeout: 5000 });
   const integrity = (db.prepare("PRAGMA integrity_check").get() as { integrity_check: string })
     .integrity_check;
-  const rows = db.prepare("SELECT id, status, exit_code, stop_reason, owner FROM tasks")
-    .all() as unknown as TaskRow[];
+  const rows = db.prepare(
+    `SELECT id, status, exit_code, stop_reason, owner, attempt, started_at, ended_at,
+       status_message, after_ids FROM tasks`,
+  ).all() as unknown as TaskRow[];
   db.close();
   const byId = new Map(rows.map((row) => [row.id, row]));
 
@@ -972,8 +1187,11 @@ async function run() {
       );
     }
   }
-  const unknownRows = rows.filter((row) => !known.has(row.id));
-  const unknownWorking = unknownRows.filter((row) => row.status === "working");
+  const unknownRows = rows.filter((row) => !known.has(row.id) && !queueTasks.has(row.id));
+  const queueResult = checkQueueTasks(byId);
+  const unknownWorking = unknownRows.filter((row) =>
+    row.status === "working" || row.status === "queued"
+  );
   const unknownStatuses: Record<string, number> = {};
   for (const row of unknownRows) {
     unknownStatuses[row.status] = (unknownStatuses[row.status] ?? 0) + 1;
@@ -1138,6 +1356,45 @@ async function run() {
       `${regexOutcomes.answered} catastrophic patterns answered, ${regexOutcomes.refused} ` +
       `refused, slowest ${regexOutcomes.slowestMs} ms`,
   );
+  const overLimit = Object.entries(QUEUE_LIMITS).filter(([queue, limit]) =>
+    (queuePeaks.get(queue) ?? 0) > limit
+  );
+  add(
+    "No queue limit ever exceeded",
+    overLimit.length === 0 && queueSamples > 0,
+    Object.entries(QUEUE_LIMITS).map(([queue, limit]) =>
+      `${queue}: at most ${queuePeaks.get(queue)} working (limit ${limit})`
+    ).join(", ") + ` in ${queueSamples} samples of the database`,
+  );
+  add(
+    "No queued task ran twice (runs ≤ attempts; never-started tasks never ran)",
+    queueResult.twice.length === 0,
+    queueResult.twice.length
+      ? sample(queueResult.twice)
+      : `${queueTasks.size} queue tasks, ${queueResult.runs} runs counted: ` +
+        JSON.stringify(queueResult.statuses),
+  );
+  add(
+    "Dependencies respected (after all completed, or failed without running)",
+    queueResult.deps.length === 0,
+    queueResult.deps.length
+      ? sample(queueResult.deps)
+      : `${queueResult.dependents} dependents checked (${queueCounts.chains} chains)`,
+  );
+  const keyViolations = violations.get("one key, one task") ?? [];
+  add(
+    "One idempotency key, one task (concurrent starts on two servers, and later)",
+    keyViolations.length === 0,
+    keyViolations.length
+      ? sample(keyViolations)
+      : `${queueCounts.keyed} keyed starts (${queueCounts.keyedPairs} pairs answered), ` +
+        `${keyTasks.size} keys`,
+  );
+  add(
+    "Queue tasks end as made to (exit codes; no interrupted)",
+    queueResult.wrong.length === 0,
+    queueResult.wrong.length ? sample(queueResult.wrong) : "every queue task's end is explained",
+  );
   add("PRAGMA integrity_check", integrity === "ok", integrity);
   add(
     "Every kill followed by a restart",
@@ -1187,6 +1444,82 @@ async function run() {
     serverErrors,
     integrity,
   };
+}
+
+/** The checks of the queue tasks against the store and the runs file. */
+function checkQueueTasks(byId: Map<string, TaskRow>) {
+  const runs = new Map<string, number>();
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(runsFile);
+  } catch {
+    // no queue task ran
+  }
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    runs.set(line, (runs.get(line) ?? 0) + 1);
+    total++;
+  }
+  const twice: string[] = [];
+  const deps: string[] = [];
+  const wrong: string[] = [];
+  const statuses: Record<string, number> = {};
+  let dependents = 0;
+  for (const task of queueTasks.values()) {
+    const row = byId.get(task.id);
+    if (!row) {
+      wrong.push(`${task.id}: missing from the store`);
+      continue;
+    }
+    statuses[row.status] = (statuses[row.status] ?? 0) + 1;
+    const ran = runs.get(task.id) ?? 0;
+    // A task whose server died between its spawn and the spawn's record has no start time, but
+    // its log: only a task without one never started.
+    const neverStarted = row.started_at === null && row.attempt === 1 &&
+      !exists(join(home, "tasks", task.id, "output.log"));
+    const endedByItself = (row.status === "completed" || row.status === "failed") &&
+      row.exit_code !== null;
+    if (ran > row.attempt) twice.push(`${task.id}: ran ${ran} times in ${row.attempt} attempts`);
+    else if (endedByItself && ran !== row.attempt) {
+      twice.push(`${task.id}: ${row.status} after ${row.attempt} attempts but ran ${ran} times`);
+    } else if (neverStarted && ran > 0) {
+      twice.push(`${task.id}: ${row.status}, never started but ran ${ran}`);
+    }
+    if (endedByItself && row.exit_code !== task.code) {
+      wrong.push(`${task.id}: ${row.status} ${row.exit_code}, made to exit ${task.code}`);
+    }
+    if (row.status === "interrupted") wrong.push(`${task.id}: interrupted`);
+    if (row.status === "cancelled" && !task.cancelRequested) {
+      wrong.push(`${task.id}: cancelled without a cancel`);
+    }
+    if (row.status === "timed_out") wrong.push(`${task.id}: timed out without a timeout`);
+    if (row.status === "failed" && row.exit_code === null && task.after.length === 0) {
+      wrong.push(`${task.id}: failed without an exit code (${row.status_message})`);
+    }
+    const after = row.after_ids ? JSON.parse(row.after_ids) as string[] : [];
+    if (after.length === 0) continue;
+    dependents++;
+    for (const dep of after) {
+      const depRow = byId.get(dep);
+      if (!depRow) {
+        deps.push(`${task.id}: dependency ${dep} missing`);
+        continue;
+      }
+      if (depRow.status === "completed") {
+        if (row.started_at !== null && row.started_at + FILE_TIME_SLACK_MS < depRow.ended_at!) {
+          deps.push(
+            `${task.id} started ${depRow.ended_at! - row.started_at} ms before ${dep} ended`,
+          );
+        }
+      } else if (ran > 0 || row.started_at !== null) {
+        deps.push(`${task.id} ran although ${dep} ended ${depRow.status}`);
+      } else if (row.status !== "cancelled" && row.status !== "failed") {
+        deps.push(`${task.id} ended ${row.status} although ${dep} ended ${depRow.status}`);
+      }
+    }
+  }
+  return { runs: total, twice, deps, wrong, statuses, dependents };
 }
 
 interface HeapSeries {

@@ -55,6 +55,7 @@ export function openApp(config: Config, options: AppOptions): App {
     defaultCwd: options.defaultCwd,
     log: options.log,
     watch: options.watch,
+    queueLimits: config.queueLimits,
   });
   return {
     config,

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { isQueueName, MAX_QUEUE_LIMIT } from "./task.ts";
 
 /** Everything the server reads from its environment, validated once. */
 export interface Config {
@@ -23,6 +24,32 @@ export interface Config {
    * before the client is taken as gone. BACKBURNER_MAX_MESSAGE_BYTES, default 64 MiB
    */
   readonly maxMessageBytes: number;
+  /**
+   * Queue limits set where the store has none yet, e.g. "default=4,gpu=1". BACKBURNER_QUEUES,
+   * default: no limits
+   */
+  readonly queueLimits: ReadonlyMap<string, number>;
+}
+
+/** Parses BACKBURNER_QUEUES ("name=limit,..."); throws a RangeError naming the bad entry. */
+export function parseQueueLimits(raw: string | undefined): Map<string, number> {
+  const limits = new Map<string, number>();
+  if (raw === undefined || raw.trim() === "") return limits;
+  for (const entry of raw.split(",")) {
+    if (entry.trim() === "") continue;
+    const [name, limit, ...rest] = entry.split("=").map((part) => part.trim());
+    const value = Number(limit);
+    if (
+      rest.length > 0 || !isQueueName(name ?? "") || limit === undefined || limit === "" ||
+      !Number.isSafeInteger(value) || value < 1 || value > MAX_QUEUE_LIMIT
+    ) {
+      throw new RangeError(
+        `Invalid BACKBURNER_QUEUES entry "${entry.trim()}": write name=limit pairs separated by commas, such as "default=4,gpu=1", with names of 1 to 64 letters, digits, _, . or - and limits from 1 to ${MAX_QUEUE_LIMIT}`,
+      );
+    }
+    limits.set(name, value);
+  }
+  return limits;
 }
 
 function number(
@@ -78,5 +105,6 @@ export function loadConfig(
       1024 ** 2,
       256 * 1024 ** 2,
     ),
+    queueLimits: parseQueueLimits(env.BACKBURNER_QUEUES),
   };
 }

@@ -1,6 +1,6 @@
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { BackburnerError } from "./errors.ts";
-import { deadlineFrom, type StopReason, type Task, type TaskStatus } from "./task.ts";
+import type { StopReason, Task, TaskStatus } from "./task.ts";
 
 /** Each entry moves the schema one version forward; never edit one that has shipped. */
 const MIGRATIONS: readonly string[] = [
@@ -35,6 +35,22 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE tasks ADD COLUMN ttl_ms INTEGER;`,
   // Which server (or command line) started a task: a shutdown cancels only its own.
   `ALTER TABLE tasks ADD COLUMN started_by TEXT;`,
+  // Queues, dependencies, retries, restarts and idempotent starts (issue 13). A queued task keeps
+  // its extra environment here until it runs: the database is 0600 in a 0700 directory.
+  `ALTER TABLE tasks ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
+   ALTER TABLE tasks ADD COLUMN after_ids TEXT;
+   ALTER TABLE tasks ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE tasks ADD COLUMN retry_delay_ms INTEGER;
+   ALTER TABLE tasks ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE tasks ADD COLUMN not_before INTEGER;
+   ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
+   ALTER TABLE tasks ADD COLUMN restart_of TEXT;
+   ALTER TABLE tasks ADD COLUMN env_json TEXT;
+   CREATE INDEX tasks_queued ON tasks (queue, created_at) WHERE status = 'queued';
+   CREATE INDEX tasks_working_by_queue ON tasks (queue) WHERE status = 'working';
+   CREATE INDEX tasks_by_key ON tasks (idempotency_key, created_at DESC)
+     WHERE idempotency_key IS NOT NULL;
+   CREATE TABLE queues (name TEXT PRIMARY KEY, max_working INTEGER);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -53,11 +69,57 @@ export interface NewTask {
   readonly cwd: string;
   readonly createdAt: number;
   readonly timeoutSeconds: number | null;
+  /** The server (or command line) that starts it. */
   readonly owner: string;
   readonly label: string | null;
   /** How long after its creation the task may be removed once ended; null: the retention period. */
   readonly ttlMs?: number | null;
+  readonly queue: string;
+  readonly after: readonly string[];
+  readonly retries: number;
+  readonly retryDelayMs: number;
+  readonly idempotencyKey: string | null;
+  readonly restartOf: string | null;
+  /** The task's extra environment, kept until (and for) its runs. */
+  readonly env: Record<string, string>;
 }
+
+/** What a queued task's dispatch is decided from; read in the claiming transaction. */
+export interface QueueSnapshot {
+  /** Every queued task, oldest first. */
+  readonly queued: readonly QueuedRow[];
+  /** The status of each task a queued one depends on; a task no longer recorded is absent. */
+  readonly dependencies: ReadonlyMap<string, TaskStatus>;
+  /** How many tasks work in each queue that has any. */
+  readonly working: ReadonlyMap<string, number>;
+  /** The limit of each queue that has one. */
+  readonly limits: ReadonlyMap<string, number>;
+}
+
+export interface QueuedRow {
+  readonly id: string;
+  readonly queue: string;
+  readonly after: readonly string[];
+  readonly notBefore: number | null;
+  readonly createdAt: number;
+}
+
+/** What one dispatch does: tasks to claim (they start here), tasks to fail without running. */
+export interface DispatchPlan {
+  readonly start: readonly string[];
+  readonly fail: readonly { readonly id: string; readonly message: string }[];
+}
+
+/** A queue's limit and what is in it. */
+export interface QueueCounts {
+  readonly name: string;
+  readonly limit: number | null;
+  readonly working: number;
+  readonly queued: number;
+}
+
+/** Where a task with an idempotency key stands; what the start does is its caller's decision. */
+export type KeyDecision = { readonly kind: "insert" } | { readonly kind: "existing"; task: Task };
 
 /** Which tasks list_tasks shows; every given field must match. */
 export interface TaskFilter {
@@ -71,7 +133,7 @@ export interface TaskFilter {
 
 /** How a task ended, written once. */
 export interface TaskEnd {
-  readonly status: Exclude<TaskStatus, "working">;
+  readonly status: Exclude<TaskStatus, "queued" | "working">;
   readonly exitCode: number | null;
   readonly signal: string | null;
   readonly statusMessage: string | null;
@@ -106,7 +168,25 @@ function toTask(row: Row): Task {
     label: row.label as string | null,
     ttlMs: row.ttl_ms as number | null,
     startedBy: row.started_by as string | null,
+    queue: row.queue as string,
+    after: parseIds(row.after_ids as string | null),
+    attempt: row.attempt as number,
+    retries: row.retries as number,
+    retryDelayMs: (row.retry_delay_ms as number | null) ?? 1000,
+    notBefore: row.not_before as number | null,
+    idempotencyKey: row.idempotency_key as string | null,
+    restartOf: row.restart_of as string | null,
   };
+}
+
+function parseIds(json: string | null): string[] {
+  if (json === null) return [];
+  try {
+    const ids = JSON.parse(json);
+    return Array.isArray(ids) ? ids.filter((id) => typeof id === "string") : [];
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -158,35 +238,321 @@ export class Store {
     if (this.#db.isOpen) this.#db.close();
   }
 
-  insertTask(task: NewTask): void {
-    this.#db.prepare(
-      `INSERT INTO tasks
-         (id, command, cwd, status, created_at, timeout_seconds, deadline_at, owner, label, ttl_ms,
-          started_by)
-       VALUES (?, ?, ?, 'working', ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      task.id,
-      task.command,
-      task.cwd,
-      task.createdAt,
-      task.timeoutSeconds,
-      // Until it has started, a task's deadline counts from its creation.
-      deadlineFrom(task.createdAt, task.timeoutSeconds),
-      task.owner,
-      task.label,
-      task.ttlMs ?? null,
-      task.owner,
+  /**
+   * Records a new task as queued, in one transaction with the check of its idempotency key:
+   * `onKey` is given the newest task holding the key and says whether to insert (or throws).
+   * Dependencies must all be recorded already (else `onUnknownDependency` throws).
+   */
+  insertQueued(
+    task: NewTask,
+    checks: {
+      readonly onKey: (holder: Task) => KeyDecision;
+      readonly onUnknownDependency: (id: string) => never;
+      readonly onCycle: (path: readonly string[]) => never;
+    },
+  ): KeyDecision {
+    return this.#transaction(() => {
+      if (task.idempotencyKey !== null) {
+        const row = this.#db.prepare(
+          `SELECT * FROM tasks WHERE idempotency_key = ? ORDER BY created_at DESC, id DESC LIMIT 1`,
+        ).get(task.idempotencyKey) as Row | undefined;
+        if (row) {
+          const decision = checks.onKey(toTask(row));
+          if (decision.kind === "existing") return decision;
+        }
+      }
+      for (const id of task.after) {
+        if (!this.#db.prepare("SELECT 1 FROM tasks WHERE id = ?").get(id)) {
+          checks.onUnknownDependency(id);
+        }
+      }
+      const cycle = this.#findCycle(task.id, task.after);
+      if (cycle) checks.onCycle(cycle);
+      this.#db.prepare(
+        `INSERT INTO tasks
+           (id, command, cwd, status, created_at, timeout_seconds, owner, label, ttl_ms,
+            started_by, queue, after_ids, retries, retry_delay_ms, idempotency_key, restart_of,
+            env_json)
+         VALUES (?, ?, ?, 'queued', ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        task.id,
+        task.command,
+        task.cwd,
+        task.createdAt,
+        task.timeoutSeconds,
+        task.label,
+        task.ttlMs ?? null,
+        task.owner,
+        task.queue,
+        task.after.length ? JSON.stringify(task.after) : null,
+        task.retries,
+        task.retryDelayMs,
+        task.idempotencyKey,
+        task.restartOf,
+        Object.keys(task.env).length ? JSON.stringify(task.env) : null,
+      );
+      return { kind: "insert" };
+    });
+  }
+
+  /** A path of dependencies from `id` back to itself, or null: walks the recorded after_ids. */
+  #findCycle(id: string, after: readonly string[]): string[] | null {
+    const seen = new Set<string>();
+    const walk = (from: string, path: string[]): string[] | null => {
+      if (from === id) return [...path, from];
+      if (seen.has(from)) return null;
+      seen.add(from);
+      const row = this.#db.prepare("SELECT after_ids FROM tasks WHERE id = ?").get(from) as
+        | { after_ids: string | null }
+        | undefined;
+      for (const next of parseIds(row?.after_ids ?? null)) {
+        const found = walk(next, [...path, from]);
+        if (found) return found;
+      }
+      return null;
+    };
+    for (const dep of after) {
+      const found = walk(dep, [id]);
+      if (found) return found;
+    }
+    return null;
+  }
+
+  /** The extra environment a task was started with. */
+  taskEnv(id: string): Record<string, string> {
+    const row = this.#db.prepare("SELECT env_json FROM tasks WHERE id = ?").get(id) as
+      | { env_json: string | null }
+      | undefined;
+    if (!row?.env_json) return {};
+    try {
+      return JSON.parse(row.env_json);
+    } catch {
+      return {};
+    }
+  }
+
+  /** True when some task waits in a queue: a cheap look before a dispatch's transaction. */
+  hasQueued(): boolean {
+    return this.#db.prepare("SELECT 1 FROM tasks WHERE status = 'queued' LIMIT 1").get() !==
+      undefined;
+  }
+
+  /**
+   * One dispatch, in one BEGIN IMMEDIATE transaction (SQLite's write lock serialises servers):
+   * reads the queues, lets `plan` decide, claims the tasks it starts for `owner` (working, not yet
+   * spawned: no pid, no started_at; the deadline counts from now) and fails those it fails.
+   * Returns the claimed tasks and the ids of the failed ones.
+   */
+  dispatch(
+    owner: string,
+    now: number,
+    plan: (snapshot: QueueSnapshot) => DispatchPlan,
+  ): { claimed: Task[]; failed: string[] } {
+    return this.#transaction(() => {
+      const queuedRows = this.#db.prepare(
+        `SELECT id, queue, after_ids, not_before, created_at FROM tasks WHERE status = 'queued'
+         ORDER BY created_at, rowid`,
+      ).all() as Row[];
+      if (queuedRows.length === 0) return { claimed: [], failed: [] };
+      const queued = queuedRows.map((row) => ({
+        id: row.id as string,
+        queue: row.queue as string,
+        after: parseIds(row.after_ids as string | null),
+        notBefore: row.not_before as number | null,
+        createdAt: row.created_at as number,
+      }));
+      const dependencies = new Map<string, TaskStatus>();
+      const statusOf = this.#db.prepare("SELECT status FROM tasks WHERE id = ?");
+      for (const row of queued) {
+        for (const dep of row.after) {
+          if (dependencies.has(dep)) continue;
+          const found = statusOf.get(dep) as { status: TaskStatus } | undefined;
+          if (found) dependencies.set(dep, found.status);
+        }
+      }
+      const working = new Map<string, number>();
+      for (
+        const row of this.#db.prepare(
+          "SELECT queue, count(*) AS n FROM tasks WHERE status = 'working' GROUP BY queue",
+        ).all() as { queue: string; n: number }[]
+      ) working.set(row.queue, row.n);
+      const limits = this.#queueLimits();
+      const decided = plan({ queued, dependencies, working, limits });
+      const failed: string[] = [];
+      const fail = this.#db.prepare(
+        `UPDATE tasks SET status = 'failed', status_message = ?, ended_at = ?
+         WHERE id = ? AND status = 'queued'`,
+      );
+      for (const { id, message } of decided.fail) {
+        if (fail.run(message, now, id).changes === 1) failed.push(id);
+      }
+      const claim = this.#db.prepare(
+        `UPDATE tasks SET status = 'working', owner = ?,
+           deadline_at = CASE WHEN timeout_seconds IS NULL THEN NULL
+                         ELSE ? + CAST(timeout_seconds * 1000 AS INTEGER) END,
+           not_before = NULL, status_message = NULL
+         WHERE id = ? AND status = 'queued'`,
+      );
+      const claimed: Task[] = [];
+      for (const id of decided.start) {
+        if (claim.run(owner, now, id).changes === 1) claimed.push(this.getTask(id)!);
+      }
+      return { claimed, failed };
+    });
+  }
+
+  #queueLimits(): Map<string, number> {
+    const limits = new Map<string, number>();
+    for (
+      const row of this.#db.prepare(
+        "SELECT name, max_working FROM queues WHERE max_working IS NOT NULL",
+      ).all() as { name: string; max_working: number }[]
+    ) limits.set(row.name, row.max_working);
+    return limits;
+  }
+
+  /** Sets limits only for queues that have no row yet (the environment's defaults). */
+  seedQueueLimits(limits: ReadonlyMap<string, number>): void {
+    this.#transaction(() => {
+      const insert = this.#db.prepare(
+        "INSERT OR IGNORE INTO queues (name, max_working) VALUES (?, ?)",
+      );
+      for (const [name, limit] of limits) insert.run(name, limit);
+    });
+  }
+
+  /** Sets (or, with null, removes) a queue's limit, for every server. */
+  setQueueLimit(name: string, limit: number | null): void {
+    this.#db.prepare("INSERT OR REPLACE INTO queues (name, max_working) VALUES (?, ?)").run(
+      name,
+      limit,
     );
+  }
+
+  /** Each queue with a row, a working task or a queued one; with its limit and counts. */
+  queueCounts(): QueueCounts[] {
+    this.#db.exec("BEGIN");
+    try {
+      const byName = new Map<string, { limit: number | null; working: number; queued: number }>();
+      const entry = (name: string) => {
+        let found = byName.get(name);
+        if (!found) byName.set(name, found = { limit: null, working: 0, queued: 0 });
+        return found;
+      };
+      for (
+        const row of this.#db.prepare("SELECT name, max_working FROM queues").all() as {
+          name: string;
+          max_working: number | null;
+        }[]
+      ) entry(row.name).limit = row.max_working;
+      for (
+        const row of this.#db.prepare(
+          `SELECT queue, status, count(*) AS n FROM tasks
+           WHERE status IN ('queued', 'working') GROUP BY queue, status`,
+        ).all() as { queue: string; status: string; n: number }[]
+      ) entry(row.queue)[row.status === "queued" ? "queued" : "working"] = row.n;
+      return [...byName].map(([name, counts]) => ({ name, ...counts })).sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+      );
+    } finally {
+      this.#db.exec("COMMIT");
+    }
+  }
+
+  /** The queued tasks of one queue, oldest first, with the statuses of what they wait on. */
+  queuedIn(queue: string): { rows: QueuedRow[]; dependencies: Map<string, TaskStatus> } {
+    this.#db.exec("BEGIN");
+    try {
+      const rows = (this.#db.prepare(
+        `SELECT id, queue, after_ids, not_before, created_at FROM tasks
+         WHERE status = 'queued' AND queue = ? ORDER BY created_at, rowid`,
+      ).all(queue) as Row[]).map((row) => ({
+        id: row.id as string,
+        queue: row.queue as string,
+        after: parseIds(row.after_ids as string | null),
+        notBefore: row.not_before as number | null,
+        createdAt: row.created_at as number,
+      }));
+      const dependencies = new Map<string, TaskStatus>();
+      const statusOf = this.#db.prepare("SELECT status FROM tasks WHERE id = ?");
+      for (const row of rows) {
+        for (const dep of row.after) {
+          const found = statusOf.get(dep) as { status: TaskStatus } | undefined;
+          if (found) dependencies.set(dep, found.status);
+        }
+      }
+      return { rows, dependencies };
+    } finally {
+      this.#db.exec("COMMIT");
+    }
+  }
+
+  /**
+   * Puts a claimed task that never spawned back in its queue, only if it is still working, owned
+   * by `from` and without a process (the owner died between claim and spawn).
+   */
+  requeueUnspawned(id: string, from: string | null): boolean {
+    return this.#db.prepare(
+      `UPDATE tasks SET status = 'queued', owner = NULL, deadline_at = NULL, started_at = NULL
+       WHERE id = ? AND status = 'working' AND owner IS ? AND pid IS NULL AND stop_reason IS NULL`,
+    ).run(id, from).changes === 1;
+  }
+
+  /**
+   * Sends a task whose attempt exited non-zero back to its queue for the next attempt, not before
+   * `notBefore`; refused (false) when it already ended or a stop was asked.
+   */
+  scheduleRetry(id: string, attempt: number, notBefore: number): boolean {
+    return this.#db.prepare(
+      `UPDATE tasks SET status = 'queued', attempt = ?, not_before = ?, owner = NULL, pid = NULL,
+         started_at = NULL, deadline_at = NULL, exit_code = NULL, signal = NULL,
+         status_message = NULL
+       WHERE id = ? AND status = 'working' AND stop_reason IS NULL AND attempt = ?`,
+    ).run(attempt + 1, notBefore, id, attempt).changes === 1;
+  }
+
+  /** Ends a queued task as cancelled before it ever ran; false when it was not queued. */
+  cancelQueued(id: string, at: number, message: string): boolean {
+    return this.#db.prepare(
+      `UPDATE tasks SET status = 'cancelled', status_message = ?, ended_at = ?,
+         stop_reason = 'cancel', stop_requested_at = ?
+       WHERE id = ? AND status = 'queued'`,
+    ).run(message, at, at, id).changes === 1;
+  }
+
+  /** The queued tasks a server started (for its shutdown with cancel). */
+  queuedStartedBy(server: string): string[] {
+    return (this.#db.prepare(
+      "SELECT id FROM tasks WHERE status = 'queued' AND started_by = ?",
+    ).all(server) as { id: string }[]).map((row) => row.id);
   }
 
   deleteTask(id: string): void {
     this.#db.prepare("DELETE FROM tasks WHERE id = ?").run(id);
   }
 
-  /** Records the spawned process and its deadline, which counts from the real start (deadlineFrom). */
-  markStarted(id: string, pid: number, startedAt: number, deadlineAt: number | null): void {
-    this.#db.prepare("UPDATE tasks SET pid = ?, started_at = ?, deadline_at = ? WHERE id = ?")
-      .run(pid, startedAt, deadlineAt, id);
+  /** Removes a task only while it is still queued; false when it is not (claimed meanwhile). */
+  deleteQueued(id: string): boolean {
+    return this.#db.prepare("DELETE FROM tasks WHERE id = ? AND status = 'queued'").run(id)
+      .changes === 1;
+  }
+
+  /**
+   * Records the spawned process and its deadline, which counts from the real start (deadlineFrom).
+   * False when the task ended meanwhile (a stop that gave up waiting for the spawn).
+   */
+  markStarted(id: string, pid: number, startedAt: number, deadlineAt: number | null): boolean {
+    return this.#db.prepare(
+      `UPDATE tasks SET pid = ?, started_at = ?, deadline_at = ?
+       WHERE id = ? AND status = 'working'`,
+    ).run(pid, startedAt, deadlineAt, id).changes === 1;
+  }
+
+  /** Records when a working task started, if nothing recorded it (its server died meanwhile). */
+  recordStart(id: string, startedAt: number): void {
+    this.#db.prepare(
+      "UPDATE tasks SET started_at = ? WHERE id = ? AND status = 'working' AND started_at IS NULL",
+    ).run(startedAt, id);
   }
 
   getTask(id: string): Task | undefined {
@@ -237,7 +603,7 @@ export class Store {
    * `now`; returns their ids. Never a working task.
    */
   deleteExpired(cutoff: number, now: number): string[] {
-    const condition = `status != 'working' AND
+    const condition = `status NOT IN ('queued', 'working') AND
       (ended_at < ? OR (ttl_ms IS NOT NULL AND created_at + ttl_ms < ?))`;
     return this.#transaction(() => {
       const rows = this.#db.prepare(`SELECT id FROM tasks WHERE ${condition}`).all(

@@ -1,6 +1,7 @@
 /** A background task as the engine records it, and pure helpers over it. */
 
 export const TASK_STATUSES = [
+  "queued",
   "working",
   "completed",
   "failed",
@@ -39,10 +40,31 @@ export interface Task {
   readonly ttlMs: number | null;
   /** The server (or command line) that started the task; null for tasks older than the record. */
   readonly startedBy: string | null;
+  /** The queue whose limit it counts against; "default" unless one was asked for. */
+  readonly queue: string;
+  /** Tasks that must have completed before this one starts. */
+  readonly after: readonly string[];
+  /** Which run of the command this is (or will be): 1, then one more for each retry. */
+  readonly attempt: number;
+  /** How many more runs a command that exits non-zero gets. */
+  readonly retries: number;
+  /** The delay before the first retry (doubled for each next one), in ms. */
+  readonly retryDelayMs: number;
+  /** A queued task waits at least until then (a retry's backoff); ms since the epoch. */
+  readonly notBefore: number | null;
+  /** The key an idempotent start gave it. */
+  readonly idempotencyKey: string | null;
+  /** The task this one restarts. */
+  readonly restartOf: string | null;
+}
+
+/** Statuses a task can still leave: it waits in its queue, or it runs. */
+export function isActive(status: TaskStatus): boolean {
+  return status === "queued" || status === "working";
 }
 
 export function isTerminal(status: TaskStatus): boolean {
-  return status !== "working";
+  return !isActive(status);
 }
 
 /**
@@ -52,6 +74,19 @@ export function isTerminal(status: TaskStatus): boolean {
 export function deadlineFrom(from: number, timeoutSeconds: number | null): number | null {
   return timeoutSeconds === null ? null : from + Math.trunc(timeoutSeconds * 1000);
 }
+
+/** The queue a task runs in unless it names one. */
+export const DEFAULT_QUEUE = "default";
+
+const QUEUE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** True for a queue name: 1 to 64 letters, digits, `_`, `.` or `-`. */
+export function isQueueName(name: string): boolean {
+  return QUEUE_NAME.test(name);
+}
+
+/** The most tasks one queue's limit may let work at once. */
+export const MAX_QUEUE_LIMIT = 10_000;
 
 const ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789";
 const ID_LENGTH = 12;
@@ -94,7 +129,7 @@ export function signalFromExitCode(code: number): string | null {
 }
 
 /** The status a task ends with when its command exited by itself with `code`. */
-export type EndStatus = Exclude<TaskStatus, "working">;
+export type EndStatus = Exclude<TaskStatus, "queued" | "working">;
 
 export function statusForExit(code: number): EndStatus {
   return code === 0 ? "completed" : "failed";
@@ -171,12 +206,16 @@ export function statusForStop(reason: StopReason): EndStatus {
 /** One sentence saying how a task ended, for people and agents. */
 export function describe(task: Task): string {
   switch (task.status) {
+    case "queued":
+      return task.statusMessage ?? "The task waits in its queue and has not started yet";
     case "working":
       return "The task is still running";
     case "completed":
       return "The command exited with code 0";
     case "failed":
       if (task.stopReason === "log_limit" && task.statusMessage) return task.statusMessage;
+      // Never ran: a dependency did not complete, or its queued start could not spawn.
+      if (task.exitCode === null && task.statusMessage) return task.statusMessage;
       if (task.exitCode === 127) {
         return "The command failed with exit code 127 (command not found)";
       }

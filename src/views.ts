@@ -7,7 +7,7 @@
  */
 
 import { z } from "zod";
-import type { TaskOutput } from "./engine/engine.ts";
+import type { Engine, TaskOutput } from "./engine/engine.ts";
 import { grepText } from "./logs/grep.ts";
 import type { OutputState } from "./logs/progress.ts";
 import { describe, type Task, TASK_STATUSES } from "./task.ts";
@@ -19,7 +19,7 @@ export const TaskViewSchema = z.object({
   task_id: z.string().describe("The task's id"),
   label: z.string().nullable().describe("The label given at start, if any"),
   status: statusSchema.describe(
-    "working, completed (exit 0), failed (non-zero exit), cancelled, timed_out or interrupted",
+    "queued (waits for a free slot in its queue or for the tasks it runs after), working, completed (exit 0), failed (non-zero exit), cancelled, timed_out or interrupted",
   ),
   command: z.string(),
   cwd: z.string(),
@@ -33,6 +33,21 @@ export const TaskViewSchema = z.object({
   timeout_seconds: z.number().nullable(),
   pid: z.number().int().nullable().describe("Process group id of the task's process tree"),
   output_bytes: z.number().int().describe("Size of the output log so far"),
+  queue: z.string().describe('The queue the task runs in ("default" unless one was given)'),
+  position: z.number().int().nullable().describe(
+    "While queued for a slot in its queue: its place in line, from 1; else null",
+  ),
+  after: z.array(z.string()).describe("The task_ids this task was started after"),
+  waiting_on: z.array(z.string()).describe(
+    "While queued: the task_ids of `after` that have not completed yet",
+  ),
+  next_attempt_at: z.string().nullable().describe(
+    "While queued for a retry: ISO 8601, the earliest the next attempt starts",
+  ),
+  attempt: z.number().int().describe("Which run of the command this is, from 1"),
+  attempts: z.number().int().describe("Most runs: 1 plus the retries asked for"),
+  restart_of: z.string().nullable().describe("The task this one restarts, if it is a restart"),
+  idempotency_key: z.string().nullable().describe("The idempotency_key given at start, if any"),
 });
 export type TaskView = z.infer<typeof TaskViewSchema>;
 
@@ -92,6 +107,30 @@ export const CancelViewSchema = TaskViewSchema.extend({
 });
 export type CancelView = z.infer<typeof CancelViewSchema>;
 
+/** start_task: the task, and whether an idempotency_key found it already started. */
+export const StartViewSchema = TaskViewSchema.extend({
+  existing: z.boolean().describe(
+    "True when idempotency_key matched a task already started: that task is returned and nothing new was started",
+  ),
+  note: z.string().nullable().describe("Says so when an existing task was returned"),
+});
+export type StartView = z.infer<typeof StartViewSchema>;
+
+/** restart_task: the new task, and which one it restarts. */
+export const RestartViewSchema = TaskViewSchema.extend({
+  note: z.string().describe("Which task was restarted as which"),
+});
+export type RestartView = z.infer<typeof RestartViewSchema>;
+
+/** A queue as `backburner queue --json` shows it. */
+export const QueueViewSchema = z.object({
+  name: z.string(),
+  limit: z.number().int().nullable().describe("Most tasks working at once; null: no limit"),
+  working: z.number().int(),
+  queued: z.number().int(),
+});
+export type QueueView = z.infer<typeof QueueViewSchema>;
+
 /** list_tasks. */
 export const ListViewSchema = z.object({
   tasks: z.array(TaskViewSchema),
@@ -118,9 +157,73 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-/** `now` gives a running task's duration so far. */
-export function viewTask(task: Task, outputBytes: number, now: number): TaskView {
+/** Why a queued task waits, as the engine tells it (engine.queueState). */
+export interface QueueWait {
+  /** Its place in line for a slot of its queue, from 1; null while it waits for dependencies. */
+  readonly position: number | null;
+  /** Dependencies that have not completed yet. */
+  readonly waitingOn: readonly string[];
+  /** A retry's backoff: not before this moment (ms since the epoch). */
+  readonly notBefore: number | null;
+}
+
+/** Why a task waits, when it is queued; null otherwise (or when it is gone meanwhile). */
+export function queueWait(engine: Engine, task: Task): QueueWait | null {
+  if (task.status !== "queued") return null;
+  try {
+    return engine.queueState(task.id);
+  } catch {
+    return null;
+  }
+}
+
+/** A task's view as the engine stands now: its output size and, when queued, why it waits. */
+export function viewOf(engine: Engine, task: Task): TaskView {
+  return viewTask(task, engine.outputBytes(task.id), Date.now(), queueWait(engine, task));
+}
+
+function taskList(ids: readonly string[]): string {
+  const shown = ids.slice(0, 5).join(", ") + (ids.length > 5 ? ` and ${ids.length - 5} more` : "");
+  return `${ids.length === 1 ? "task" : "tasks"} ${shown}`;
+}
+
+/**
+ * Why a queued task waits and when it starts, as the end of a sentence: the tasks it runs after,
+ * a retry's backoff, or its place in a full queue.
+ */
+export function queuedReason(task: Task, wait: QueueWait | null, now: number): string {
+  const attempts = task.retries + 1;
+  const attempt = task.attempt > 1 ? ` (attempt ${task.attempt} of ${attempts})` : "";
+  if (wait !== null && wait.waitingOn.length > 0) {
+    return `waits for ${taskList(wait.waitingOn)} to complete${attempt}`;
+  }
+  if (wait !== null && wait.notBefore !== null && wait.notBefore > now) {
+    const seconds = Math.ceil((wait.notBefore - now) / 1000);
+    return `attempt ${task.attempt} of ${attempts} starts in ${seconds} s, after the last one failed`;
+  }
+  if (wait !== null && wait.position !== null) {
+    return `waits for a slot in queue "${task.queue}"; position ${wait.position} in line${attempt}`;
+  }
+  return `waits in queue "${task.queue}" to start${attempt}`;
+}
+
+/** One sentence saying why a queued task waits: "Queued: waits for task k3x9m2p7q4wz to complete". */
+export function queuedMessage(task: Task, wait: QueueWait | null, now: number): string {
+  return `Queued: ${queuedReason(task, wait, now)}`;
+}
+
+/**
+ * `now` gives a running task's duration so far; `wait`, for a queued task, why it waits (see
+ * engine.queueState).
+ */
+export function viewTask(
+  task: Task,
+  outputBytes: number,
+  now: number,
+  wait: QueueWait | null = null,
+): TaskView {
   const end = task.endedAt ?? (task.status === "working" ? now : null);
+  const queued = task.status === "queued";
   return {
     task_id: task.id,
     status: task.status,
@@ -129,7 +232,7 @@ export function viewTask(task: Task, outputBytes: number, now: number): TaskView
     cwd: task.cwd,
     exit_code: task.exitCode,
     signal: task.signal,
-    status_message: describe(task),
+    status_message: queued ? queuedMessage(task, wait, now) : describe(task),
     created_at: new Date(task.createdAt).toISOString(),
     started_at: iso(task.startedAt),
     ended_at: iso(task.endedAt),
@@ -139,6 +242,17 @@ export function viewTask(task: Task, outputBytes: number, now: number): TaskView
     timeout_seconds: task.timeoutSeconds,
     pid: task.pid,
     output_bytes: outputBytes,
+    queue: task.queue,
+    position: queued ? wait?.position ?? null : null,
+    after: [...task.after],
+    waiting_on: queued ? [...wait?.waitingOn ?? []] : [],
+    next_attempt_at: queued && wait?.notBefore != null && wait.notBefore > now
+      ? iso(wait.notBefore)
+      : null,
+    attempt: task.attempt,
+    attempts: task.retries + 1,
+    restart_of: task.restartOf,
+    idempotency_key: task.idempotencyKey,
   };
 }
 
@@ -148,9 +262,10 @@ export function viewStatus(
   outputBytes: number,
   output: OutputState,
   now: number,
+  wait: QueueWait | null = null,
 ): StatusView {
   return {
-    ...viewTask(task, outputBytes, now),
+    ...viewTask(task, outputBytes, now, wait),
     progress: output.progress,
     seconds_since_output: output.secondsSinceOutput,
     waiting_for_input: output.waitingForInput,

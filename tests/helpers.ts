@@ -245,7 +245,12 @@ export async function cleanup(home: string): Promise<void> {
   await Deno.remove(home, { recursive: true }).catch(() => {});
 }
 
-/** Starts a task and waits until it leaves "working". */
+/** True for a status a task never leaves: not queued, not working. */
+export function hasEnded(status: unknown): boolean {
+  return status !== "queued" && status !== "working";
+}
+
+/** Starts a task and waits until it has ended. */
 export async function runToEnd(
   server: ServerHandle,
   args: Record<string, unknown>,
@@ -254,6 +259,6 @@ export async function runToEnd(
   const started = await server.call("start_task", args);
   return await waitFor(async () => {
     const status = await server.call("task_status", { task_id: started.task_id });
-    return status.status !== "working" ? status : null;
+    return hasEnded(status.status) ? status : null;
   }, { timeoutMs, what: `task ${started.task_id} to end` });
 }

@@ -5,6 +5,26 @@ import { SCHEMA_VERSION, Store } from "../src/store.ts";
 import { isTaskId, newTaskId } from "../src/task.ts";
 import { cleanup, runToEnd, startServer, tempDir } from "./helpers.ts";
 
+const QUEUE_DEFAULTS = {
+  queue: "default",
+  after: [],
+  retries: 0,
+  retryDelayMs: 1000,
+  idempotencyKey: null,
+  restartOf: null,
+  env: {},
+};
+
+const CHECKS = {
+  onKey: () => ({ kind: "insert" as const }),
+  onUnknownDependency: (id: string): never => {
+    throw new Error(`unknown ${id}`);
+  },
+  onCycle: (): never => {
+    throw new Error("cycle");
+  },
+};
+
 Deno.test("task ids are random, 12 characters, unique, and validated", () => {
   const ids = new Set(Array.from({ length: 10_000 }, () => newTaskId()));
   assert.equal(ids.size, 10_000);
@@ -47,7 +67,7 @@ Deno.test("the schema is versioned, migrates forward, and refuses a newer databa
     // Reopening an up-to-date database leaves it as it is.
     const fresh = join(dir, "fresh.db");
     const store = new Store(fresh);
-    store.insertTask({
+    store.insertQueued({
       id: newTaskId(),
       command: "true",
       cwd: "/",
@@ -55,7 +75,8 @@ Deno.test("the schema is versioned, migrates forward, and refuses a newer databa
       timeoutSeconds: null,
       owner: "x",
       label: null,
-    });
+      ...QUEUE_DEFAULTS,
+    }, CHECKS);
     store.close();
     const again = new Store(fresh);
     assert.equal(again.countTasks(), 1);
@@ -86,7 +107,7 @@ Deno.test("a database from before started_by migrates, its tasks started by nobo
     const store = new Store(path);
     try {
       assert.equal(store.getTask("aaaaaaaaaaaa")?.startedBy, null);
-      store.insertTask({
+      store.insertQueued({
         id: "bbbbbbbbbbbb",
         command: "true",
         cwd: "/",
@@ -94,7 +115,8 @@ Deno.test("a database from before started_by migrates, its tasks started by nobo
         timeoutSeconds: null,
         owner: "this-server",
         label: null,
-      });
+        ...QUEUE_DEFAULTS,
+      }, CHECKS);
       assert.equal(store.getTask("bbbbbbbbbbbb")?.startedBy, "this-server");
     } finally {
       store.close();

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Task } from "../src/task.ts";
 import {
+  queuedMessage,
   StatusViewSchema,
   TaskResultSchema,
   TaskViewSchema,
@@ -29,6 +30,14 @@ const TASK: Task = {
   label: "unit",
   ttlMs: null,
   startedBy: null,
+  queue: "default",
+  after: [],
+  attempt: 1,
+  retries: 0,
+  retryDelayMs: 1000,
+  notBefore: null,
+  idempotencyKey: null,
+  restartOf: null,
 };
 
 Deno.test("a task's view has the wire shape, key order included, and its schema accepts it", () => {
@@ -49,6 +58,15 @@ Deno.test("a task's view has the wire shape, key order included, and its schema 
     "timeout_seconds",
     "pid",
     "output_bytes",
+    "queue",
+    "position",
+    "after",
+    "waiting_on",
+    "next_attempt_at",
+    "attempt",
+    "attempts",
+    "restart_of",
+    "idempotency_key",
   ]);
   assert.equal(view.duration_seconds, 2.5);
   assert.equal(view.created_at, "2026-11-28T12:00:00.000Z");
@@ -87,4 +105,49 @@ Deno.test("a result view says what a read left out, and its schema accepts it", 
   assert.equal(view.output_truncated, true);
   assert.equal(view.status_message, "The command exited with code 0");
   assert.deepEqual(TaskResultSchema.parse(view), view);
+});
+
+Deno.test("a queued task's view says why it waits: its dependencies, a retry's delay, its place", () => {
+  const now = Date.UTC(2026, 10, 28, 12, 0, 10);
+  const queued: Task = {
+    ...TASK,
+    status: "queued",
+    startedAt: null,
+    pid: null,
+    queue: "gpu",
+    after: ["p7q4wzk3x9m2"],
+    retries: 2,
+  };
+  const waiting = viewTask(queued, 0, now, {
+    position: null,
+    waitingOn: ["p7q4wzk3x9m2"],
+    notBefore: null,
+  });
+  assert.equal(waiting.status_message, "Queued: waits for task p7q4wzk3x9m2 to complete");
+  assert.deepEqual(waiting.waiting_on, ["p7q4wzk3x9m2"]);
+  assert.equal(waiting.position, null);
+  assert.equal(waiting.duration_seconds, null);
+  assert.equal(waiting.attempts, 3);
+  assert.deepEqual(TaskViewSchema.parse(waiting), waiting);
+
+  const full = viewTask(queued, 0, now, { position: 2, waitingOn: [], notBefore: null });
+  assert.equal(full.status_message, 'Queued: waits for a slot in queue "gpu"; position 2 in line');
+  assert.equal(full.position, 2);
+
+  const retry = { ...queued, attempt: 2 };
+  const later = viewTask(retry, 0, now, { position: 1, waitingOn: [], notBefore: now + 1500 });
+  assert.equal(
+    later.status_message,
+    "Queued: attempt 2 of 3 starts in 2 s, after the last one failed",
+  );
+  assert.equal(later.next_attempt_at, "2026-11-28T12:00:11.500Z");
+  assert.equal(
+    queuedMessage(retry, null, now),
+    'Queued: waits in queue "gpu" to start (attempt 2 of 3)',
+  );
+
+  // Only a queued task shows a place in line.
+  const running = viewTask(TASK, 0, now, { position: 1, waitingOn: ["x"], notBefore: null });
+  assert.equal(running.position, null);
+  assert.deepEqual(running.waiting_on, []);
 });

@@ -96,3 +96,19 @@ export function oneId(command: string, positionals: string[]): string {
   }
   return positionals[0];
 }
+
+/** The values of a repeatable option, each of which may be a comma-separated list. */
+export function listValues(values: readonly string[] | undefined): string[] {
+  return (values ?? []).flatMap((value) => value.split(",")).map((value) => value.trim())
+    .filter((value) => value !== "");
+}
+
+/** The value of --name as a number of seconds from 0 to `max`, if given. */
+export function seconds(name: string, value: string | undefined, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (value.trim() === "" || !Number.isFinite(number) || number < 0 || number > max) {
+    throw new UsageError(`--${name} "${value}" is not a number of seconds from 0 to ${max}`);
+  }
+  return number;
+}

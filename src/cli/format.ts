@@ -5,6 +5,7 @@ import type { StopReason, Task, TaskStatus } from "../task.ts";
 import { terminalText } from "../logs/text.ts";
 
 const STATUS_COLORS: Record<TaskStatus, number> = {
+  queued: 34, // blue
   working: 36, // cyan
   completed: 32, // green
   failed: 31, // red
@@ -195,6 +196,7 @@ export function durationOf(task: Task, now: number): number | null {
 export function outcome(task: Task, now: number): string {
   const seconds = durationOf(task, now);
   const after = seconds === null ? "" : ` after ${formatDuration(seconds)}`;
+  if (task.status === "queued") return "still queued";
   if (task.status === "working") return `still working${after}`;
   const details = [
     task.exitCode !== null ? `exit ${task.exitCode}` : null,

@@ -2,14 +2,16 @@
  * The human command line: the same engine and state directory as the MCP server, for a terminal
  * and for scripts. Each command parses its arguments, asks the engine, and formats the answer.
  *
- * How it shares tasks with servers: a command is a passer-by, not a watcher. It does not appear in
- * the servers table, so it never holds a task away from a live server; a command that reads makes
- * one reconcile pass (engine.tick), and one that waits makes one every half second, which records
- * the ends of tasks nobody watches and adopts orphans, but leaves every task a live server owns to
- * that server. Only `run` registers, for the moment it takes to start the task, so that no server
- * takes the task, recorded but not yet spawned, for an orphan and marks it interrupted; once `run`
- * has exited, the task is an orphan that the running server adopts on its next pass, or the next
- * server at start, or any command that looks at it meanwhile.
+ * How it shares tasks with servers: a command is a passer-by, not a watcher. A command that reads
+ * makes one reconcile pass (engine.tick), and one that waits makes one every half second, which
+ * records the ends of tasks nobody watches and adopts orphans, but leaves every task a live server
+ * owns to that server. Only the commands that start tasks register in the servers table, while
+ * they run: `run` and `restart` (so that no server takes the task, recorded but not yet spawned,
+ * for an orphan and marks it interrupted), `queue --limit` (a raised limit starts queued tasks) and
+ * `wait` (with no server running, it starts queued tasks as their queues allow; only a registered
+ * engine may claim one). Once the command has exited, what it started is an orphan that the
+ * running server adopts on its next pass, or the next server at start, or any command that looks
+ * at it meanwhile.
  */
 
 import { isBackburnerError } from "../errors.ts";

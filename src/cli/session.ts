@@ -8,7 +8,7 @@ import type { Config } from "../config.ts";
 import { isBackburnerError } from "../errors.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { Task } from "../task.ts";
-import { type StatusView, viewStatus } from "../views.ts";
+import { queueWait, type StatusView, viewStatus } from "../views.ts";
 import { UsageError } from "./args.ts";
 
 /** Exit code 1: what was asked for failed (an unknown task, a refused command, a failed wait). */
@@ -81,5 +81,8 @@ export async function inspect(
   id: string,
 ): Promise<{ task: Task; view: StatusView }> {
   const { task, outputBytes, output } = await engine.inspect(id);
-  return { task, view: viewStatus(task, outputBytes, output, Date.now()) };
+  return {
+    task,
+    view: viewStatus(task, outputBytes, output, Date.now(), queueWait(engine, task)),
+  };
 }

@@ -12,9 +12,10 @@ import { grepLog } from "../logs/grep.ts";
 import { readHead, readRange, readTail } from "../logs/slice.ts";
 import { checkCommand, checkEnv, type Policy, unsafeInheritedEnv } from "../policy/policy.ts";
 import { type OutputState, ProgressTracker, secondsSince } from "../logs/progress.ts";
-import type { Store } from "../store.ts";
+import type { KeyDecision, QueueCounts, Store, TaskEnd } from "../store.ts";
 import {
   deadlineFrom,
+  DEFAULT_QUEUE,
   isTaskId,
   isTerminal,
   newTaskId,
@@ -23,8 +24,12 @@ import {
 } from "../task.ts";
 import { type Action, afterWrapperExit, decide, type TaskFacts, triage } from "./reconcile.ts";
 import {
+  checkCwdExists as checkCwd,
+  type CheckedStart,
   checkList,
   checkOutput,
+  checkQueue,
+  checkQueueLimit,
   checkStart,
   type ListRequest,
   type OutputRequest,
@@ -34,21 +39,34 @@ import {
 } from "./requests.ts";
 import { Deadlines, endOfStop, waitStartWindow } from "./stop.ts";
 import {
+  planDispatch,
+  queuedMessage,
+  type QueueState,
+  queueStateOf,
+  retryDelayMs,
+  retryMarker,
+} from "./queue.ts";
+import {
   createTaskFolder,
+  hasStdin,
   listTaskFolders,
   outputBytes,
   outputModified,
+  prepareAttempt,
   readCommandPid,
   readExitRecord,
   readSignalMark,
   readTaskCgroup,
   readWrapperStop,
   removeTaskFolder,
+  spawnMark,
   taskPaths,
   tasksDir,
 } from "./task_files.ts";
 
 export type { ListRequest, OutputRequest, StartRequest, TaskOutput } from "./requests.ts";
+export type { QueueState } from "./queue.ts";
+export type { QueueCounts } from "../store.ts";
 
 export interface EngineOptions {
   readonly store: Store;
@@ -78,6 +96,8 @@ export interface EngineOptions {
   readonly watch?: boolean;
   /** What runs the tasks' processes. Default: a LocalExecutor (this machine's processes). */
   readonly executor?: Executor;
+  /** Queue limits for queues the store has no row for yet (BACKBURNER_QUEUES). Default none. */
+  readonly queueLimits?: ReadonlyMap<string, number>;
 }
 
 export interface CancelOutcome {
@@ -89,6 +109,14 @@ export interface CancelOutcome {
 }
 
 const RETENTION_SWEEP_MS = 60_000;
+/** How long a stop waits for the spawn of a task claimed from its queue to be recorded. */
+const SPAWN_WAIT_STEP_MS = 10;
+const SPAWN_WAIT_TRIES = 50;
+/** How long (in SPAWN_WAIT_STEP_MS steps) a stop waits for a wrapper to note its command's pid. */
+const COMMAND_WAIT_TRIES = 200;
+const CANCELLED_QUEUED_MESSAGE = "Cancelled on request before it started; it never ran";
+const SHUTDOWN_QUEUED_MESSAGE =
+  "Cancelled before it started because the server that queued it shut down with BACKBURNER_ON_EXIT=cancel; it never ran";
 /** Final output states of ended tasks kept for task_status; the oldest go first. */
 const ENDED_OUTPUT_ENTRIES = 1000;
 /** How often the log sizes of running tasks are compared with the cap. */
@@ -97,6 +125,11 @@ const LOG_CHECK_MS = 2000;
 const OWNER_CHECK_MS = 2000;
 /** A task folder without a record this old is a leftover of a failed start, not one starting. */
 const STRAY_FOLDER_MS = 60_000;
+/**
+ * How long after it ended a task keeps its idempotency key (a start with the key returns it),
+ * capped by the retention period.
+ */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 
 /**
  * Starts, watches, stops and adopts tasks: the only owner of status changes. Any number of
@@ -123,6 +156,11 @@ export class Engine {
   readonly #endedOutput = new Map<string, OutputState>();
   #ticking = false;
   #closed = false;
+  #dispatchQueued = false;
+  /** Set once open() registered this engine: only a registered engine claims queued tasks. */
+  #registered = false;
+  /** Timers that run a dispatch when a retry's backoff has passed. */
+  readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
   /** The database file as opened, to notice it removed or replaced under the server. */
   readonly #stateFile: { dev: number; ino: number | null } | null;
   /** Why the state can no longer be trusted, once it cannot. */
@@ -197,8 +235,10 @@ export class Engine {
       startTime: await this.#executor.ownStartTime(),
       startedAt: Date.now(),
     });
+    this.#registered = true;
     const note = await this.#executor.prepare();
     if (note !== null) this.#log(note);
+    if (this.#options.queueLimits?.size) this.#store.seedQueueLimits(this.#options.queueLimits);
     if (this.#options.watch === false) return;
     this.sweep();
     const sweeper = setInterval(() => this.sweep(), RETENTION_SWEEP_MS);
@@ -219,8 +259,12 @@ export class Engine {
     this.#closed = true;
     clearInterval(this.#monitor);
     clearInterval(this.#sweeper);
+    for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#deadlines.clear();
     if (options.cancelRunning) {
+      for (const id of this.#store.queuedStartedBy(this.#serverId)) {
+        this.#store.cancelQueued(id, Date.now(), SHUTDOWN_QUEUED_MESSAGE);
+      }
       // Only what this server started: a task it adopted, or one a person started with
       // `backburner run`, was never its to cancel.
       const own = this.#store.workingTasks().filter((t) =>
@@ -326,96 +370,274 @@ export class Engine {
     }
   }
 
-  /** Starts a command in the background and returns at once with the working task. */
+  /** Starts a command in the background (or queues it) and returns at once with the task. */
   start(request: StartRequest): Task {
-    const { command, cwd, timeoutSeconds, env, label, stdin } = checkStart(
-      request,
-      this.#options.defaultCwd,
-    );
+    return this.startOrFind(request).task;
+  }
+
+  /**
+   * Starts a command, or queues it while its queue is full or its dependencies have not completed;
+   * with an idempotency key held by a task still queued or working, or ended within the
+   * idempotency window, returns that task instead (`existing: true`).
+   */
+  startOrFind(request: StartRequest): { task: Task; existing: boolean } {
+    const checked = checkStart(request, this.#options.defaultCwd);
+    return this.#enqueue(checked, {
+      ttlMs: request.ttlMs === undefined ? null : this.effectiveTtl(request.ttlMs),
+      restartOf: null,
+    });
+  }
+
+  /**
+   * A new task with the command, cwd, environment, label, queue, timeout and retries of task `id`
+   * (in any state), which it names as the task it restarts.
+   */
+  restart(id: unknown): Task {
+    const old = this.#require(id);
+    let stdin: Uint8Array | undefined;
+    try {
+      stdin = Deno.readFileSync(this.#paths(old.id).stdin);
+    } catch {
+      // Started without stdin, or its folder is gone: empty stdin.
+    }
+    return this.#enqueue({
+      command: old.command,
+      cwd: old.cwd,
+      timeoutSeconds: old.timeoutSeconds,
+      env: this.#store.taskEnv(old.id),
+      label: old.label,
+      stdin,
+      queue: old.queue,
+      after: [],
+      retries: old.retries,
+      retryDelayMs: old.retryDelayMs,
+      idempotencyKey: null,
+    }, { ttlMs: null, restartOf: old.id }).task;
+  }
+
+  /** How long an idempotency key keeps returning the task that holds it after that task ended. */
+  get idempotencyWindowMs(): number {
+    return Math.min(IDEMPOTENCY_WINDOW_MS, this.retentionMs);
+  }
+
+  #enqueue(
+    checked: CheckedStart,
+    extra: { ttlMs: number | null; restartOf: string | null },
+  ): { task: Task; existing: boolean } {
+    const { command, cwd, env, stdin } = checked;
     const decision = checkCommand(this.#options.policy, command);
     if (!decision.allowed) throw new BackburnerError("refused_by_policy", decision.reason);
     const envDecision = checkEnv(this.#options.policy, env);
     if (!envDecision.allowed) throw new BackburnerError("refused_by_policy", envDecision.reason);
-
     this.#requireState();
+    checkCwd(cwd);
+
     const id = newTaskId();
     const paths = this.#paths(id);
-    // Every step that fails undoes the ones before it: no folder without a record, no record
-    // without a process, no process nobody knows of.
-    let inserted = false;
-    let child: SpawnedTask | undefined;
-    let spawnError: Error | undefined;
     const createdAt = Date.now();
-    let startedAt = createdAt;
-    let deadlineAt: number | null = null;
+    let result: KeyDecision;
     try {
+      // The folder first: no record without its stdin. A folder left without a record (a crash
+      // now) is removed by the sweep.
       createTaskFolder(paths, stdin);
-      this.#store.insertTask({
+      result = this.#store.insertQueued({
         id,
         command,
         cwd,
         createdAt,
-        timeoutSeconds,
+        timeoutSeconds: checked.timeoutSeconds,
         owner: this.#serverId,
-        label,
-        ttlMs: request.ttlMs === undefined ? null : this.effectiveTtl(request.ttlMs),
+        label: checked.label,
+        ttlMs: extra.ttlMs,
+        queue: checked.queue,
+        after: checked.after,
+        retries: checked.retries,
+        retryDelayMs: checked.retryDelayMs,
+        idempotencyKey: checked.idempotencyKey,
+        restartOf: extra.restartOf,
+        env,
+      }, {
+        onKey: (holder) => this.#keyDecision(holder, command, cwd, createdAt),
+        onUnknownDependency: (dep) => {
+          throw new BackburnerError(
+            "invalid_argument",
+            `Cannot start task: after names unknown task "${dep}": pass ids that start_task or list_tasks returned`,
+          );
+        },
+        onCycle: (path) => {
+          throw new BackburnerError(
+            "invalid_argument",
+            `Cannot start task: after would make a cycle (${
+              path.join(" -> ")
+            }): a task cannot wait on itself`,
+          );
+        },
       });
-      inserted = true;
-      startedAt = Date.now();
-      try {
-        child = this.#executor.spawn({
-          taskId: id,
-          command,
-          cwd,
-          logPath: paths.log,
-          exitPath: paths.exit,
-          stdinPath: stdin === undefined ? undefined : paths.stdin,
-          // The server's own BASH_ENV, PS4, exported functions… would run code no rule saw.
-          env: { ...unsafeInheritedEnv(this.#options.policy, Deno.env.toObject()), ...env },
-          // The wrapper enforces these itself, so they hold with no server running.
-          maxLogBytes: this.#options.maxLogBytes,
-          timeoutSeconds,
-          graceSeconds: this.#options.graceSeconds,
-        });
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound && /cwd/.test(error.message)) {
-          const why = /not a directory/.test(error.message)
-            ? "is not a directory"
-            : "does not exist";
-          spawnError = new BackburnerError(
-            "spawn_failed",
-            `Cannot start task: cwd "${cwd}" ${why}: pass an existing directory`,
-          );
-        } else {
-          spawnError = new BackburnerError(
-            "spawn_failed",
-            `Cannot start task: the shell could not be started (${String(error)})`,
-          );
-        }
-        throw spawnError;
-      }
-      deadlineAt = deadlineFrom(startedAt, timeoutSeconds);
-      this.#store.markStarted(id, child.pid, startedAt, deadlineAt);
     } catch (error) {
-      this.#undoStart(id, inserted, child);
-      throw spawnError ?? new BackburnerError(
+      this.#removeFolder(id);
+      if (error instanceof BackburnerError) throw error;
+      throw new BackburnerError(
         "storage_failure",
         `Cannot start task: the state directory "${this.#options.home}" could not record it (${
           error instanceof Error ? error.message : String(error)
         }): free disk space or fix the directory, then try again`,
       );
     }
-    this.#children.set(id, child);
-    child.exited.then((exit) => this.#onWrapperExit(id, exit)).catch((error) =>
-      this.#log(`watching task ${id} failed: ${String(error)}`)
-    );
-    if (deadlineAt !== null) this.#deadlines.arm(id, deadlineAt);
-    return this.#require(id);
+    if (result.kind === "existing") {
+      this.#removeFolder(id);
+      return { task: result.task, existing: true };
+    }
+    let spawnError: BackburnerError | null;
+    try {
+      spawnError = this.#dispatch(id);
+    } catch (error) {
+      // Not even queued for sure: take it back, so that a start reported failed never runs.
+      try {
+        if (this.#store.deleteQueued(id)) this.#removeFolder(id);
+      } catch (undo) {
+        this.#log(`removing the record of failed start ${id} failed: ${String(undo)}`);
+      }
+      throw new BackburnerError(
+        "storage_failure",
+        `Cannot start task: the state directory "${this.#options.home}" could not record it (${
+          error instanceof Error ? error.message : String(error)
+        }): free disk space or fix the directory, then try again`,
+      );
+    }
+    if (spawnError) {
+      // Its own start failed to spawn: as before queues, nothing of it is kept.
+      this.#undoStart(id);
+      throw spawnError;
+    }
+    return { task: this.#require(id), existing: false };
   }
 
-  /** Removes what a failed start made: its process, its record, its folder. */
-  #undoStart(id: string, inserted: boolean, child: SpawnedTask | undefined): void {
-    if (child) {
+  /** What a start with an idempotency key held by `holder` does. */
+  #keyDecision(holder: Task, command: string, cwd: string, now: number): KeyDecision {
+    const holds = holder.endedAt === null || holder.endedAt > now - this.idempotencyWindowMs;
+    if (!holds) return { kind: "insert" };
+    if (holder.command !== command || holder.cwd !== cwd) {
+      throw new BackburnerError(
+        "invalid_argument",
+        `Cannot start task: idempotency_key "${
+          holder.idempotencyKey?.slice(0, 80)
+        }" is held by task ${holder.id}, started with a different ${
+          holder.command !== command ? "command" : "cwd"
+        }: use a new key for a different command`,
+      );
+    }
+    return { kind: "existing", task: holder };
+  }
+
+  #removeFolder(id: string): void {
+    try {
+      removeTaskFolder(this.#paths(id).dir);
+    } catch (error) {
+      this.#log(`removing the folder of failed start ${id} failed: ${String(error)}`);
+    }
+  }
+
+  /** Runs a dispatch soon (once per turn however many ask): a slot freed, a task queued. */
+  #dispatchSoon(): void {
+    if (this.#dispatchQueued || this.#closed) return;
+    this.#dispatchQueued = true;
+    queueMicrotask(() => {
+      this.#dispatchQueued = false;
+      if (this.#closed) return;
+      try {
+        this.#dispatch(null);
+      } catch (error) {
+        this.#log(
+          `starting queued tasks failed: ${error instanceof Error ? error.message : error}`,
+        );
+      }
+    });
+  }
+
+  /**
+   * Claims what may start now (queue.ts decides, one transaction) and spawns it here; fails the
+   * queued tasks whose dependencies did not complete. Returns the spawn error of task `own` (the
+   * start that asked), which its caller reports; other spawn failures end their task as failed.
+   */
+  #dispatch(own: string | null): BackburnerError | null {
+    // An engine no other server knows of (a command line that did not open() it) must not claim:
+    // its claims would look like a dead server's to every other one.
+    if (!this.#registered || this.#closed || this.#checkState() !== null) return null;
+    if (!this.#store.hasQueued()) return null;
+    const { claimed, failed } = this.#store.dispatch(
+      this.#serverId,
+      Date.now(),
+      (snapshot) => planDispatch(snapshot, Date.now()),
+    );
+    for (const id of failed) this.#changed(id);
+    let ownError: BackburnerError | null = null;
+    for (const task of claimed) {
+      const error = this.#launch(task);
+      if (error === null) continue;
+      if (task.id === own) {
+        ownError = error;
+        continue;
+      }
+      this.#log(`task ${task.id} could not start: ${error.message}`);
+      this.#store.finish(task.id, {
+        status: "failed",
+        exitCode: null,
+        signal: null,
+        statusMessage: error.message,
+        endedAt: Date.now(),
+      });
+      this.#changed(task.id);
+    }
+    return ownError;
+  }
+
+  /**
+   * Spawns a task this server has just claimed. The spawn mark (the attempt number) is written
+   * before the spawn: a claimed task without it for its attempt never ran, and reconcile puts it
+   * back in its queue when its owner died (never twice: with the mark, it is looked for instead).
+   */
+  #launch(task: Task): BackburnerError | null {
+    const { id } = task;
+    const paths = this.#paths(id);
+    let child: SpawnedTask;
+    const startedAt = Date.now();
+    try {
+      prepareAttempt(paths, task.attempt);
+      child = this.#executor.spawn({
+        taskId: id,
+        command: task.command,
+        cwd: task.cwd,
+        logPath: paths.log,
+        exitPath: paths.exit,
+        stdinPath: hasStdin(paths) ? paths.stdin : undefined,
+        // The server's own BASH_ENV, PS4, exported functions… would run code no rule saw.
+        env: {
+          ...unsafeInheritedEnv(this.#options.policy, Deno.env.toObject()),
+          ...this.#store.taskEnv(id),
+        },
+        // The wrapper enforces these itself, so they hold with no server running.
+        maxLogBytes: this.#options.maxLogBytes,
+        timeoutSeconds: task.timeoutSeconds,
+        graceSeconds: this.#options.graceSeconds,
+      });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound && /cwd/.test(error.message)) {
+        const why = /not a directory/.test(error.message) ? "is not a directory" : "does not exist";
+        return new BackburnerError(
+          "spawn_failed",
+          `Cannot start task: cwd "${task.cwd}" ${why}: pass an existing directory`,
+        );
+      }
+      return new BackburnerError(
+        "spawn_failed",
+        `Cannot start task: the shell could not be started (${String(error)})`,
+      );
+    }
+    const deadlineAt = deadlineFrom(startedAt, task.timeoutSeconds);
+    let started: boolean;
+    try {
+      started = this.#store.markStarted(id, child.pid, startedAt, deadlineAt);
+    } catch (error) {
       // Just spawned, it has done nothing worth a grace period; its exit is not a task's end.
       this.#executor.stop({ taskId: id, pid: child.pid, cgroup: null }, {
         requestedAt: 0,
@@ -423,20 +645,49 @@ export class Engine {
       }).catch((error) =>
         this.#log(`stopping the process of failed start ${id} failed: ${String(error)}`)
       );
+      return new BackburnerError(
+        "storage_failure",
+        `Cannot start task: the state directory "${this.#options.home}" could not record it (${
+          error instanceof Error ? error.message : String(error)
+        }): free disk space or fix the directory, then try again`,
+      );
     }
-    if (inserted) {
-      try {
-        this.#store.deleteTask(id);
-      } catch (error) {
-        // The monitor ends it as interrupted once it sees no process.
-        this.#log(`removing the record of failed start ${id} failed: ${String(error)}`);
-      }
+    this.#children.set(id, child);
+    child.exited.then((exit) => {
+      // A wrapper of an earlier attempt that exits after the next attempt started says nothing
+      // of that one.
+      if (this.#children.has(id) && this.#children.get(id) !== child) return;
+      this.#onWrapperExit(id, exit);
+    }).catch((error) => this.#log(`watching task ${id} failed: ${String(error)}`));
+    if (!started) {
+      // Ended between its claim and its spawn (a stop that gave up waiting for the spawn).
+      this.#executor.stop({ taskId: id, pid: child.pid, cgroup: null }, {
+        requestedAt: 0,
+        graceMs: 0,
+      }).catch((error) => this.#log(`stopping the process of task ${id} failed: ${error}`));
+      return null;
     }
+    // A stop asked between its claim and its spawn waits for the spawn's record (#stop); this
+    // server drives it too, in case that stopper is gone.
+    const now = this.#store.getTask(id);
+    if (now?.stopReason) {
+      this.#stopInBackground(id, now.stopReason);
+      return null;
+    }
+    if (deadlineAt !== null) this.#deadlines.arm(id, deadlineAt);
+    this.#changed(id);
+    return null;
+  }
+
+  /** Removes what a failed start made: its record and its folder (its process never ran). */
+  #undoStart(id: string): void {
     try {
-      removeTaskFolder(this.#paths(id).dir);
+      this.#store.deleteTask(id);
     } catch (error) {
-      this.#log(`removing the folder of failed start ${id} failed: ${String(error)}`);
+      // The monitor ends it as interrupted once it sees no process.
+      this.#log(`removing the record of failed start ${id} failed: ${String(error)}`);
     }
+    this.#removeFolder(id);
   }
 
   #onWrapperExit(id: string, exit: WrapperExit): void {
@@ -461,7 +712,16 @@ export class Engine {
         return this.#ended(id);
       case "stop":
         return this.#stopInBackground(id, action.reason);
+      case "requeue":
+        if (this.#store.requeueUnspawned(id, action.from)) {
+          this.#log(
+            `task ${id} went back to its queue: the server that claimed it died before starting it`,
+          );
+          this.#changed(id);
+        }
+        return;
       case "end": {
+        if (this.#retry(id, action.end)) return;
         if (this.#store.finishExited(id, action.end)) {
           this.#ended(id);
           this.#changed(id);
@@ -474,6 +734,39 @@ export class Engine {
         if (now?.status === "working" && now.stopReason) this.#stopInBackground(id, now.stopReason);
       }
     }
+  }
+
+  /**
+   * Sends a task whose command exited non-zero back to its queue for its next attempt when it has
+   * retries left, after its backoff, with a marker line in its log; false when it has none (or a
+   * stop was asked: a cancel, a timeout or a log cap is never retried).
+   */
+  #retry(id: string, end: TaskEnd): boolean {
+    if (end.status !== "failed" || end.exitCode === null) return false;
+    const task = this.#store.getTask(id);
+    if (!task || task.status !== "working" || task.stopReason || task.attempt > task.retries) {
+      return false;
+    }
+    const delay = retryDelayMs(task.retryDelayMs, task.attempt);
+    try {
+      Deno.writeTextFileSync(
+        this.#paths(id).log,
+        retryMarker(task.attempt, task.retries + 1, end.exitCode, delay),
+        { append: true },
+      );
+    } catch (error) {
+      this.#log(`marking the retry of task ${id} in its log failed: ${String(error)}`);
+    }
+    if (!this.#store.scheduleRetry(id, task.attempt, Date.now() + delay)) return false;
+    this.#ended(id);
+    this.#changed(id);
+    const timer = setTimeout(() => {
+      this.#retryTimers.delete(timer);
+      this.#dispatchSoon();
+    }, delay);
+    Deno.unrefTimer(timer);
+    this.#retryTimers.add(timer);
+    return true;
   }
 
   /** Forgets what was kept for a task while it ran. */
@@ -496,11 +789,22 @@ export class Engine {
     const stopping = (async () => {
       const requestedAt = Date.now();
       const task = this.#store.requestStop(id, reason, requestedAt);
-      if (!task || isTerminal(task.status)) return task;
-      await waitStartWindow(task);
+      // A queued task has nothing to stop: cancel() takes it out of its queue.
+      if (!task || task.status !== "working") return task;
+      // A task claimed from its queue is working before its spawn is recorded (by this server or
+      // another): its start-up window counts from that record, so wait for it (briefly: a spawn
+      // takes milliseconds, and a claim whose server died has no spawn to wait for).
+      let started = task;
+      for (let tries = 0; started.startedAt === null && tries < SPAWN_WAIT_TRIES; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, SPAWN_WAIT_STEP_MS));
+        started = this.#store.getTask(id) ?? started;
+      }
+      await waitStartWindow(
+        started.startedAt === null ? { ...started, startedAt: Date.now() } : started,
+      );
       const dir = this.#paths(id).dir;
       const outcome = await this.#executor.stop(
-        { ...this.#target(task, true), commandPid: readCommandPid(dir) },
+        { ...this.#target(started, true), commandPid: await this.#commandPid(started) },
         {
           requestedAt: task.stopRequestedAt ?? Date.now(),
           graceMs: this.#options.graceSeconds * 1000,
@@ -534,6 +838,25 @@ export class Engine {
   }
 
   /**
+   * The pid of a task's command, which its wrapper notes first thing. A stop that signalled the
+   * wrapper's children before that note could not tell the command from the wrapper's helpers,
+   * and would take the command's death of its signal for an exit of its own; on a loaded machine
+   * the note can come later than the start-up window, so it is waited for (bounded: a wrapper
+   * that died, or never ran, writes none). POSIX only: the Windows wrapper notes none.
+   */
+  async #commandPid(task: Task): Promise<number | null> {
+    const paths = this.#paths(task.id);
+    let pid = readCommandPid(paths.dir);
+    if (Deno.build.os === "windows" || task.startedAt === null) return pid;
+    for (let tries = 0; pid === null && tries < COMMAND_WAIT_TRIES; tries++) {
+      if (readExitRecord(paths.exit) !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, SPAWN_WAIT_STEP_MS));
+      pid = readCommandPid(paths.dir);
+    }
+    return pid;
+  }
+
+  /**
    * One pass over the working tasks: adopts those whose owner is gone, records ends that nobody
    * saw, enforces deadlines, and marks tasks whose processes vanished without an exit record as
    * interrupted. Tasks owned by another live server are left to it.
@@ -544,6 +867,8 @@ export class Engine {
     this.#ticking = true;
     try {
       await this.#reconcile();
+      // Slots other servers (or the command line) freed, backoffs that passed.
+      this.#dispatch(null);
       // A command line prints what it finds: let it finish the stops its pass began (a wrapper's
       // recorded timeout or log cap, a deadline that passed) before it looks.
       if (this.#options.watch === false) await Promise.all(this.#stopping.values());
@@ -620,7 +945,12 @@ export class Engine {
       if (decision.action.kind === "adopt") {
         if (!this.#store.claim(task.id, task.owner, this.#serverId)) continue;
         this.#log(`adopted task ${task.id}: the process that watched it is gone`);
-        facts = this.#facts(task, "adopted", now);
+        // Its server died between its spawn and the spawn's record: the spawn mark says when.
+        const startedAt = task.startedAt ?? this.#spawnMarkTime(task);
+        if (task.startedAt === null && startedAt !== null) {
+          this.#store.recordStart(task.id, startedAt);
+        }
+        facts = this.#facts({ ...task, owner: this.#serverId, startedAt }, "adopted", now);
         decision = decide(facts);
       }
       const { action } = decision;
@@ -643,6 +973,9 @@ export class Engine {
         stoppingHere: this.#stopping.has(task.id),
         record: left ? facts.record : readExitRecord(this.#paths(task.id).exit),
         processesLeft: left,
+        commandStarted: left || Deno.build.os === "windows" || task.pid !== null
+          ? undefined
+          : readCommandPid(this.#paths(task.id).dir) !== null,
         now: Date.now(),
       });
       this.#perform(task.id, decision.action);
@@ -659,6 +992,9 @@ export class Engine {
     return {
       task,
       ownership,
+      spawnBegun: ownership === "owner_dead" && task.pid === null
+        ? this.#spawnBegun(task)
+        : undefined,
       stoppingHere,
       watchedHere: this.#children.has(task.id),
       record: looksAtRecord ? readExitRecord(this.#paths(task.id).exit) : null,
@@ -666,6 +1002,33 @@ export class Engine {
       graceMs: this.#options.graceSeconds * 1000,
       now,
     };
+  }
+
+  /**
+   * Whether a spawn of the task's current attempt may have begun: its spawn mark, or (a first
+   * attempt recorded by an older backburner, which made the log before the record) its log.
+   */
+  #spawnBegun(task: Task): boolean {
+    const paths = this.#paths(task.id);
+    if (spawnMark(paths.dir) >= task.attempt) return true;
+    if (task.attempt > 1) return false;
+    try {
+      Deno.statSync(paths.log);
+      return true;
+    } catch (error) {
+      return !(error instanceof Deno.errors.NotFound);
+    }
+  }
+
+  /** When the spawn of the task's current attempt began (its spawn mark's time), if it did. */
+  #spawnMarkTime(task: Task): number | null {
+    const dir = this.#paths(task.id).dir;
+    if (spawnMark(dir) < task.attempt) return null;
+    try {
+      return Deno.statSync(join(dir, "spawned")).mtime?.getTime() ?? null;
+    } catch {
+      return null;
+    }
   }
 
   status(id: unknown): { task: Task; outputBytes: number } {
@@ -742,14 +1105,64 @@ export class Engine {
     return { task, slice: await readTail(path, { ...read, lines: request.tailLines }) };
   }
 
-  /** Stops a task and its whole process tree; resolves once every process is gone. */
+  /**
+   * Stops a task and its whole process tree; resolves once every process is gone. A queued task
+   * is cancelled at once and never starts.
+   */
   async cancel(id: unknown): Promise<CancelOutcome> {
-    const task = this.#require(id);
-    if (isTerminal(task.status)) {
-      return { task, alreadyEnded: true, leftoversStopped: await this.#stopLeftovers(task) };
+    for (let tries = 0;; tries++) {
+      const task = this.#require(id);
+      if (isTerminal(task.status)) {
+        return { task, alreadyEnded: true, leftoversStopped: await this.#stopLeftovers(task) };
+      }
+      if (task.status === "queued") {
+        if (this.#store.cancelQueued(task.id, Date.now(), CANCELLED_QUEUED_MESSAGE)) {
+          this.#changed(task.id);
+          return { task: this.#require(task.id), alreadyEnded: false, leftoversStopped: 0 };
+        }
+        // Claimed meanwhile: stopped like any working task.
+        continue;
+      }
+      const ended = await this.#stop(task.id, "cancel") ?? this.#require(task.id);
+      // Its attempt ended and a retry queued it just before the stop was asked.
+      if (ended.status === "queued" && tries < 5) continue;
+      return { task: ended, alreadyEnded: ended.stopReason === null, leftoversStopped: 0 };
     }
-    const ended = await this.#stop(task.id, "cancel") ?? this.#require(task.id);
-    return { task: ended, alreadyEnded: ended.stopReason === null, leftoversStopped: 0 };
+  }
+
+  /** Where a queued task stands in its queue; null for a task that is not queued. */
+  queueState(id: unknown): QueueState | null {
+    const task = this.#require(id);
+    if (task.status !== "queued") return null;
+    const { rows, dependencies } = this.#store.queuedIn(task.queue);
+    return queueStateOf(task.id, rows, dependencies);
+  }
+
+  /** One sentence saying why a queued task waits (its queue, position, dependencies, backoff). */
+  queuedMessage(task: Task): string {
+    return queuedMessage(task.queue, this.queueState(task.id), Date.now());
+  }
+
+  /** Every queue with a limit or a task in it, "default" always, by name. */
+  queues(): QueueCounts[] {
+    const queues = this.#store.queueCounts();
+    if (!queues.some((queue) => queue.name === DEFAULT_QUEUE)) {
+      queues.unshift({ name: DEFAULT_QUEUE, limit: null, working: 0, queued: 0 });
+      queues.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    }
+    return queues;
+  }
+
+  /**
+   * Sets how many tasks of queue `name` may work at once, for every server on this state
+   * directory (null: no limit). Tasks already working keep working; a raised limit starts waiting
+   * tasks at once.
+   */
+  setQueueLimit(name: string, limit: number | null): QueueCounts {
+    const queue = checkQueue(name);
+    this.#store.setQueueLimit(queue, checkQueueLimit(limit));
+    this.#dispatch(null);
+    return this.queues().find((counts) => counts.name === queue)!;
   }
 
   /**
@@ -793,6 +1206,8 @@ export class Engine {
   }
 
   #changed(id: string): void {
+    // A task ended (a slot freed, a dependency settled) or was queued: start what may start.
+    this.#dispatchSoon();
     for (const listener of this.#listeners) {
       try {
         listener(id);

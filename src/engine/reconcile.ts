@@ -9,6 +9,7 @@
  * | log_over_cap                   | this server's task, no stop asked, log past the cap        | stop as "log_limit"              |
  * | watched_by_child               | this server holds the wrapper's child handle               | nothing: its exit is awaited     |
  * | owner_alive                    | another live server owns it                                | nothing: left to that server     |
+ * | claimed_never_spawned          | its owner is gone and never began to spawn it (no mark)    | back to its queue                |
  * | owner_dead                     | its owner is gone (or there is none)                       | adopted, then looked at again    |
  * | stopping_here                  | this server is already stopping it                         | nothing                          |
  * | stop_by_dead_server            | a stop was asked by a server that died (just adopted)      | the stop, finished here          |
@@ -19,6 +20,7 @@
  * | deadline_passed                | its deadline is past                                       | stop as "timeout"                |
  * | unwatched                      | none of the above                                          | deadline armed; processes looked |
  * | still_running                  | unwatched, and processes of it are left                    | nothing                          |
+ * | never_started                  | as gone_without_record, no pid, and its command never ran  | back to its queue                |
  * | gone_without_record            | unwatched, no process left and no exit record              | ended as interrupted             |
  *
  * When this server's wrapper child exits (`afterWrapperExit`):
@@ -55,6 +57,8 @@ export type Action =
   | { readonly kind: "nothing" }
   /** Claim the task from its dead owner, then decide again with `ownership: "adopted"`. */
   | { readonly kind: "adopt" }
+  /** Put a task its dead owner claimed but never spawned back in its queue, if still so. */
+  | { readonly kind: "requeue"; readonly from: string | null }
   | { readonly kind: "stop"; readonly reason: StopReason }
   /**
    * Record the end unless a stop was asked meanwhile; then, with onRace "stop", drive that stop.
@@ -101,6 +105,16 @@ export interface TaskFacts {
    * owner_alive: another live server owns it; owner_dead: its owner is gone or there is none.
    */
   readonly ownership: "mine" | "adopted" | "owner_alive" | "owner_dead";
+  /**
+   * For a task with no pid whose owner is gone: false when no spawn of its current attempt ever
+   * began (its dispatcher died between claim and spawn). Undefined when not looked at.
+   */
+  readonly spawnBegun?: boolean;
+  /**
+   * False when the wrapper never noted its command's pid, which it does just before it runs the
+   * command: the command never started. Undefined where that is not known (Windows).
+   */
+  readonly commandStarted?: boolean;
   readonly stoppingHere: boolean;
   readonly watchedHere: boolean;
   /** The wrapper's exit record, or null when it left none (yet). */
@@ -115,7 +129,15 @@ export interface TaskFacts {
 export function decide(facts: TaskFacts): Decision {
   const { task, now } = facts;
   if (facts.ownership === "owner_alive") return { state: "owner_alive", action: NOTHING };
-  if (facts.ownership === "owner_dead") return { state: "owner_dead", action: { kind: "adopt" } };
+  if (facts.ownership === "owner_dead") {
+    if (task.pid === null && facts.spawnBegun === false && !task.stopReason) {
+      return {
+        state: "claimed_never_spawned",
+        action: { kind: "requeue", from: task.owner },
+      };
+    }
+    return { state: "owner_dead", action: { kind: "adopt" } };
+  }
   if (facts.stoppingHere) return { state: "stopping_here", action: NOTHING };
   if (task.stopReason) {
     const stop: Action = { kind: "stop", reason: task.stopReason };
@@ -137,6 +159,11 @@ export function decide(facts: TaskFacts): Decision {
     };
   }
   if (facts.processesLeft) return { state: "still_running", action: NOTHING };
+  // Claimed from its queue, then its server died between the spawn mark and the spawn (or the
+  // wrapper died before running the command): it never ran, so it may run now, once.
+  if (task.pid === null && facts.commandStarted === false) {
+    return { state: "never_started", action: { kind: "requeue", from: task.owner } };
+  }
   return {
     state: "gone_without_record",
     action: {

@@ -10,7 +10,15 @@ import { BackburnerError } from "../errors.ts";
 import { TASK_MARKER } from "../executors/executor.ts";
 import type { GrepResult } from "../logs/grep.ts";
 import type { Slice } from "../logs/slice.ts";
-import { type Task, TASK_STATUSES, type TaskStatus } from "../task.ts";
+import {
+  DEFAULT_QUEUE,
+  isQueueName,
+  isTaskId,
+  MAX_QUEUE_LIMIT,
+  type Task,
+  TASK_STATUSES,
+  type TaskStatus,
+} from "../task.ts";
 
 export interface StartRequest {
   readonly command: string;
@@ -28,6 +36,19 @@ export interface StartRequest {
    * period after it ends.
    */
   readonly ttlMs?: number | null;
+  /** The queue whose limit it counts against. Default "default". */
+  readonly queue?: string;
+  /** Task ids that must all complete before it starts; if one does not, it fails without running. */
+  readonly after?: readonly string[];
+  /** How many times to run the command again when it exits non-zero (0 to 100). Default 0. */
+  readonly retries?: number;
+  /** Seconds before the first retry, doubled for each next one (capped at an hour). Default 1. */
+  readonly retryDelaySeconds?: number;
+  /**
+   * Makes the start idempotent: while a task with this key is queued or working, or ended less
+   * than IDEMPOTENCY_WINDOW_MS ago (capped by the retention period), the start returns it.
+   */
+  readonly idempotencyKey?: string;
 }
 
 export interface ListRequest {
@@ -64,6 +85,10 @@ const MAX_LABEL_CHARS = 100;
 const MAX_ENV_ENTRIES = 200;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
+export const MAX_AFTER = 100;
+export const MAX_RETRIES = 100;
+export const MAX_RETRY_DELAY_SECONDS = 3600;
+const MAX_KEY_CHARS = 200;
 
 function invalid(message: string): BackburnerError {
   return new BackburnerError("invalid_argument", message);
@@ -78,6 +103,12 @@ export interface CheckedStart {
   readonly label: string | null;
   /** The stdin text as bytes; undefined for an empty stdin. */
   readonly stdin: Uint8Array | undefined;
+  readonly queue: string;
+  /** Distinct task ids, in the order given. */
+  readonly after: readonly string[];
+  readonly retries: number;
+  readonly retryDelayMs: number;
+  readonly idempotencyKey: string | null;
 }
 
 /** Checks a start request; `defaultCwd` is where a task without a cwd (or a relative one) runs. */
@@ -111,7 +142,114 @@ export function checkStart(request: StartRequest, defaultCwd: string): CheckedSt
     env: checkEnv(request.env),
     label: checkLabel(request.label),
     stdin: checkStdin(request.stdin),
+    queue: checkQueue(request.queue),
+    after: checkAfter(request.after),
+    retries: checkRetries(request.retries),
+    retryDelayMs: checkRetryDelay(request.retryDelaySeconds),
+    idempotencyKey: checkKey(request.idempotencyKey),
   };
+}
+
+/** A queue name, checked: 1 to 64 letters, digits, _, . or -. */
+export function checkQueue(queue: string | undefined): string {
+  if (queue === undefined) return DEFAULT_QUEUE;
+  if (typeof queue !== "string" || !isQueueName(queue)) {
+    throw invalid(
+      `Invalid queue "${
+        String(queue).slice(0, 80)
+      }": use 1 to 64 letters, digits, _, . or -, or leave it out for "${DEFAULT_QUEUE}"`,
+    );
+  }
+  return queue;
+}
+
+function checkAfter(after: readonly string[] | undefined): string[] {
+  if (after === undefined) return [];
+  if (!Array.isArray(after)) throw invalid("Cannot start task: after must be a list of task ids");
+  if (after.length > MAX_AFTER) {
+    throw invalid(
+      `Cannot start task: after names ${after.length} tasks, more than ${MAX_AFTER}: chain fewer`,
+    );
+  }
+  for (const id of after) {
+    if (typeof id !== "string" || !isTaskId(id)) {
+      throw invalid(
+        `Cannot start task: after names unknown task "${
+          String(id).slice(0, 80)
+        }": pass ids that start_task or list_tasks returned`,
+      );
+    }
+  }
+  return [...new Set(after)];
+}
+
+function checkRetries(retries: number | undefined): number {
+  if (retries === undefined) return 0;
+  if (!(Number.isSafeInteger(retries) && retries >= 0 && retries <= MAX_RETRIES)) {
+    throw invalid(
+      `Cannot start task: retries ${retries} is out of range: pass a whole number from 0 to ${MAX_RETRIES}`,
+    );
+  }
+  return retries;
+}
+
+function checkRetryDelay(seconds: number | undefined): number {
+  if (seconds === undefined) return 1000;
+  if (!(Number.isFinite(seconds) && seconds >= 0 && seconds <= MAX_RETRY_DELAY_SECONDS)) {
+    throw invalid(
+      `Cannot start task: retry_delay_seconds ${seconds} is out of range: pass a number of seconds from 0 to ${MAX_RETRY_DELAY_SECONDS}`,
+    );
+  }
+  return Math.round(seconds * 1000);
+}
+
+function checkKey(key: string | undefined): string | null {
+  if (key === undefined) return null;
+  if (
+    typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_CHARS || key.includes("\0")
+  ) {
+    throw invalid(
+      `Cannot start task: idempotency_key must be 1 to ${MAX_KEY_CHARS} characters without NUL`,
+    );
+  }
+  return key;
+}
+
+/** A queue limit, checked: a whole number from 1 to MAX_QUEUE_LIMIT, or null for none. */
+export function checkQueueLimit(limit: number | null): number | null {
+  if (limit === null) return null;
+  if (!(Number.isSafeInteger(limit) && limit >= 1 && limit <= MAX_QUEUE_LIMIT)) {
+    throw invalid(
+      `Invalid queue limit ${limit}: pass a whole number from 1 to ${MAX_QUEUE_LIMIT}, or none for no limit`,
+    );
+  }
+  return limit;
+}
+
+/**
+ * Refuses a cwd that does not exist or is not a directory, before the task is queued (a queued
+ * task would otherwise fail only when it starts). A cwd this process may not look at is left to
+ * the spawn.
+ */
+export function checkCwdExists(cwd: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(cwd);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new BackburnerError(
+        "spawn_failed",
+        `Cannot start task: cwd "${cwd}" does not exist: pass an existing directory`,
+      );
+    }
+    return;
+  }
+  if (!info.isDirectory) {
+    throw new BackburnerError(
+      "spawn_failed",
+      `Cannot start task: cwd "${cwd}" is not a directory: pass an existing directory`,
+    );
+  }
 }
 
 /** A task's working directory: absolute, relative to `defaultCwd`, or `defaultCwd` itself. */

@@ -34,11 +34,66 @@ export function taskPaths(home: string, id: string): TaskPaths {
   };
 }
 
-/** Makes a task's folder with an empty log and, when given, the text for its stdin. */
+/**
+ * Makes a task's folder with, when given, the text for its stdin. No log yet: a queued task has
+ * none until it runs (prepareAttempt).
+ */
 export function createTaskFolder(paths: TaskPaths, stdin: Uint8Array | undefined): void {
   Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-  Deno.writeFileSync(paths.log, new Uint8Array(), { mode: 0o600 });
   if (stdin !== undefined) Deno.writeFileSync(paths.stdin, stdin, { mode: 0o600 });
+}
+
+/** The files one run of a command leaves, removed before the next attempt of its task runs. */
+const RUN_FILES = [
+  "exit",
+  "exit.tmp",
+  "exit.new",
+  "claim",
+  "stop",
+  "command",
+  "signalled",
+  "cgroup",
+];
+
+/**
+ * Readies a task's folder for run `attempt`: the spawn mark written first (spawnMark), what an
+ * earlier attempt left removed, the log created or kept (each attempt appends to it).
+ */
+export function prepareAttempt(paths: TaskPaths, attempt: number): void {
+  Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  Deno.writeTextFileSync(join(paths.dir, "spawned"), `${attempt}\n`, { mode: 0o600 });
+  if (attempt > 1) {
+    for (const name of RUN_FILES) {
+      try {
+        Deno.removeSync(join(paths.dir, name), { recursive: true });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    }
+  }
+  Deno.writeFileSync(paths.log, new Uint8Array(), { append: true, mode: 0o600 });
+}
+
+/**
+ * The attempt whose spawn was last begun (the mark prepareAttempt writes before it spawns); 0
+ * when none was.
+ */
+export function spawnMark(taskDir: string): number {
+  try {
+    const attempt = Number.parseInt(Deno.readTextFileSync(join(taskDir, "spawned")), 10);
+    return Number.isInteger(attempt) ? attempt : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** True when the task was given text for its stdin. */
+export function hasStdin(paths: TaskPaths): boolean {
+  try {
+    return Deno.statSync(paths.stdin).isFile;
+  } catch {
+    return false;
+  }
 }
 
 /** Removes a task's folder and all in it; false (not an error) when it was already gone. */

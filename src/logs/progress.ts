@@ -34,6 +34,11 @@ const MAX_MESSAGE_CHARS = 200;
 const MAX_PROMPT_CHARS = 500;
 
 const MARKER_TOKEN = "::progress::";
+/**
+ * Lines backburner itself writes into a log (a retry's "[backburner] attempt 1 of 3 failed…")
+ * count attempts, not the command's progress.
+ */
+const OWN_LINE = "[backburner] ";
 // `::progress:: 45%` or `::progress:: 3/10`, then an optional message. The token starts the line
 // or follows whitespace, so a logger's prefix is allowed but a quoted `echo '::progress:: …'`
 // traced by `set -x` is not.
@@ -187,7 +192,7 @@ function findProgress(
   if (markersOnly) return null;
   for (let i = lines.length - 1; i >= 0; i--) {
     // A malformed marker is a mistake to fix, not a line to guess at.
-    if (lines[i].includes(MARKER_TOKEN)) continue;
+    if (lines[i].includes(MARKER_TOKEN) || lines[i].startsWith(OWN_LINE)) continue;
     const found = parseHeuristic(lines[i]);
     if (found) return { found, explicit: false };
   }

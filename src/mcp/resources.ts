@@ -5,7 +5,7 @@
  */
 import type { Engine } from "../engine/engine.ts";
 import { isTaskId, type Task } from "../task.ts";
-import { viewStatus } from "../views.ts";
+import { queueWait, viewStatus } from "../views.ts";
 import { RESOURCE_NOT_FOUND, rpcError } from "./errors.ts";
 import {
   ListResourcesRequestSchema,
@@ -63,7 +63,7 @@ function requireTask(engine: Engine, uri: string, log: (message: string) => void
 
 async function readStatus(engine: Engine, uri: string, id: string): Promise<ReadResourceResult> {
   const { task, outputBytes, output } = await engine.inspect(id);
-  const view = viewStatus(task, outputBytes, output, Date.now());
+  const view = viewStatus(task, outputBytes, output, Date.now(), queueWait(engine, task));
   return {
     contents: [{ uri, mimeType: "application/json", text: JSON.stringify(view, null, 2) }],
   };

@@ -14,6 +14,7 @@ import {
   type TaskStore,
 } from "./sdk.ts";
 import { expectedCode } from "./errors.ts";
+import { queuedReason, type QueueWait, queueWait } from "../views.ts";
 import { commandResult } from "./tools/tool.ts";
 
 /** What clients are told to wait between tasks/get calls. */
@@ -21,11 +22,16 @@ export const POLL_INTERVAL_MS = 500;
 const PAGE_SIZE = 50;
 
 /**
- * The protocol's view of a task: its five statuses, with ours folded in and explained. A task
- * started without a protocol ttl is kept for the retention period after it ends: its ttl (from
- * creation) is reported as that, counted from its end or, while it runs, from now.
+ * The protocol's view of a task: its five statuses, with ours folded in and explained (a queued
+ * task is working, and its statusMessage says why it waits: `wait`, from engine.queueState). A
+ * task started without a protocol ttl is kept for the retention period after it ends: its ttl
+ * (from creation) is reported as that, counted from its end or, while it runs, from now.
  */
-export function toProtocolTask(task: Task, retentionMs: number): ProtocolTask {
+export function toProtocolTask(
+  task: Task,
+  retentionMs: number,
+  wait: QueueWait | null = null,
+): ProtocolTask {
   const base = {
     taskId: task.id,
     createdAt: new Date(task.createdAt).toISOString(),
@@ -34,6 +40,12 @@ export function toProtocolTask(task: Task, retentionMs: number): ProtocolTask {
     pollInterval: POLL_INTERVAL_MS,
   };
   switch (task.status) {
+    case "queued":
+      return {
+        ...base,
+        status: "working",
+        statusMessage: `queued: ${queuedReason(task, wait, Date.now())}`,
+      };
     case "working":
       return { ...base, status: "working" };
     case "completed":
@@ -59,6 +71,11 @@ export function toProtocolTask(task: Task, retentionMs: number): ProtocolTask {
         statusMessage: `interrupted: ${task.statusMessage ?? "its processes vanished"}`,
       };
   }
+}
+
+/** The protocol's view of a task as the engine stands now (why it waits, when queued). */
+export function protocolTaskOf(engine: Engine, task: Task): ProtocolTask {
+  return toProtocolTask(task, engine.retentionMs, queueWait(engine, task));
 }
 
 /** A keyset cursor: the page after it starts below this task, newest first. */
@@ -110,7 +127,7 @@ export class EngineTaskStore implements TaskStore {
 
   getTask(taskId: string): Promise<ProtocolTask | null> {
     const task = this.#find(taskId);
-    return Promise.resolve(task && toProtocolTask(task, this.#engine.retentionMs));
+    return Promise.resolve(task && protocolTaskOf(this.#engine, task));
   }
 
   storeTaskResult(): Promise<void> {
@@ -138,7 +155,7 @@ export class EngineTaskStore implements TaskStore {
     const { tasks } = this.#engine.list({ limit: PAGE_SIZE + 1, before });
     const page = tasks.slice(0, PAGE_SIZE);
     return Promise.resolve({
-      tasks: page.map((task) => toProtocolTask(task, this.#engine.retentionMs)),
+      tasks: page.map((task) => protocolTaskOf(this.#engine, task)),
       nextCursor: tasks.length > PAGE_SIZE ? encodeCursor(page[page.length - 1]) : undefined,
     });
   }
@@ -151,7 +168,7 @@ export class EngineTaskStore implements TaskStore {
 export function announceTaskStatus(server: McpServer, engine: Engine): () => void {
   return engine.onChange((id) => {
     try {
-      const task = toProtocolTask(engine.status(id).task, engine.retentionMs);
+      const task = protocolTaskOf(engine, engine.status(id).task);
       void server.server.notification({ method: "notifications/tasks/status", params: task })
         .catch(() => {});
     } catch {

@@ -84,6 +84,14 @@ Deno.test("a working task a stop was asked for is listed as stopping, and why", 
     label: null,
     ttlMs: null,
     startedBy: null,
+    queue: "default",
+    after: [],
+    attempt: 1,
+    retries: 0,
+    retryDelayMs: 1000,
+    notBefore: null,
+    idempotencyKey: null,
+    restartOf: null,
   } as const;
   assert.equal(listedStatus(task), "working");
   assert.equal(

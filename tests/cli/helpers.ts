@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Store } from "../../src/store.ts";
-import { MAIN, type ServerHandle, serverPermissions, waitFor } from "../helpers.ts";
+import { hasEnded, MAIN, type ServerHandle, serverPermissions, waitFor } from "../helpers.ts";
 
 export interface CliResult {
   readonly code: number;
@@ -114,7 +114,7 @@ export function logOf(home: string, id: string): string {
 export async function ended(server: ServerHandle, id: string): Promise<Record<string, unknown>> {
   return await waitFor(async () => {
     const status = await server.call("task_status", { task_id: id });
-    return status.status === "working" ? null : status;
+    return hasEnded(status.status) ? status : null;
   }, { what: `task ${id} to end` });
 }
 

@@ -34,11 +34,13 @@ posixTest(
       const listed = await cli(home, ["ls"]);
       assert.equal(listed.code, 0, listed.stderr);
       const [header, row, ...rest] = listed.stdout.trimEnd().split("\n");
-      assert.match(header, /^ID +STATUS +LABEL +PROGRESS +STARTED +DURATION +COMMAND$/);
+      assert.match(header, /^ID +STATUS +LABEL +QUEUE +PROGRESS +STARTED +DURATION +COMMAND$/);
       assert.deepEqual(rest, []);
       assert.match(
         row,
-        new RegExp(`^${id}  working +agent-task +45% +\\d+ s ago +\\d+\\.\\d s +sleep 600 &`),
+        new RegExp(
+          `^${id}  working +agent-task +default +45% +\\d+ s ago +\\d+\\.\\d s +sleep 600 &`,
+        ),
       );
       assert.ok(!listed.stdout.includes("\x1b"), "no colour when stdout is not a terminal");
 

@@ -24,6 +24,14 @@ const TASK: Task = {
   label: null,
   ttlMs: null,
   startedBy: "me",
+  queue: "default",
+  after: [],
+  attempt: 1,
+  retries: 0,
+  retryDelayMs: 1000,
+  notBefore: null,
+  idempotencyKey: null,
+  restartOf: null,
 };
 
 function facts(
@@ -99,6 +107,30 @@ Deno.test("decide names each inconsistent state and what it becomes", () => {
     ["unwatched", facts(), "unwatched", "look_for_processes"],
     ["still running", facts({ processesLeft: true }), "still_running", "nothing"],
     ["gone without record", facts({ processesLeft: false }), "gone_without_record", "end"],
+    [
+      "claimed by a dead server that never began its spawn",
+      facts({ ownership: "owner_dead", spawnBegun: false, task: { pid: null, startedAt: null } }),
+      "claimed_never_spawned",
+      "requeue",
+    ],
+    [
+      "claimed by a dead server that began its spawn",
+      facts({ ownership: "owner_dead", spawnBegun: true, task: { pid: null, startedAt: null } }),
+      "owner_dead",
+      "adopt",
+    ],
+    [
+      "spawn begun, but its command never ran and nothing is left",
+      facts({ processesLeft: false, commandStarted: false, task: { pid: null } }),
+      "never_started",
+      "requeue",
+    ],
+    [
+      "its command ran, and nothing is left",
+      facts({ processesLeft: false, commandStarted: true, task: { pid: null } }),
+      "gone_without_record",
+      "end",
+    ],
   ];
   for (const [name, input, state, action] of cases) {
     const decision = decide(input);

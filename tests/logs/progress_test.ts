@@ -516,3 +516,9 @@ Deno.test("progress messages and prompts parsed from binary output carry no cont
     assert.equal(state.waitingForInput, true, "a bell after a prompt still reads as a prompt");
   });
 });
+
+Deno.test("parseProgress skips the lines backburner writes itself, such as a retry's marker", () => {
+  const marker = "[backburner] attempt 1 of 3 failed (exit 2); retrying in 1 s";
+  assert.equal(parseProgress(`${marker}\n`), null);
+  assert.deepEqual(parseProgress(`step 2/4\n${marker}\n`)?.current, 2);
+});

@@ -223,6 +223,7 @@ posixTest(
       assert.deepEqual(tools.map((t) => t.name).sort(), [
         "cancel_task",
         "list_tasks",
+        "restart_task",
         "run_command",
         "start_task",
         "task_result",
@@ -541,5 +542,36 @@ posixTest(
       assert.equal(answer.isError, true);
       assert.equal(structured(answer).status, "cancelled");
       assert.deepEqual(taskPids(String(task.task_id)), []);
+    }),
+);
+
+posixTest(
+  "2026-07-28: tasks/get shows a queued task as working, with a statusMessage saying why it waits",
+  () =>
+    withModern({ BACKBURNER_QUEUES: "default=1" }, async (modern) => {
+      const start = async (command: string) => {
+        const answer = await modern.rawRequest("tools/call", {
+          name: "start_task",
+          arguments: { command },
+          _meta: meta(false),
+        });
+        return structured(answer.result);
+      };
+      const blocker = await start("sleep 600");
+      const queued = await start("echo later");
+      assert.equal(queued.status, "queued");
+      const answer = await modern.rawRequest("tasks/get", {
+        taskId: queued.task_id,
+        _meta: meta(true),
+      });
+      const got = record(answer.result, "tasks/get");
+      assert.equal(got.status, "working");
+      assert.equal(
+        got.statusMessage,
+        'queued: waits for a slot in queue "default"; position 1 in line',
+      );
+      await modern.rawRequest("tasks/cancel", { taskId: blocker.task_id, _meta: meta(true) });
+      const done = await ended(modern, String(queued.task_id));
+      assert.equal(done.status, "completed");
     }),
 );

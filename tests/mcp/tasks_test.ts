@@ -260,3 +260,41 @@ posixTest("a plain run_command whose request the client cancels stops its task",
     await cleanup(home);
   }
 });
+
+posixTest(
+  "a queued task is working to tasks/get and tasks/list, with a statusMessage saying why it waits",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home, { env: { BACKBURNER_QUEUES: "default=1" } });
+    try {
+      const blocker = await server.call("start_task", { command: "sleep 600" });
+      const queued = await server.call("start_task", { command: "echo later" });
+      const after = await server.call("start_task", {
+        command: "echo last",
+        after: [queued.task_id],
+      });
+      assert.equal(queued.status, "queued");
+      const got = await server.client.experimental.tasks.getTask(queued.task_id as string);
+      assert.equal(got.status, "working");
+      assert.equal(
+        got.statusMessage,
+        'queued: waits for a slot in queue "default"; position 1 in line',
+      );
+      const waiting = await server.client.experimental.tasks.getTask(after.task_id as string);
+      assert.equal(waiting.status, "working");
+      assert.equal(waiting.statusMessage, `queued: waits for task ${queued.task_id} to complete`);
+      const { tasks } = await server.client.experimental.tasks.listTasks();
+      assert.deepEqual(tasks.map((task) => task.status), ["working", "working", "working"]);
+
+      await server.call("cancel_task", { task_id: blocker.task_id });
+      const done = await waitFor(async () => {
+        const task = await server.client.experimental.tasks.getTask(after.task_id as string);
+        return task.status === "completed" ? task : null;
+      }, { what: "the queue to drain" });
+      assert.equal(done.statusMessage, "The command exited with code 0");
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);

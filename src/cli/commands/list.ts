@@ -5,6 +5,8 @@ import { cancel } from "./cancel.ts";
 import { logs } from "./logs.ts";
 import { ls } from "./ls.ts";
 import { prune } from "./prune.ts";
+import { queue } from "./queue.ts";
+import { restart } from "./restart.ts";
 import { run } from "./run.ts";
 import { serve } from "./serve.ts";
 import { show } from "./show.ts";
@@ -17,8 +19,10 @@ export const COMMANDS: readonly Command[] = [
   show,
   logs,
   run,
+  restart,
   cancel,
   wait,
+  queue,
   prune,
   token,
 ];

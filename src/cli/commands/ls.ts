@@ -15,17 +15,22 @@ import {
   renderTable,
   shorten,
 } from "../format.ts";
+import type { StatusView } from "../../views.ts";
 import { inspect, withEngine } from "../session.ts";
 
 const MAX_LABEL_COLUMN = 24;
+const MAX_QUEUE_COLUMN = 16;
 const LABEL_COLUMN = 2;
+const QUEUE_COLUMN = 3;
 
 export const ls: Command = {
   name: "ls",
   summary: "list recent tasks, newest first",
   help: `Usage: backburner ls [--status S] [--label L] [--limit N] [--json]
 
-List recent tasks, newest first: id, status, label, progress, start, run time and command.
+List recent tasks, newest first: id, status, label, queue, progress, start, run time and command.
+For a queued task, PROGRESS says why it waits: its place in a full queue (#2), the tasks it runs
+after (after 2 tasks), or a retry's delay (retry in 4 s).
 
 Options:
   --status S   only tasks with this status: ${TASK_STATUSES.join(", ")}
@@ -36,6 +41,7 @@ Options:
 Examples:
   backburner ls
   backburner ls --status working
+  backburner ls --status queued
   backburner ls --label nightly --limit 5 --json`,
   async run(args, terminal) {
     const { values, positionals } = parse("ls", args, {
@@ -80,18 +86,34 @@ Examples:
             paint: (padded) => paintStatus(task.status, padded, terminal.color),
           },
           { text: shorten(oneLine(task.label ?? "-"), MAX_LABEL_COLUMN) },
-          { text: task.status === "working" ? progressText(view.progress) : "" },
+          { text: shorten(task.queue, MAX_QUEUE_COLUMN) },
+          {
+            text: task.status === "working"
+              ? progressText(view.progress)
+              : task.status === "queued"
+              ? waitText(view, now)
+              : "",
+          },
           { text: formatAgo(task.startedAt ?? task.createdAt, now) },
           { text: seconds === null ? "-" : formatDuration(seconds) },
           { text: oneLine(task.command) },
         ];
       });
-      const header = ["ID", "STATUS", "LABEL", "PROGRESS", "STARTED", "DURATION", "COMMAND"];
+      const header = [
+        "ID",
+        "STATUS",
+        "LABEL",
+        "QUEUE",
+        "PROGRESS",
+        "STARTED",
+        "DURATION",
+        "COMMAND",
+      ];
       for (
         const line of renderTable(header, rows, {
           width: terminal.columns,
           // In 80 columns, a long label gives way first; then the command, down to 10 characters.
-          shrinkable: [LABEL_COLUMN],
+          shrinkable: [LABEL_COLUMN, QUEUE_COLUMN],
           leastFlexWidth: 10,
         })
       ) {
@@ -106,3 +128,15 @@ Examples:
     });
   },
 };
+
+/** Why a queued task waits, in a few characters: "#2", "after 2 tasks", "retry in 4 s". */
+function waitText(view: StatusView, now: number): string {
+  if (view.waiting_on.length > 0) {
+    return view.waiting_on.length === 1 ? "after 1 task" : `after ${view.waiting_on.length} tasks`;
+  }
+  if (view.next_attempt_at !== null) {
+    const seconds = Math.max(0, Math.ceil((Date.parse(view.next_attempt_at) - now) / 1000));
+    return `retry in ${seconds} s`;
+  }
+  return view.position === null ? "" : `#${view.position}`;
+}

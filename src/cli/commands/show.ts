@@ -1,4 +1,4 @@
-import { describe, type Task } from "../../task.ts";
+import type { Task } from "../../task.ts";
 import type { StatusView } from "../../views.ts";
 import { oneId, parse } from "../args.ts";
 import { type Command, help } from "../command.ts";
@@ -22,8 +22,8 @@ export const show: Command = {
   summary: "everything about one task",
   help: `Usage: backburner show ID [--json]
 
-Show everything task_status knows about a task: status and how it ended, command, directory,
-times, run time, timeout, process group, output size, the progress its output shows, and whether
+Show everything task_status knows about a task: status and how it ended (or why it is queued),
+queue, dependencies, attempts, command, directory, times, run time, timeout, process group, output size, the progress its output shows, and whether
 it seems to wait for input.
 
 Options:
@@ -56,13 +56,26 @@ function showLines(task: Task, view: StatusView, color: boolean): string[] {
   if (task.label !== null) fields.push(["Label", task.label]);
   fields.push(
     ["Status", {
-      text: `${task.status}: ${describe(task)}`,
+      // A queued task's message starts "Queued: ", which the status already says.
+      text: `${task.status}: ${view.status_message.replace(/^Queued: /, "")}`,
       paint: (line) =>
         paintStatus(task.status, task.status, color) + line.slice(task.status.length),
     }],
     ["Command", task.command],
     ["Directory", task.cwd],
   );
+  fields.push([
+    "Queue",
+    view.position === null ? task.queue : `${task.queue} (#${view.position} in line)`,
+  ]);
+  if (view.after.length > 0) fields.push(["After", view.after.join(", ")]);
+  if (view.waiting_on.length > 0) fields.push(["Waiting on", view.waiting_on.join(", ")]);
+  if (view.attempts > 1) fields.push(["Attempt", `${view.attempt} of ${view.attempts}`]);
+  if (view.next_attempt_at !== null) {
+    fields.push(["Next attempt", localTime(Date.parse(view.next_attempt_at))]);
+  }
+  if (view.restart_of !== null) fields.push(["Restart of", view.restart_of]);
+  if (view.idempotency_key !== null) fields.push(["Key", view.idempotency_key]);
   if (task.exitCode !== null) fields.push(["Exit code", String(task.exitCode)]);
   if (task.signal !== null) fields.push(["Signal", task.signal]);
   fields.push(["Created", `${localTime(task.createdAt)} (${formatAgo(task.createdAt, now)})`]);

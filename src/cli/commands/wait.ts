@@ -12,6 +12,9 @@ export const wait: Command = {
 
 Wait until one of the tasks ends (with --all: every one), then print how each one stands. Exits 0
 when every task that ended completed (exit code 0) and the wait did not time out; 1 otherwise.
+A queued task has not ended: waiting for it waits through its queue, its --after tasks and its
+retries (a task whose --after task failed ends failed without running). With no server running,
+wait itself starts queued tasks as their queues allow while it waits.
 
 Options:
   --all          wait for every task, not just the first to end
@@ -19,7 +22,8 @@ Options:
 
 Examples:
   backburner wait k3x9m2p7q4wz && echo passed
-  backburner wait --all --timeout 600 k3x9m2p7q4wz p7q4wzk3x9m2`,
+  backburner wait --all --timeout 600 k3x9m2p7q4wz p7q4wzk3x9m2
+  backburner wait "$(backburner run --queue gpu -- python train.py)"`,
   async run(args, terminal) {
     const { values, positionals } = parse("wait", args, {
       all: { type: "boolean" },
@@ -31,7 +35,9 @@ Examples:
     }
     const timeout = positiveSeconds("timeout", values.timeout);
     const ids = [...new Set(positionals)];
-    return await withEngine({}, async (engine) => {
+    // Registered, so that with no server running it starts queued tasks while it waits (only an
+    // engine the others know of may claim one); what it started, a server adopts later.
+    return await withEngine({ register: true }, async (engine) => {
       for (const id of ids) requireTask(engine, id);
       await engine.tick();
       const stop = keepReconciling(engine);

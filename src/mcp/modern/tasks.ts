@@ -11,6 +11,7 @@ import { isTaskId, isTerminal, type Task } from "../../task.ts";
 import { expectedCode } from "../errors.ts";
 import type { CallToolResult } from "../sdk.ts";
 import { POLL_INTERVAL_MS, toProtocolTask } from "../tasks.ts";
+import { type QueueWait, queueWait } from "../../views.ts";
 import { commandResult } from "../tools/tool.ts";
 
 export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
@@ -46,8 +47,12 @@ export class RpcFailure extends Error {
  * with isError, which ends "completed" in this era; "failed" is kept for a task whose processes
  * vanished (interrupted), for which there is no result.
  */
-export function toModernTask(task: Task, retentionMs: number): ModernTask {
-  const legacy = toProtocolTask(task, retentionMs);
+export function toModernTask(
+  task: Task,
+  retentionMs: number,
+  wait: QueueWait | null = null,
+): ModernTask {
+  const legacy = toProtocolTask(task, retentionMs, wait);
   const status = task.status === "failed" || task.status === "timed_out"
     ? "completed"
     : task.status === "interrupted"
@@ -95,14 +100,18 @@ export class ModernTasks {
     );
   }
 
+  #view(task: Task): ModernTask {
+    return toModernTask(task, this.#engine.retentionMs, queueWait(this.#engine, task));
+  }
+
   /** The task as a flat tools/call result. */
   created(taskId: string): Record<string, unknown> {
-    return { resultType: "task", ...toModernTask(this.#find(taskId), this.#engine.retentionMs) };
+    return { resultType: "task", ...this.#view(this.#find(taskId)) };
   }
 
   async get(taskId: unknown): Promise<Record<string, unknown>> {
     const task = this.#find(taskId);
-    const view = toModernTask(task, this.#engine.retentionMs);
+    const view = this.#view(task);
     const answer: Record<string, unknown> = { resultType: "complete", ...view };
     if (view.status === "completed") {
       // The inline result is a whole CallToolResult of this era, with its own resultType.

@@ -1,11 +1,11 @@
-import { CancelViewSchema, viewTask } from "../../views.ts";
+import { CancelViewSchema, viewOf } from "../../views.ts";
 import { guarded, taskIdInput, type ToolRegistration } from "./tool.ts";
 
 export const registerCancelTask: ToolRegistration = (server, context) => {
   server.registerTool("cancel_task", {
     title: "Cancel a task",
     description:
-      "Stop a running task and every process it started (SIGTERM, then SIGKILL after a grace period). Returns only when all of them are gone, with the final status. Cancelling a task that already ended keeps its status and stops any background processes it left running.",
+      "Stop a running task and every process it started (SIGTERM, then SIGKILL after a grace period). Returns only when all of them are gone, with the final status. A queued task is cancelled without ever starting, and the tasks started after it fail without running. Cancelling a task that already ended keeps its status and stops any background processes it left running.",
     inputSchema: { task_id: taskIdInput },
     outputSchema: CancelViewSchema.shape,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
@@ -14,7 +14,7 @@ export const registerCancelTask: ToolRegistration = (server, context) => {
       const { engine } = context;
       const { task, alreadyEnded, leftoversStopped } = await engine.cancel(task_id);
       return {
-        ...viewTask(task, engine.outputBytes(task.id), Date.now()),
+        ...viewOf(engine, task),
         already_ended: alreadyEnded,
         leftover_processes_stopped: leftoversStopped,
       };

@@ -2,6 +2,7 @@
 
 import { registerCancelTask } from "./cancel_task.ts";
 import { registerListTasks } from "./list_tasks.ts";
+import { registerRestartTask } from "./restart_task.ts";
 import { registerRunCommand } from "./run_command.ts";
 import { registerStartTask } from "./start_task.ts";
 import { registerTaskResult } from "./task_result.ts";
@@ -14,6 +15,7 @@ export const TOOLS: readonly ToolRegistration[] = [
   registerTaskStatus,
   registerTaskResult,
   registerCancelTask,
+  registerRestartTask,
   registerListTasks,
   registerWaitForTask,
   registerRunCommand,

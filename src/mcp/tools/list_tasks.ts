@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { TASK_STATUSES } from "../../task.ts";
-import { ListViewSchema, viewTask } from "../../views.ts";
+import { ListViewSchema, viewOf } from "../../views.ts";
 import { guarded, type ToolRegistration } from "./tool.ts";
 
 const LIST_COMMAND_CHARS = 300;
@@ -9,13 +9,13 @@ export const registerListTasks: ToolRegistration = (server, context) => {
   server.registerTool("list_tasks", {
     title: "List tasks",
     description:
-      "List recent tasks, newest first, with their status — to find a task_id again or see what is still running. Filter by status, label or cwd. Long commands are shortened here; task_status shows them whole.",
+      "List recent tasks, newest first, with their status — to find a task_id again or see what is still running or queued. Filter by status, label or cwd. Long commands are shortened here; task_status shows them whole.",
     inputSchema: {
       limit: z.number().int().min(1).max(1000).optional().describe(
         "How many tasks, from 1 to 1000. Default 20",
       ),
       status: z.enum(TASK_STATUSES).optional().describe(
-        'Only tasks with this status, e.g. "working"',
+        'Only tasks with this status, e.g. "working" or "queued"',
       ),
       label: z.string().optional().describe("Only tasks started with this label"),
       cwd: z.string().optional().describe("Only tasks that run in this directory"),
@@ -27,7 +27,7 @@ export const registerListTasks: ToolRegistration = (server, context) => {
       const { engine } = context;
       const { tasks, total } = engine.list({ limit, status, label, cwd });
       const shown = tasks.map((task) => {
-        const view = viewTask(task, engine.outputBytes(task.id), Date.now());
+        const view = viewOf(engine, task);
         if (view.command.length > LIST_COMMAND_CHARS) {
           view.command = `${view.command.slice(0, LIST_COMMAND_CHARS)}…`;
         }

@@ -5,7 +5,7 @@ import { isTerminal, type Task } from "../../task.ts";
 import { CommandResultSchema } from "../../views.ts";
 import { rpcError } from "../errors.ts";
 import type { McpServer } from "../sdk.ts";
-import { toProtocolTask } from "../tasks.ts";
+import { protocolTaskOf } from "../tasks.ts";
 import { commandResult, type ToolRegistration } from "./tool.ts";
 
 /**
@@ -56,11 +56,10 @@ export const registerRunCommand: ToolRegistration = (server, context) => {
       if (progressToken !== undefined) {
         reportProgress(server, engine, task.id, progressToken, context.log);
       }
-      return { task: toProtocolTask(task, engine.retentionMs) };
+      return { task: protocolTaskOf(engine, task) };
     },
     getTask: (_args, extra) => {
-      const task = engine.status(extra.taskId).task;
-      return toProtocolTask(task, engine.retentionMs);
+      return protocolTaskOf(engine, engine.status(extra.taskId).task);
     },
     getTaskResult: async (_args, extra) => await commandResult(engine, extra.taskId),
   });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { BackburnerError } from "../../errors.ts";
-import { viewTask, WaitViewSchema } from "../../views.ts";
+import { viewOf, WaitViewSchema } from "../../views.ts";
 import { LINE_WINDOW_CHARS, waitForTasks } from "../../engine/wait.ts";
 import { guarded, toolPattern, type ToolRegistration } from "./tool.ts";
 
@@ -12,7 +12,7 @@ export const registerWaitForTask: ToolRegistration = (server, context) => {
   server.registerTool("wait_for_task", {
     title: "Wait for tasks",
     description:
-      'Wait until one ("any") or every ("all") listed task has ended, or until a regex appears in their output (until_pattern, e.g. "listening on"), or until the timeout; returns each task\'s status either way. Use it instead of polling task_status in a loop. Returns at once for tasks already ended. The timeout is capped at 50 s so the call ends before clients give up; call again to keep waiting.',
+      'Wait until one ("any") or every ("all") listed task has ended, or until a regex appears in their output (until_pattern, e.g. "listening on"), or until the timeout; returns each task\'s status either way. Use it instead of polling task_status in a loop. Returns at once for tasks already ended; a queued task has not ended, so waiting on one waits through its queue too. The timeout is capped at 50 s so the call ends before clients give up; call again to keep waiting.',
     inputSchema: {
       task_ids: z.array(z.string()).min(1).max(MAX_WAIT_IDS).describe(
         "The task_ids to wait for (1 to 50)",
@@ -75,7 +75,7 @@ export const registerWaitForTask: ToolRegistration = (server, context) => {
       return {
         reason: outcome.reason,
         waited_seconds: Math.round(outcome.waitedMs) / 1000,
-        tasks: outcome.tasks.map((task) => viewTask(task, engine.outputBytes(task.id), Date.now())),
+        tasks: outcome.tasks.map((task) => viewOf(engine, task)),
         match: outcome.match && { task_id: outcome.match.taskId, line: outcome.match.line },
         note: requested > MAX_WAIT_SECONDS
           ? `timeout_seconds ${requested} was capped at ${MAX_WAIT_SECONDS}; call again to keep waiting`

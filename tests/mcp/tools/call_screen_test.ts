@@ -53,6 +53,7 @@ posixTest(
       assert.deepEqual(forbidden.map((t) => t.name).sort(), [
         "cancel_task",
         "list_tasks",
+        "restart_task",
         "start_task",
         "task_result",
         "task_status",
@@ -131,7 +132,7 @@ posixTest("every tool answers a missing or wrong-typed argument in one sentence"
       [
         "list_tasks",
         { status: 3 },
-        /^list_tasks cannot use status 3: pass one of "working", "completed", /,
+        /^list_tasks cannot use status 3: pass one of "queued", "working", "completed", /,
       ],
       ["wait_for_task", {}, /^wait_for_task needs task_ids: pass the task_ids to wait for/],
       [

@@ -1,6 +1,6 @@
 /** What the end-to-end tests of the tools share: calls that check every reply. */
 import assert from "node:assert/strict";
-import { errorText, type ServerHandle, waitFor } from "../../helpers.ts";
+import { errorText, hasEnded, type ServerHandle, waitFor } from "../../helpers.ts";
 import type { CallToolResult } from "../../sdk.ts";
 
 export type Reply = Record<string, unknown>;
@@ -10,6 +10,7 @@ export const TOOLS = [
   "task_status",
   "task_result",
   "cancel_task",
+  "restart_task",
   "list_tasks",
   "wait_for_task",
   "run_command",
@@ -56,7 +57,7 @@ export async function finish(
   const started = await ok(server, "start_task", args);
   return await waitFor(async () => {
     const status = await ok(server, "task_status", { task_id: started.task_id });
-    return status.status !== "working" ? status : null;
+    return hasEnded(status.status) ? status : null;
   }, { timeoutMs, what: `task ${started.task_id} (${args.command}) to end` });
 }
 

@@ -58,7 +58,7 @@ posixTest("list_tasks filters by status, label and cwd and gives the total", asy
     assert.deepEqual([none.total, none.count], [0, 0]);
     assert.match(
       errorText(await server.raw("list_tasks", { status: "done" })),
-      /^list_tasks cannot use status "done": pass one of "working", "completed", /,
+      /^list_tasks cannot use status "done": pass one of "queued", "working", "completed", /,
     );
     await server.call("cancel_task", { task_id: running.task_id });
   } finally {

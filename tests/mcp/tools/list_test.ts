@@ -20,18 +20,35 @@ posixTest("tools/list shows every tool with descriptions, schemas and annotation
     }
     assert.equal(byName.get("run_command")?.execution?.taskSupport, "optional");
     assert.equal(byName.get("start_task")?.execution?.taskSupport ?? "forbidden", "forbidden");
-    for (const name of ["start_task", "cancel_task", "run_command"]) {
+    for (const name of ["start_task", "cancel_task", "restart_task", "run_command"]) {
       assert.equal(byName.get(name)?.annotations?.destructiveHint, true, `${name} destructiveHint`);
       assert.notEqual(byName.get(name)?.annotations?.readOnlyHint, true, `${name} readOnlyHint`);
     }
     assert.deepEqual(byName.get("start_task")?.inputSchema.required, ["command"]);
-    for (const name of ["task_status", "task_result", "cancel_task"]) {
+    for (const name of ["task_status", "task_result", "cancel_task", "restart_task"]) {
       assert.deepEqual(byName.get(name)?.inputSchema.required, ["task_id"], name);
     }
     const statusFields = Object.keys(byName.get("task_status")?.outputSchema?.properties ?? {});
     for (const field of ["task_id", "status", "exit_code", "ended_at", "output_bytes"]) {
       assert.ok(statusFields.includes(field), `task_status outputSchema lacks ${field}`);
     }
+    for (
+      const field of ["queue", "position", "waiting_on", "attempt", "attempts", "restart_of"]
+    ) {
+      assert.ok(statusFields.includes(field), `task_status outputSchema lacks ${field}`);
+    }
+    const startInput = Object.keys(byName.get("start_task")?.inputSchema.properties ?? {});
+    for (
+      const name of ["queue", "after", "retries", "retry_delay_seconds", "idempotency_key"]
+    ) {
+      assert.ok(startInput.includes(name), `start_task inputSchema lacks ${name}`);
+    }
+    const startOutput = Object.keys(byName.get("start_task")?.outputSchema?.properties ?? {});
+    assert.ok(startOutput.includes("existing"), "start_task outputSchema lacks existing");
+    const statuses = (byName.get("list_tasks")?.inputSchema.properties?.status as {
+      enum?: string[];
+    })?.enum;
+    assert.ok(statuses?.includes("queued"), `list_tasks status enum: ${statuses}`);
   } finally {
     await server.close();
     await cleanup(home);

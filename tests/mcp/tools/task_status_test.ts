@@ -10,16 +10,24 @@ posixTest("task_status reports every field, with ISO 8601 times", async () => {
   try {
     const status = await finish(server, { command: "echo hi" });
     assert.deepEqual(Object.keys(status).sort(), [
+      "after",
+      "attempt",
+      "attempts",
       "command",
       "created_at",
       "cwd",
       "duration_seconds",
       "ended_at",
       "exit_code",
+      "idempotency_key",
       "label",
+      "next_attempt_at",
       "output_bytes",
       "pid",
+      "position",
       "progress",
+      "queue",
+      "restart_of",
       "seconds_since_output",
       "signal",
       "started_at",
@@ -28,7 +36,11 @@ posixTest("task_status reports every field, with ISO 8601 times", async () => {
       "task_id",
       "timeout_seconds",
       "waiting_for_input",
+      "waiting_on",
     ]);
+    assert.equal(status.queue, "default");
+    assert.deepEqual([status.position, status.after, status.waiting_on], [null, [], []]);
+    assert.deepEqual([status.attempt, status.attempts, status.restart_of], [1, 1, null]);
     assert.match(status.task_id as string, /^[a-z0-9]{12}$/);
     assert.equal(status.status, "completed");
     assert.equal(status.command, "echo hi");
