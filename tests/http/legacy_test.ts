@@ -37,6 +37,7 @@ posixTest(
         assert.deepEqual(tools.map((t) => t.name).sort(), [
           "cancel_task",
           "list_tasks",
+          "restart_task",
           "run_command",
           "start_task",
           "task_result",
