@@ -1,0 +1,33 @@
+/**
+ * The Slurm client layer: submit a task's job, read its state, cancel it, and what its state means
+ * for the task. The Slurm executor (issue 14, part two) is built on it.
+ *
+ * @module
+ */
+export { cancelJob, type CancelOptions, waitJobGone } from "./cancel.ts";
+export { pingController } from "./controller.ts";
+export {
+  type CommandResult,
+  type CommandRunner,
+  denoCommandRunner,
+  type DenoCommandRunnerOptions,
+  type RunOptions,
+} from "./command_runner.ts";
+export {
+  parseScontrolFields,
+  parseScontrolJob,
+  parseSqueueJob,
+  readJob,
+  type ReadJobOptions,
+  type SlurmJob,
+} from "./job_state.ts";
+export { type SlurmOutcome, slurmOutcome, type SlurmTaskStatus } from "./outcome.ts";
+export {
+  parseSlurmTime,
+  type SlurmResources,
+  type SlurmSettings,
+  validateSlurmSettings,
+} from "./resources.ts";
+export { type JobRequest, sbatchArgs, timeLimitMinutes } from "./sbatch_args.ts";
+export { SlurmError, type SlurmErrorKind } from "./slurm_error.ts";
+export { submitJob, type SubmitOptions } from "./submit.ts";
