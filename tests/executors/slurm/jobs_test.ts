@@ -157,12 +157,17 @@ slurmTest("a Slurm job's timeout becomes its time limit, and TIMEOUT is timed_ou
     assert.equal(running?.timeLimitSeconds, 120);
     // Slurm checks limits about every 30 s, so a real 2-minute limit ends 2-2.5 min in. Moving the
     // job's end time to now (an operator's scontrol command) lets the next check end it instead.
-    const update = await new Deno.Command("scontrol", {
-      args: ["update", `JobId=${id}`, "EndTime=now"],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert.ok(update.success, new TextDecoder().decode(update.stderr));
+    // slurmctld refuses an end time before its own clock ("Invalid time specified"), and scontrol
+    // reads "now" a moment before slurmctld does: aim 2 s ahead, and try again if it still lands late.
+    await waitFor(async () => {
+      const update = await new Deno.Command("scontrol", {
+        args: ["update", `JobId=${id}`, "EndTime=now+2"],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (update.success) return true;
+      throw new Error(new TextDecoder().decode(update.stderr).trim());
+    }, { timeoutMs: 20_000, intervalMs: 500, what: `scontrol to move job ${id}'s end time to now` });
     const job = await waitJob(run, id, ended, { timeoutMs: 60_000, what: `job ${id} to time out` });
     assert.equal(job?.state, "TIMEOUT");
     const outcome = slurmOutcome(job, id);
