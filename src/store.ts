@@ -1,6 +1,7 @@
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { BackburnerError } from "./errors.ts";
-import type { StopReason, Task, TaskStatus } from "./task.ts";
+import type { SlurmResources } from "./executors/slurm/resources.ts";
+import type { ExecutorName, StopReason, Task, TaskStatus } from "./task.ts";
 
 /** Each entry moves the schema one version forward; never edit one that has shipped. */
 const MIGRATIONS: readonly string[] = [
@@ -51,6 +52,10 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX tasks_by_key ON tasks (idempotency_key, created_at DESC)
      WHERE idempotency_key IS NOT NULL;
    CREATE TABLE queues (name TEXT PRIMARY KEY, max_working INTEGER);`,
+  // Executors (issue 14): what runs a task, its Slurm job once submitted, its Slurm settings.
+  `ALTER TABLE tasks ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';
+   ALTER TABLE tasks ADD COLUMN slurm_job_id TEXT;
+   ALTER TABLE tasks ADD COLUMN slurm_json TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -82,6 +87,10 @@ export interface NewTask {
   readonly restartOf: string | null;
   /** The task's extra environment, kept until (and for) its runs. */
   readonly env: Record<string, string>;
+  /** What runs it. Default "local". */
+  readonly executor?: ExecutorName;
+  /** Its validated Slurm settings (slurm tasks only). */
+  readonly slurm?: SlurmResources | null;
 }
 
 /** What a queued task's dispatch is decided from; read in the claiming transaction. */
@@ -176,7 +185,19 @@ function toTask(row: Row): Task {
     notBefore: row.not_before as number | null,
     idempotencyKey: row.idempotency_key as string | null,
     restartOf: row.restart_of as string | null,
+    executor: ((row.executor as string | null) ?? "local") as ExecutorName,
+    slurmJobId: row.slurm_job_id as string | null,
+    slurm: parseSlurm(row.slurm_json as string | null),
   };
+}
+
+function parseSlurm(json: string | null): SlurmResources | null {
+  if (json === null) return null;
+  try {
+    return JSON.parse(json) as SlurmResources;
+  } catch {
+    return null;
+  }
 }
 
 function parseIds(json: string | null): string[] {
@@ -272,8 +293,8 @@ export class Store {
         `INSERT INTO tasks
            (id, command, cwd, status, created_at, timeout_seconds, owner, label, ttl_ms,
             started_by, queue, after_ids, retries, retry_delay_ms, idempotency_key, restart_of,
-            env_json)
-         VALUES (?, ?, ?, 'queued', ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            env_json, executor, slurm_json)
+         VALUES (?, ?, ?, 'queued', ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         task.id,
         task.command,
@@ -290,6 +311,8 @@ export class Store {
         task.idempotencyKey,
         task.restartOf,
         Object.keys(task.env).length ? JSON.stringify(task.env) : null,
+        task.executor ?? "local",
+        task.slurm ? JSON.stringify(task.slurm) : null,
       );
       return { kind: "insert" };
     });

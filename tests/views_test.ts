@@ -38,6 +38,9 @@ const TASK: Task = {
   notBefore: null,
   idempotencyKey: null,
   restartOf: null,
+  executor: "local",
+  slurmJobId: null,
+  slurm: null,
 };
 
 Deno.test("a task's view has the wire shape, key order included, and its schema accepts it", () => {

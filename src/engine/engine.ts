@@ -16,6 +16,7 @@ import type { KeyDecision, QueueCounts, Store, TaskEnd } from "../store.ts";
 import {
   deadlineFrom,
   DEFAULT_QUEUE,
+  type ExecutorName,
   isTaskId,
   isTerminal,
   newTaskId,
@@ -98,6 +99,8 @@ export interface EngineOptions {
   readonly executor?: Executor;
   /** Queue limits for queues the store has no row for yet (BACKBURNER_QUEUES). Default none. */
   readonly queueLimits?: ReadonlyMap<string, number>;
+  /** The executor of tasks started without one (BACKBURNER_EXECUTOR). Default "local". */
+  readonly defaultExecutor?: ExecutorName;
 }
 
 export interface CancelOutcome {
@@ -381,7 +384,11 @@ export class Engine {
    * idempotency window, returns that task instead (`existing: true`).
    */
   startOrFind(request: StartRequest): { task: Task; existing: boolean } {
-    const checked = checkStart(request, this.#options.defaultCwd);
+    const checked = checkStart(
+      request,
+      this.#options.defaultCwd,
+      this.#options.defaultExecutor ?? "local",
+    );
     return this.#enqueue(checked, {
       ttlMs: request.ttlMs === undefined ? null : this.effectiveTtl(request.ttlMs),
       restartOf: null,
@@ -412,6 +419,8 @@ export class Engine {
       retries: old.retries,
       retryDelayMs: old.retryDelayMs,
       idempotencyKey: null,
+      executor: old.executor,
+      slurm: old.executor === "slurm" ? old.slurm : null,
     }, { ttlMs: null, restartOf: old.id }).task;
   }
 
@@ -431,6 +440,12 @@ export class Engine {
     if (!envDecision.allowed) throw new BackburnerError("refused_by_policy", envDecision.reason);
     this.#requireState();
     checkCwd(cwd);
+    if (checked.executor === "slurm") {
+      throw new BackburnerError(
+        "invalid_argument",
+        'Cannot start task: executor "slurm" is not available yet: leave executor out to run it here',
+      );
+    }
 
     const id = newTaskId();
     const paths = this.#paths(id);
@@ -456,6 +471,8 @@ export class Engine {
         idempotencyKey: checked.idempotencyKey,
         restartOf: extra.restartOf,
         env,
+        executor: checked.executor,
+        slurm: checked.slurm,
       }, {
         onKey: (holder) => this.#keyDecision(holder, command, cwd, createdAt),
         onUnknownDependency: (dep) => {
