@@ -8,6 +8,18 @@ import type {
   WrapperExit,
 } from "../executors/executor.ts";
 import { LocalExecutor } from "../executors/local/local_executor.ts";
+import {
+  cancelJob,
+  type CommandRunner,
+  denoCommandRunner,
+  pingController,
+  readJob,
+  SlurmError,
+  slurmOutcome,
+  submitJob,
+  validateSlurmSettings,
+} from "../executors/slurm/mod.ts";
+import { endFromRecord, slurmJobName, slurmStep, writeJobScript } from "./slurm_task.ts";
 import { grepLog } from "../logs/grep.ts";
 import { readHead, readRange, readTail } from "../logs/slice.ts";
 import { checkCommand, checkEnv, type Policy, unsafeInheritedEnv } from "../policy/policy.ts";
@@ -20,6 +32,7 @@ import {
   isTaskId,
   isTerminal,
   newTaskId,
+  statusForStop,
   type StopReason,
   type Task,
 } from "../task.ts";
@@ -101,6 +114,8 @@ export interface EngineOptions {
   readonly queueLimits?: ReadonlyMap<string, number>;
   /** The executor of tasks started without one (BACKBURNER_EXECUTOR). Default "local". */
   readonly defaultExecutor?: ExecutorName;
+  /** How Slurm's commands are run for slurm tasks. Default: the real ones (denoCommandRunner). */
+  readonly slurmRunner?: CommandRunner;
 }
 
 export interface CancelOutcome {
@@ -162,6 +177,13 @@ export class Engine {
   #dispatchQueued = false;
   /** Set once open() registered this engine: only a registered engine claims queued tasks. */
   #registered = false;
+  /** Submissions of Slurm tasks under way here, by task id: each resolves with its error. */
+  readonly #submitting = new Map<string, Promise<BackburnerError | null>>();
+  /** Submissions whose start call waits for them (settle), by task id. */
+  readonly #ownSubmissions = new Map<string, Promise<BackburnerError | null>>();
+  #slurmRunner: CommandRunner | undefined;
+  /** When a reconcile pass last found slurmctld not answering (logged once per outage). */
+  #slurmDown = false;
   /** Timers that run a dispatch when a retry's backoff has passed. */
   readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
   /** The database file as opened, to notice it removed or replaced under the server. */
@@ -276,6 +298,7 @@ export class Engine {
       await Promise.all(own.map((task) => this.#stop(task.id, "shutdown")));
     }
     await Promise.all(this.#stopping.values());
+    await Promise.all(this.#submitting.values());
     this.#store.unregisterServer(this.#serverId);
   }
 
@@ -440,12 +463,6 @@ export class Engine {
     if (!envDecision.allowed) throw new BackburnerError("refused_by_policy", envDecision.reason);
     this.#requireState();
     checkCwd(cwd);
-    if (checked.executor === "slurm") {
-      throw new BackburnerError(
-        "invalid_argument",
-        'Cannot start task: executor "slurm" is not available yet: leave executor out to run it here',
-      );
-    }
 
     const id = newTaskId();
     const paths = this.#paths(id);
@@ -589,6 +606,15 @@ export class Engine {
     for (const id of failed) this.#changed(id);
     let ownError: BackburnerError | null = null;
     for (const task of claimed) {
+      if (task.executor === "slurm") {
+        const submission = this.#submitSlurm(task);
+        this.#submitting.set(task.id, submission);
+        submission.finally(() => this.#submitting.delete(task.id));
+        // The start that asked reports its own failure (settle); others end failed with it.
+        if (task.id === own) this.#ownSubmissions.set(task.id, submission);
+        else void submission.then((error) => this.#failSubmission(task.id, error));
+        continue;
+      }
       const error = this.#launch(task);
       if (error === null) continue;
       if (task.id === own) {
@@ -694,6 +720,319 @@ export class Engine {
     if (deadlineAt !== null) this.#deadlines.arm(id, deadlineAt);
     this.#changed(id);
     return null;
+  }
+
+  /** The runner of Slurm's commands, made on first use (a server without Slurm never needs it). */
+  #slurm(): CommandRunner {
+    return this.#slurmRunner ??= this.#options.slurmRunner ?? denoCommandRunner();
+  }
+
+  /**
+   * Waits until the start of `task` is complete: for a slurm task claimed by its own start, until
+   * its job was submitted. A refused or failed submission removes the task (nothing half created)
+   * and throws its one sentence. Returns the task as recorded now.
+   */
+  async settle(task: Task): Promise<Task> {
+    const submission = this.#ownSubmissions.get(task.id);
+    if (submission === undefined) return task;
+    const error = await submission;
+    this.#ownSubmissions.delete(task.id);
+    if (error !== null) {
+      this.#undoStart(task.id);
+      throw error;
+    }
+    return this.#require(task.id);
+  }
+
+  /**
+   * Submits a claimed slurm task: the wrapper and the job script into its folder, then a ping of
+   * slurmctld (it answers at once, where sbatch retries for ~9 s) and sbatch. The job id is
+   * recorded and the task waits in Slurm's queue. Resolves with the error, or null.
+   */
+  async #submitSlurm(task: Task): Promise<BackburnerError | null> {
+    const { id } = task;
+    const paths = this.#paths(id);
+    let script: string;
+    try {
+      prepareAttempt(paths, task.attempt);
+      const inherited = unsafeInheritedEnv(this.#options.policy, Deno.env.toObject());
+      script = writeJobScript({
+        taskId: id,
+        command: task.command,
+        dir: paths.dir,
+        logPath: paths.log,
+        exitPath: paths.exit,
+        stdinPath: hasStdin(paths) ? paths.stdin : undefined,
+        env: this.#store.taskEnv(id),
+        unset: Object.keys(inherited),
+        maxLogBytes: this.#options.maxLogBytes,
+        timeoutSeconds: task.timeoutSeconds,
+        graceSeconds: this.#options.graceSeconds,
+      });
+    } catch (error) {
+      return new BackburnerError(
+        "storage_failure",
+        `Cannot start task: its job script could not be written to "${paths.dir}" (${
+          error instanceof Error ? error.message : String(error)
+        }): free disk space or fix the state directory, then try again`,
+      );
+    }
+    let jobId: string;
+    try {
+      await pingController(this.#slurm());
+      jobId = await submitJob(this.#slurm(), {
+        name: slurmJobName(id),
+        cwd: task.cwd,
+        script,
+        output: join(paths.dir, "slurm.out"),
+        resources: task.slurm ?? validateSlurmSettings({}),
+        timeoutSeconds: task.timeoutSeconds,
+      });
+    } catch (error) {
+      return new BackburnerError(
+        "executor_unavailable",
+        error instanceof SlurmError
+          ? `Cannot start task: ${error.message}`
+          : `Cannot start task: sbatch could not be run (${String(error)})`,
+      );
+    }
+    try {
+      if (
+        !this.#store.recordSlurmJob(
+          id,
+          jobId,
+          `Slurm job ${jobId}: submitted, waiting in Slurm's queue`,
+        )
+      ) {
+        // Ended meanwhile (its record removed, or ended by hand): its job must not run.
+        this.#log(
+          `task ${id} ended while its Slurm job ${jobId} was submitted: cancelling the job`,
+        );
+        cancelJob(this.#slurm(), jobId).catch((error) =>
+          this.#log(`cancelling Slurm job ${jobId} failed: ${String(error)}`)
+        );
+        return null;
+      }
+    } catch (error) {
+      cancelJob(this.#slurm(), jobId).catch((error) =>
+        this.#log(`cancelling Slurm job ${jobId} failed: ${String(error)}`)
+      );
+      return new BackburnerError(
+        "storage_failure",
+        `Cannot start task: the state directory "${this.#options.home}" could not record its Slurm job (${
+          error instanceof Error ? error.message : String(error)
+        }): free disk space or fix the directory, then try again`,
+      );
+    }
+    this.#changed(id);
+    return null;
+  }
+
+  /** A queued slurm task whose submission failed ends failed with Slurm's words. */
+  #failSubmission(id: string, error: BackburnerError | null): void {
+    if (error === null) return;
+    this.#log(`task ${id} could not be submitted to Slurm: ${error.message}`);
+    if (
+      this.#store.finishSlurm(id, {
+        status: "failed",
+        exitCode: null,
+        signal: null,
+        statusMessage: error.message,
+        endedAt: Date.now(),
+      })
+    ) this.#changed(id);
+  }
+
+  /**
+   * One pass over the slurm tasks: adopts those whose server died, finds the job of a task whose
+   * server died between sbatch and its record (by the job's name), and moves each task as its exit
+   * record (first) or Slurm says. A controller that does not answer changes nothing.
+   */
+  async #reconcileSlurm(): Promise<void> {
+    const tasks = this.#store.slurmTasks();
+    if (tasks.length === 0) return;
+    const owners = new Set<string>();
+    for (const task of tasks) if (task.owner !== null) owners.add(task.owner);
+    owners.delete(this.#serverId);
+    const live = owners.size > 0
+      ? await this.#liveOwners(owners, () => this.#executor.snapshot())
+      : new Set([this.#serverId]);
+    let controllerUp: boolean | undefined;
+    const controller = async () => {
+      if (controllerUp !== undefined) return controllerUp;
+      try {
+        await pingController(this.#slurm());
+        controllerUp = true;
+        if (this.#slurmDown) this.#log("Slurm answers again");
+        this.#slurmDown = false;
+      } catch (error) {
+        controllerUp = false;
+        if (!this.#slurmDown) {
+          this.#log(
+            `Slurm is not answering, so Slurm tasks keep their status until it does: ${
+              error instanceof Error ? error.message : error
+            }`,
+          );
+        }
+        this.#slurmDown = true;
+      }
+      return controllerUp;
+    };
+    for (let task of tasks) {
+      const { id } = task;
+      if (this.#submitting.has(id) || this.#stopping.has(id)) continue;
+      if (task.owner !== this.#serverId) {
+        if (task.owner !== null && live.has(task.owner)) continue;
+        if (!this.#store.claimSlurm(id, task.owner, this.#serverId)) continue;
+        this.#log(`adopted Slurm task ${id}: the process that watched it is gone`);
+        task = this.#store.getTask(id) ?? task;
+      }
+      if (task.stopReason) {
+        // A stop its dead server began, finished here.
+        this.#stopInBackground(id, task.stopReason);
+        continue;
+      }
+      const exitPath = this.#paths(id).exit;
+      let record = readExitRecord(exitPath);
+      // The command's own end: final at once, as for a local task.
+      if (record !== null && record.reason === null) {
+        this.#performSlurm(task, { kind: "end", end: endFromRecord(task, record) });
+        continue;
+      }
+      if (!await controller()) continue;
+      if (task.slurmJobId === null) {
+        await this.#findSlurmJob(task);
+        continue;
+      }
+      let outcome;
+      try {
+        outcome = slurmOutcome(await readJob(this.#slurm(), task.slurmJobId), task.slurmJobId);
+      } catch (error) {
+        this.#log(`reading Slurm job ${task.slurmJobId} failed: ${String(error)}`);
+        continue;
+      }
+      // The wrapper writes its record before the job ends: look again once Slurm says ended.
+      if (record === null && outcome.ended) record = readExitRecord(exitPath);
+      // The wrapper's own stop (timeout, log cap) is final once Slurm says the job is gone.
+      if (record !== null && record.reason !== null && !outcome.ended) continue;
+      this.#performSlurm(task, slurmStep(task, record, outcome, Date.now()));
+    }
+  }
+
+  #performSlurm(task: Task, step: ReturnType<typeof slurmStep>): void {
+    if (step.kind === "state") {
+      const at = this.#commandNoteTime(task.id) ?? Date.now();
+      if (this.#store.setSlurmState(task.id, step.status, step.message, at)) {
+        this.#changed(task.id);
+      }
+      return;
+    }
+    if (this.#store.finishSlurm(task.id, step.end, this.#commandNoteTime(task.id))) {
+      this.#ended(task.id);
+      this.#changed(task.id);
+      if (step.end.status === "interrupted") this.#log(`task ${task.id} was interrupted`);
+    }
+  }
+
+  /** When the wrapper noted its command's start (on the node): the note's mtime, if any. */
+  #commandNoteTime(id: string): number | null {
+    try {
+      return Deno.statSync(join(this.#paths(id).dir, "command")).mtime?.getTime() ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * A claimed slurm task with no job recorded and no submission here: its server died around
+   * sbatch. Its job is found by name; with none, it never ran and goes back to its queue.
+   */
+  async #findSlurmJob(task: Task): Promise<void> {
+    let result;
+    try {
+      result = await this.#slurm()(
+        "squeue",
+        ["-h", "-t", "all", "-n", slurmJobName(task.id), "-o", "%i"],
+        { timeoutMs: 15_000 },
+      );
+    } catch (error) {
+      this.#log(`looking for the Slurm job of task ${task.id} failed: ${String(error)}`);
+      return;
+    }
+    const jobId = result.code === 0 ? result.stdout.trim().split("\n")[0]?.trim() : undefined;
+    if (jobId && /^\d+$/.test(jobId)) {
+      if (
+        this.#store.recordSlurmJob(task.id, jobId, `Slurm job ${jobId}: found again by its name`)
+      ) {
+        this.#log(`task ${task.id}: found its Slurm job ${jobId} by name`);
+        this.#changed(task.id);
+      }
+      return;
+    }
+    if (result.code === 0 && this.#store.requeueUnspawned(task.id, this.#serverId)) {
+      this.#log(`task ${task.id} went back to its queue: its server died before submitting it`);
+      this.#changed(task.id);
+    }
+  }
+
+  /**
+   * The stop of a slurm task: scancel, and the status changes only once Slurm says the job is gone
+   * (final state, not COMPLETING). A task whose job ended by itself first keeps that end.
+   */
+  async #stopSlurm(id: string, reason: StopReason): Promise<Task | undefined> {
+    await this.#submitting.get(id);
+    let task = this.#store.getTask(id);
+    if (!task || isTerminal(task.status)) return task;
+    if (task.slurmJobId === null) {
+      if (task.status === "queued") {
+        this.#store.cancelQueued(id, Date.now(), CANCELLED_QUEUED_MESSAGE);
+      } else {
+        this.#store.finishSlurm(id, {
+          status: statusForStop(reason),
+          exitCode: null,
+          signal: null,
+          statusMessage: "Stopped before its Slurm job was submitted; it never ran",
+          endedAt: Date.now(),
+        });
+      }
+      this.#changed(id);
+      return this.#store.getTask(id);
+    }
+    const jobId = task.slurmJobId;
+    task = this.#store.requestSlurmStop(id, reason, Date.now()) ?? task;
+    let job;
+    try {
+      job = await cancelJob(this.#slurm(), jobId);
+    } catch (error) {
+      throw new BackburnerError(
+        "executor_unavailable",
+        error instanceof SlurmError
+          ? `Cannot cancel task ${id}: ${error.message}`
+          : `Cannot cancel task ${id}: scancel could not be run (${String(error)})`,
+      );
+    }
+    const outcome = slurmOutcome(job, jobId);
+    const record = readExitRecord(this.#paths(id).exit);
+    const stoppedBy = task.stopReason ?? reason;
+    const end = record !== null
+      ? endFromRecord(task, record)
+      : outcome.status === "cancelled" || outcome.status === "interrupted"
+      ? {
+        status: statusForStop(stoppedBy),
+        exitCode: null,
+        signal: null,
+        statusMessage: `${
+          stoppedBy === "timeout" ? "Timed out" : "Cancelled"
+        }: Slurm says job ${jobId} is gone (${job?.state ?? "no longer known to Slurm"})`,
+        endedAt: Date.now(),
+      }
+      : slurmStep(task, null, outcome, Date.now());
+    const final = "kind" in end ? (end.kind === "end" ? end.end : null) : end;
+    if (final !== null && this.#store.finishSlurm(id, final, this.#commandNoteTime(id))) {
+      this.#ended(id);
+      this.#changed(id);
+    }
+    return this.#store.getTask(id);
   }
 
   /** Removes what a failed start made: its record and its folder (its process never ran). */
@@ -804,6 +1143,7 @@ export class Engine {
     const running = this.#stopping.get(id);
     if (running) return running;
     const stopping = (async () => {
+      if (this.#store.getTask(id)?.executor === "slurm") return await this.#stopSlurm(id, reason);
       const requestedAt = Date.now();
       const task = this.#store.requestStop(id, reason, requestedAt);
       // A queued task has nothing to stop: cancel() takes it out of its queue.
@@ -884,6 +1224,7 @@ export class Engine {
     this.#ticking = true;
     try {
       await this.#reconcile();
+      await this.#reconcileSlurm();
       // Slots other servers (or the command line) freed, backoffs that passed.
       this.#dispatch(null);
       // A command line prints what it finds: let it finish the stops its pass began (a wrapper's
@@ -927,6 +1268,8 @@ export class Engine {
     // whole rows only of those that need a look.
     const working: Task[] = [];
     for (const row of this.#store.workingSummary()) {
+      // Slurm tasks have no process here: #reconcileSlurm looks at them.
+      if (row.executor === "slurm") continue;
       const mineUnstopped = row.owner === this.#serverId && row.stopReason === null;
       const first = triage({
         mineUnstopped,
@@ -1132,7 +1475,7 @@ export class Engine {
       if (isTerminal(task.status)) {
         return { task, alreadyEnded: true, leftoversStopped: await this.#stopLeftovers(task) };
       }
-      if (task.status === "queued") {
+      if (task.status === "queued" && task.slurmJobId === null) {
         if (this.#store.cancelQueued(task.id, Date.now(), CANCELLED_QUEUED_MESSAGE)) {
           this.#changed(task.id);
           return { task: this.#require(task.id), alreadyEnded: false, leftoversStopped: 0 };
@@ -1150,7 +1493,7 @@ export class Engine {
   /** Where a queued task stands in its queue; null for a task that is not queued. */
   queueState(id: unknown): QueueState | null {
     const task = this.#require(id);
-    if (task.status !== "queued") return null;
+    if (task.status !== "queued" || task.slurmJobId !== null) return null;
     const { rows, dependencies } = this.#store.queuedIn(task.queue);
     return queueStateOf(task.id, rows, dependencies);
   }

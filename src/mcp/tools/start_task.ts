@@ -64,9 +64,9 @@ export const registerStartTask: ToolRegistration = (server, context) => {
     outputSchema: StartViewSchema.shape,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
   }, (args) =>
-    guarded(context, () => {
+    guarded(context, async () => {
       const { engine } = context;
-      const { task, existing } = engine.startOrFind({
+      const started = engine.startOrFind({
         command: args.command,
         cwd: args.cwd,
         timeoutSeconds: args.timeout_seconds,
@@ -81,6 +81,9 @@ export const registerStartTask: ToolRegistration = (server, context) => {
         executor: args.executor,
         slurm: args.slurm,
       });
+      // A slurm task's job is submitted before start_task returns; a refusal removes it.
+      const task = await engine.settle(started.task);
+      const { existing } = started;
       return {
         ...viewOf(engine, task),
         existing,
