@@ -777,6 +777,20 @@ export class Store {
       .changes === 1;
   }
 
+  /**
+   * Sends a Slurm task whose attempt exited non-zero back to backburner's queue for its next
+   * attempt (a new job then), not before `notBefore`; false when it ended or a stop was asked.
+   */
+  scheduleSlurmRetry(id: string, attempt: number, notBefore: number): boolean {
+    return this.#db.prepare(
+      `UPDATE tasks SET status = 'queued', attempt = ?, not_before = ?, owner = NULL, pid = NULL,
+         started_at = NULL, deadline_at = NULL, exit_code = NULL, signal = NULL,
+         status_message = NULL, slurm_job_id = NULL
+       WHERE id = ? AND executor = 'slurm' AND status IN ('queued', 'working')
+         AND stop_reason IS NULL AND attempt = ?`,
+    ).run(attempt + 1, notBefore, id, attempt).changes === 1;
+  }
+
   /** Asks for the stop of a Slurm task (queued in Slurm or working); the first reason wins. */
   requestSlurmStop(id: string, reason: StopReason, at: number): Task | undefined {
     this.#db.prepare(

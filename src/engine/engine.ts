@@ -292,9 +292,11 @@ export class Engine {
       }
       // Only what this server started: a task it adopted, or one a person started with
       // `backburner run`, was never its to cancel.
-      const own = this.#store.workingTasks().filter((t) =>
-        t.owner === this.#serverId && t.startedBy === this.#serverId
-      );
+      const own = [
+        ...this.#store.workingTasks(),
+        // Slurm tasks waiting in Slurm's queue have a job to cancel too.
+        ...this.#store.slurmTasks().filter((t) => t.status === "queued"),
+      ].filter((t) => t.owner === this.#serverId && t.startedBy === this.#serverId);
       await Promise.all(own.map((task) => this.#stop(task.id, "shutdown")));
     }
     await Promise.all(this.#stopping.values());
@@ -927,6 +929,7 @@ export class Engine {
       }
       return;
     }
+    if (this.#retry(task.id, step.end)) return;
     if (this.#store.finishSlurm(task.id, step.end, this.#commandNoteTime(task.id))) {
       this.#ended(task.id);
       this.#changed(task.id);
@@ -1014,10 +1017,14 @@ export class Engine {
     const outcome = slurmOutcome(job, jobId);
     const record = readExitRecord(this.#paths(id).exit);
     const stoppedBy = task.stopReason ?? reason;
-    const end = record !== null
-      ? endFromRecord(task, record)
-      : outcome.status === "cancelled" || outcome.status === "interrupted"
-      ? {
+    // A command that ended by itself before scancel reached it keeps its own end; one that died
+    // of the signal (128 + TERM or KILL, with the wrapper still there to record it) was stopped.
+    const ownEnd = record !== null && (record.reason !== null || ![143, 137].includes(record.code));
+    let end: TaskEnd | null;
+    if (ownEnd) {
+      end = endFromRecord(task, record);
+    } else if (outcome.status === "cancelled" || outcome.status === "interrupted" || record) {
+      end = {
         status: statusForStop(stoppedBy),
         exitCode: null,
         signal: null,
@@ -1025,10 +1032,12 @@ export class Engine {
           stoppedBy === "timeout" ? "Timed out" : "Cancelled"
         }: Slurm says job ${jobId} is gone (${job?.state ?? "no longer known to Slurm"})`,
         endedAt: Date.now(),
-      }
-      : slurmStep(task, null, outcome, Date.now());
-    const final = "kind" in end ? (end.kind === "end" ? end.end : null) : end;
-    if (final !== null && this.#store.finishSlurm(id, final, this.#commandNoteTime(id))) {
+      };
+    } else {
+      const step = slurmStep(task, null, outcome, Date.now());
+      end = step.kind === "end" ? step.end : null;
+    }
+    if (end !== null && this.#store.finishSlurm(id, end, this.#commandNoteTime(id))) {
       this.#ended(id);
       this.#changed(id);
     }
@@ -1100,7 +1109,10 @@ export class Engine {
   #retry(id: string, end: TaskEnd): boolean {
     if (end.status !== "failed" || end.exitCode === null) return false;
     const task = this.#store.getTask(id);
-    if (!task || task.status !== "working" || task.stopReason || task.attempt > task.retries) {
+    // A slurm task may end unseen while it waited in Slurm's queue (queued with a job id).
+    const running = task?.status === "working" ||
+      (task?.executor === "slurm" && task.status === "queued");
+    if (!task || !running || task.stopReason || task.attempt > task.retries) {
       return false;
     }
     const delay = retryDelayMs(task.retryDelayMs, task.attempt);
@@ -1113,7 +1125,10 @@ export class Engine {
     } catch (error) {
       this.#log(`marking the retry of task ${id} in its log failed: ${String(error)}`);
     }
-    if (!this.#store.scheduleRetry(id, task.attempt, Date.now() + delay)) return false;
+    const scheduled = task.executor === "slurm"
+      ? this.#store.scheduleSlurmRetry(id, task.attempt, Date.now() + delay)
+      : this.#store.scheduleRetry(id, task.attempt, Date.now() + delay);
+    if (!scheduled) return false;
     this.#ended(id);
     this.#changed(id);
     const timer = setTimeout(() => {

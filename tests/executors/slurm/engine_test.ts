@@ -13,6 +13,7 @@ import {
   tempDir,
   waitFor,
 } from "../../helpers.ts";
+import { startController, stopController } from "../../../scripts/slurm_cluster.ts";
 import { cancelAll, slurmTest } from "./cluster.ts";
 
 const ENDED = new Set(["completed", "failed", "cancelled", "timed_out", "interrupted"]);
@@ -268,5 +269,68 @@ slurmTest(
         Date.parse(String(secondDone.started_at)) >= Date.parse(String(firstDone.ended_at)),
       );
     }, { BACKBURNER_QUEUES: "cluster=1" });
+  },
+);
+
+slurmTest(
+  "a slurm task that exits non-zero is retried as a new job, and the log marks the attempt",
+  async () => {
+    await withServer(async (server) => {
+      const started = await server.call("start_task", {
+        command: 'echo "run $SLURM_JOB_ID"; exit 2',
+        executor: "slurm",
+        retries: 1,
+        retry_delay_seconds: 0,
+      });
+      const done = await waitEnd(server, started.task_id);
+      assert.equal(done.status, "failed");
+      assert.equal(done.exit_code, 2);
+      assert.equal(done.attempt, 2);
+      assert.notEqual(done.slurm_job_id, started.slurm_job_id);
+      const output = JSON.stringify(await server.call("task_result", { task_id: started.task_id }));
+      assert.match(output, /run \d+[\s\S]*attempt 1 of 2 failed \(exit 2\)[\s\S]*run \d+/);
+    });
+  },
+);
+
+slurmTest(
+  "with slurmctld down, start_task says so in one sentence at once, and a pending task keeps its status until Slurm is back",
+  async () => {
+    await withServer(async (server) => {
+      const blocker = await server.call("start_task", {
+        command: "sleep 60",
+        executor: "slurm",
+        slurm: { cpus: await nodeCpus() },
+      });
+      const pending = await server.call("start_task", {
+        command: "echo after-outage",
+        executor: "slurm",
+      });
+      await waitFor(async () => (await statusOf(server, blocker.task_id)).status === "working", {
+        what: "the blocker to work",
+        intervalMs: 100,
+      });
+      await stopController();
+      try {
+        const began = performance.now();
+        const refused = await server.raw("start_task", { command: "true", executor: "slurm" });
+        assert.match(
+          errorText(refused),
+          /^Cannot start task: scontrol ping says Slurm is not answering \(".*"\): start slurmctld/,
+        );
+        assert.ok(performance.now() - began < 5_000, "the refusal comes at once");
+        assert.equal((await server.call("list_tasks", {})).total, 2);
+        // Nothing is decided while Slurm does not answer.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        assert.equal((await statusOf(server, pending.task_id)).status, "queued");
+        assert.equal((await statusOf(server, blocker.task_id)).status, "working");
+        assert.match(server.stderr(), /Slurm is not answering/);
+      } finally {
+        await startController();
+      }
+      await server.call("cancel_task", { task_id: blocker.task_id });
+      const done = await waitEnd(server, pending.task_id);
+      assert.equal(done.status, "completed");
+    });
   },
 );
