@@ -334,3 +334,76 @@ slurmTest(
     });
   },
 );
+
+slurmTest(
+  "BACKBURNER_EXECUTOR=slurm makes slurm the default; executor local still runs here",
+  async () => {
+    await withServer(async (server) => {
+      const remote = await server.call("start_task", { command: "echo remote" });
+      const here = await server.call("start_task", { command: "echo here", executor: "local" });
+      assert.equal(remote.executor, "slurm");
+      assert.match(String(remote.slurm_job_id), /^\d+$/);
+      assert.equal(here.executor, "local");
+      assert.equal(here.slurm_job_id, null);
+      assert.equal((await waitEnd(server, remote.task_id)).status, "completed");
+      assert.equal((await waitEnd(server, here.task_id)).status, "completed");
+    }, { BACKBURNER_EXECUTOR: "slurm" });
+  },
+);
+
+slurmTest(
+  "a job cancelled from outside (scancel) ends its task cancelled, in Slurm's words",
+  async () => {
+    await withServer(async (server) => {
+      const started = await server.call("start_task", { command: "sleep 60", executor: "slurm" });
+      await waitFor(async () => (await statusOf(server, started.task_id)).status === "working", {
+        what: "the job to run",
+        intervalMs: 100,
+      });
+      await new Deno.Command("scancel", { args: [String(started.slurm_job_id)] }).output();
+      const done = await waitEnd(server, started.task_id);
+      assert.equal(done.status, "cancelled", JSON.stringify(done));
+      assert.match(String(done.status_message), /CANCELLED/);
+    });
+  },
+);
+
+slurmTest(
+  "a server shutting down with BACKBURNER_ON_EXIT=cancel cancels its slurm jobs, pending ones too",
+  async () => {
+    const home = await tempDir("backburner-slurm-engine-");
+    const jobs: string[] = [];
+    try {
+      const server = await startServer(home, { env: { BACKBURNER_ON_EXIT: "cancel" } });
+      const blocker = await server.call("start_task", {
+        command: "sleep 60",
+        executor: "slurm",
+        slurm: { cpus: await nodeCpus() },
+      });
+      const pending = await server.call("start_task", { command: "sleep 60", executor: "slurm" });
+      jobs.push(String(blocker.slurm_job_id), String(pending.slurm_job_id));
+      await waitFor(async () => (await statusOf(server, blocker.task_id)).status === "working", {
+        what: "the blocker to work",
+        intervalMs: 100,
+      });
+      await server.close();
+      const output = await new Deno.Command("squeue", {
+        args: ["-h", "-j", jobs.join(","), "-o", "%T"],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      assert.doesNotMatch(new TextDecoder().decode(output.stdout), /PENDING|RUNNING|COMPLETING/);
+      const again = await startServer(home);
+      try {
+        for (const task of [blocker, pending]) {
+          assert.equal((await statusOf(again, task.task_id)).status, "cancelled");
+        }
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await cancelAll(jobs);
+      await cleanup(home);
+    }
+  },
+);
