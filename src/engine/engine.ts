@@ -3,6 +3,7 @@ import { BackburnerError } from "../errors.ts";
 import type {
   Executor,
   ExecutorSnapshot,
+  ExitRecord,
   SpawnedTask,
   TaskTarget,
   WrapperExit,
@@ -13,7 +14,7 @@ import {
   type CommandRunner,
   denoCommandRunner,
   pingController,
-  readJob,
+  readJobs,
   SlurmError,
   slurmOutcome,
   submitJob,
@@ -880,6 +881,7 @@ export class Engine {
       }
       return controllerUp;
     };
+    const asking: { task: Task; jobId: string; record: ExitRecord | null }[] = [];
     for (let task of tasks) {
       const { id } = task;
       if (this.#submitting.has(id) || this.#stopping.has(id)) continue;
@@ -895,7 +897,7 @@ export class Engine {
         continue;
       }
       const exitPath = this.#paths(id).exit;
-      let record = readExitRecord(exitPath);
+      const record = readExitRecord(exitPath);
       // The command's own end: final at once, as for a local task.
       if (record !== null && record.reason === null) {
         this.#performSlurm(task, { kind: "end", end: endFromRecord(task, record) });
@@ -906,15 +908,23 @@ export class Engine {
         await this.#findSlurmJob(task);
         continue;
       }
-      let outcome;
-      try {
-        outcome = slurmOutcome(await readJob(this.#slurm(), task.slurmJobId), task.slurmJobId);
-      } catch (error) {
-        this.#log(`reading Slurm job ${task.slurmJobId} failed: ${String(error)}`);
-        continue;
-      }
+      asking.push({ task, jobId: task.slurmJobId, record });
+    }
+    if (asking.length === 0) return;
+    let jobs;
+    try {
+      // One squeue for every job; scontrol only for those that ended.
+      jobs = await readJobs(this.#slurm(), asking.map((entry) => entry.jobId));
+    } catch (error) {
+      this.#log(`reading the Slurm jobs failed: ${error instanceof Error ? error.message : error}`);
+      return;
+    }
+    for (const { task, jobId, record: seen } of asking) {
+      if (this.#stopping.has(task.id) || this.#submitting.has(task.id)) continue;
+      const outcome = slurmOutcome(jobs.get(jobId) ?? null, jobId);
+      let record = seen;
       // The wrapper writes its record before the job ends: look again once Slurm says ended.
-      if (record === null && outcome.ended) record = readExitRecord(exitPath);
+      if (record === null && outcome.ended) record = readExitRecord(this.#paths(task.id).exit);
       // The wrapper's own stop (timeout, log cap) is final once Slurm says the job is gone.
       if (record !== null && record.reason !== null && !outcome.ended) continue;
       this.#performSlurm(task, slurmStep(task, record, outcome, Date.now()));
@@ -1545,6 +1555,8 @@ export class Engine {
    * them too, so that no process of a cancelled task is left. Its recorded status stays.
    */
   async #stopLeftovers(task: Task): Promise<number> {
+    // A Slurm job's processes are on its node, not here: Slurm ended them with the job.
+    if (task.executor === "slurm") return 0;
     const target = this.#target(task, true);
     const leftovers = (await this.#executor.snapshot([target])).count(target);
     if (leftovers === 0) return 0;
