@@ -407,3 +407,101 @@ slurmTest(
     }
   },
 );
+
+slurmTest(
+  "a slurm task gets its stdin and env; restart_task runs it again as a new slurm job",
+  async () => {
+    await withServer(async (server) => {
+      const started = await server.call("start_task", {
+        command: 'read -r line; echo "got $line and $GREETING in $BACKBURNER_TASK_ID"',
+        executor: "slurm",
+        stdin: "the input\n",
+        env: { GREETING: 'it\'s "quoted" $HOME' },
+        slurm: { memory: "100M" },
+      });
+      const done = await waitEnd(server, started.task_id);
+      assert.equal(done.status, "completed", JSON.stringify(done));
+      const expected = `got the input and it's "quoted" $HOME in ${started.task_id}`;
+      const output = await server.call("task_result", { task_id: started.task_id });
+      assert.ok(JSON.stringify(output).includes(JSON.stringify(expected).slice(1, -1)));
+      const again = await server.call("restart_task", { task_id: started.task_id });
+      assert.equal(again.executor, "slurm");
+      assert.notEqual(again.slurm_job_id, started.slurm_job_id);
+      assert.equal((await waitEnd(server, again.task_id)).status, "completed");
+      const rerun = await server.call("task_result", { task_id: again.task_id });
+      assert.ok(JSON.stringify(rerun).includes(`got the input and it's`));
+    });
+  },
+);
+
+/**
+ * A server whose sbatch is a script that notes its pid, then (`after` true) submits for real and
+ * hangs, or (`after` false) hangs before submitting: kill -9 of that server lands between sbatch
+ * and the job's record, or before the submission.
+ */
+async function diesAroundSbatch(after: boolean): Promise<void> {
+  const home = await tempDir("backburner-slurm-engine-");
+  const bin = `${home}-bin`;
+  await Deno.mkdir(bin);
+  const sbatch = new TextDecoder().decode(
+    (await new Deno.Command("sh", { args: ["-c", "command -v sbatch"], stdout: "piped" }).output())
+      .stdout,
+  ).trim();
+  const pidFile = `${bin}/pid`;
+  await Deno.writeTextFile(
+    `${bin}/sbatch`,
+    after
+      ? `#!/bin/sh\n${sbatch} "$@" && echo $$ >${pidFile} && exec sleep 300\n`
+      : `#!/bin/sh\necho $$ >${pidFile}\nexec sleep 300\n`,
+    { mode: 0o755 },
+  );
+  let first: ServerHandle | undefined;
+  let second: ServerHandle | undefined;
+  try {
+    first = await startServer(home, { env: { PATH: `${bin}:${Deno.env.get("PATH")}` } });
+    const call = first.call("start_task", { command: "echo ran once", executor: "slurm" })
+      .catch(() => null);
+    const pid = Number(
+      await waitFor(() => {
+        try {
+          return Deno.readTextFileSync(pidFile).trim() || null;
+        } catch {
+          return null;
+        }
+      }, { what: "the sbatch script to run", intervalMs: 50 }),
+    );
+    const listed = await first.call("list_tasks", {});
+    const id = (listed.tasks as { task_id: string }[])[0].task_id;
+    Deno.kill(first.pid, "SIGKILL");
+    await waitFor(() => !isAlive(first!.pid), { what: "the server to die" });
+    Deno.kill(pid, "SIGKILL");
+    await first.client.close().catch(() => {});
+    await call;
+    first = undefined;
+    second = await startServer(home);
+    const done = await waitEnd(second, id);
+    assert.equal(done.status, "completed", JSON.stringify(done));
+    const output = JSON.stringify(await second.call("task_result", { task_id: id }));
+    assert.equal(output.split("ran once").length - 1, 1, output);
+    assert.match(
+      second.stderr(),
+      after ? /found its Slurm job \d+ by name/ : /went back to its queue: its server died/,
+    );
+  } finally {
+    await first?.close().catch(() => {});
+    await second?.close();
+    await cleanup(home);
+    await Deno.remove(bin, { recursive: true }).catch(() => {});
+  }
+}
+
+slurmTest(
+  "a server killed between sbatch and the job's record: the next finds the job by name",
+  async () => {
+    await diesAroundSbatch(true);
+  },
+);
+
+slurmTest("a server killed before its sbatch ran: the next submits the task, once", async () => {
+  await diesAroundSbatch(false);
+});
