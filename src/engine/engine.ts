@@ -182,6 +182,8 @@ export class Engine {
   readonly #submitting = new Map<string, Promise<BackburnerError | null>>();
   /** Submissions whose start call waits for them (settle), by task id. */
   readonly #ownSubmissions = new Map<string, Promise<BackburnerError | null>>();
+  /** Tasks whose start call awaits its submission (settle was called before it ended). */
+  readonly #settling = new Set<string>();
   #slurmRunner: CommandRunner | undefined;
   /** When a reconcile pass last found slurmctld not answering (logged once per outage). */
   #slurmDown = false;
@@ -613,9 +615,14 @@ export class Engine {
         const submission = this.#submitSlurm(task);
         this.#submitting.set(task.id, submission);
         submission.finally(() => this.#submitting.delete(task.id));
-        // The start that asked reports its own failure (settle); others end failed with it.
+        // The start that asked reports its own failure when it awaits it (settle); otherwise
+        // the task ends failed with it.
         if (task.id === own) this.#ownSubmissions.set(task.id, submission);
-        else void submission.then((error) => this.#failSubmission(task.id, error));
+        void submission.then((error) => {
+          if (this.#settling.has(task.id)) return;
+          this.#ownSubmissions.delete(task.id);
+          this.#failSubmission(task.id, error);
+        });
         continue;
       }
       const error = this.#launch(task);
@@ -738,8 +745,14 @@ export class Engine {
   async settle(task: Task): Promise<Task> {
     const submission = this.#ownSubmissions.get(task.id);
     if (submission === undefined) return task;
-    const error = await submission;
-    this.#ownSubmissions.delete(task.id);
+    this.#settling.add(task.id);
+    let error: BackburnerError | null;
+    try {
+      error = await submission;
+    } finally {
+      this.#settling.delete(task.id);
+      this.#ownSubmissions.delete(task.id);
+    }
     if (error !== null) {
       this.#undoStart(task.id);
       throw error;

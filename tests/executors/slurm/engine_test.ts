@@ -347,6 +347,10 @@ slurmTest(
       assert.equal(here.slurm_job_id, null);
       assert.equal((await waitEnd(server, remote.task_id)).status, "completed");
       assert.equal((await waitEnd(server, here.task_id)).status, "completed");
+      // run_command waits for its task: a slurm job too.
+      const ran = await server.raw("run_command", { command: "echo via-run" });
+      assert.ok(!ran.isError, JSON.stringify(ran));
+      assert.match(JSON.stringify(ran), /via-run/);
     }, { BACKBURNER_EXECUTOR: "slurm" });
   },
 );
