@@ -56,6 +56,7 @@ export function openApp(config: Config, options: AppOptions): App {
     log: options.log,
     watch: options.watch,
     queueLimits: config.queueLimits,
+    defaultExecutor: config.defaultExecutor,
   });
   return {
     config,

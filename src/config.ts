@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { isQueueName, MAX_QUEUE_LIMIT } from "./task.ts";
+import { type ExecutorName, isExecutorName, isQueueName, MAX_QUEUE_LIMIT } from "./task.ts";
 
 /** Everything the server reads from its environment, validated once. */
 export interface Config {
@@ -29,6 +29,8 @@ export interface Config {
    * default: no limits
    */
   readonly queueLimits: ReadonlyMap<string, number>;
+  /** The executor of tasks started without one. BACKBURNER_EXECUTOR, "local" or "slurm", default local */
+  readonly defaultExecutor: ExecutorName;
 }
 
 /** Parses BACKBURNER_QUEUES ("name=limit,..."); throws a RangeError naming the bad entry. */
@@ -89,6 +91,12 @@ export function loadConfig(
       `Invalid BACKBURNER_ON_EXIT "${env.BACKBURNER_ON_EXIT}": set it to "keep" or "cancel"`,
     );
   }
+  const executor = (env.BACKBURNER_EXECUTOR?.trim() || "local").toLowerCase();
+  if (!isExecutorName(executor)) {
+    throw new RangeError(
+      `Invalid BACKBURNER_EXECUTOR "${env.BACKBURNER_EXECUTOR}": set it to "local" or "slurm", or unset it for local`,
+    );
+  }
   return {
     home,
     graceSeconds: number(env, "BACKBURNER_GRACE_SECONDS", 5, 0, 3600),
@@ -106,5 +114,6 @@ export function loadConfig(
       256 * 1024 ** 2,
     ),
     queueLimits: parseQueueLimits(env.BACKBURNER_QUEUES),
+    defaultExecutor: executor,
   };
 }

@@ -18,6 +18,8 @@ export type ErrorCode =
   | "refused_pattern"
   /** The task's shell could not be started (cwd, missing shell, permissions). */
   | "spawn_failed"
+  /** The executor a task needs (Slurm) is missing, not answering, or refused the task. */
+  | "executor_unavailable"
   /** The state directory could not record something (disk full, database error). */
   | "storage_failure"
   /** The state directory was removed or replaced under the server: restart it. */
@@ -29,6 +31,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "refused_by_policy",
   "refused_pattern",
   "spawn_failed",
+  "executor_unavailable",
   "storage_failure",
   "state_lost",
 ];

@@ -1,6 +1,7 @@
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { BackburnerError } from "./errors.ts";
-import type { StopReason, Task, TaskStatus } from "./task.ts";
+import type { SlurmResources } from "./executors/slurm/resources.ts";
+import type { ExecutorName, StopReason, Task, TaskStatus } from "./task.ts";
 
 /** Each entry moves the schema one version forward; never edit one that has shipped. */
 const MIGRATIONS: readonly string[] = [
@@ -51,6 +52,10 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX tasks_by_key ON tasks (idempotency_key, created_at DESC)
      WHERE idempotency_key IS NOT NULL;
    CREATE TABLE queues (name TEXT PRIMARY KEY, max_working INTEGER);`,
+  // Executors (issue 14): what runs a task, its Slurm job once submitted, its Slurm settings.
+  `ALTER TABLE tasks ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';
+   ALTER TABLE tasks ADD COLUMN slurm_job_id TEXT;
+   ALTER TABLE tasks ADD COLUMN slurm_json TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -82,6 +87,10 @@ export interface NewTask {
   readonly restartOf: string | null;
   /** The task's extra environment, kept until (and for) its runs. */
   readonly env: Record<string, string>;
+  /** What runs it. Default "local". */
+  readonly executor?: ExecutorName;
+  /** Its validated Slurm settings (slurm tasks only). */
+  readonly slurm?: SlurmResources | null;
 }
 
 /** What a queued task's dispatch is decided from; read in the claiming transaction. */
@@ -176,7 +185,19 @@ function toTask(row: Row): Task {
     notBefore: row.not_before as number | null,
     idempotencyKey: row.idempotency_key as string | null,
     restartOf: row.restart_of as string | null,
+    executor: ((row.executor as string | null) ?? "local") as ExecutorName,
+    slurmJobId: row.slurm_job_id as string | null,
+    slurm: parseSlurm(row.slurm_json as string | null),
   };
+}
+
+function parseSlurm(json: string | null): SlurmResources | null {
+  if (json === null) return null;
+  try {
+    return JSON.parse(json) as SlurmResources;
+  } catch {
+    return null;
+  }
 }
 
 function parseIds(json: string | null): string[] {
@@ -272,8 +293,8 @@ export class Store {
         `INSERT INTO tasks
            (id, command, cwd, status, created_at, timeout_seconds, owner, label, ttl_ms,
             started_by, queue, after_ids, retries, retry_delay_ms, idempotency_key, restart_of,
-            env_json)
-         VALUES (?, ?, ?, 'queued', ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            env_json, executor, slurm_json)
+         VALUES (?, ?, ?, 'queued', ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         task.id,
         task.command,
@@ -290,6 +311,8 @@ export class Store {
         task.idempotencyKey,
         task.restartOf,
         Object.keys(task.env).length ? JSON.stringify(task.env) : null,
+        task.executor ?? "local",
+        task.slurm ? JSON.stringify(task.slurm) : null,
       );
       return { kind: "insert" };
     });
@@ -333,8 +356,9 @@ export class Store {
 
   /** True when some task waits in a queue: a cheap look before a dispatch's transaction. */
   hasQueued(): boolean {
-    return this.#db.prepare("SELECT 1 FROM tasks WHERE status = 'queued' LIMIT 1").get() !==
-      undefined;
+    return this.#db.prepare(
+      "SELECT 1 FROM tasks WHERE status = 'queued' AND slurm_job_id IS NULL LIMIT 1",
+    ).get() !== undefined;
   }
 
   /**
@@ -350,8 +374,8 @@ export class Store {
   ): { claimed: Task[]; failed: string[] } {
     return this.#transaction(() => {
       const queuedRows = this.#db.prepare(
-        `SELECT id, queue, after_ids, not_before, created_at FROM tasks WHERE status = 'queued'
-         ORDER BY created_at, rowid`,
+        `SELECT id, queue, after_ids, not_before, created_at FROM tasks
+         WHERE status = 'queued' AND slurm_job_id IS NULL ORDER BY created_at, rowid`,
       ).all() as Row[];
       if (queuedRows.length === 0) return { claimed: [], failed: [] };
       const queued = queuedRows.map((row) => ({
@@ -373,7 +397,9 @@ export class Store {
       const working = new Map<string, number>();
       for (
         const row of this.#db.prepare(
-          "SELECT queue, count(*) AS n FROM tasks WHERE status = 'working' GROUP BY queue",
+          `SELECT queue, count(*) AS n FROM tasks
+           WHERE status = 'working' OR (status = 'queued' AND slurm_job_id IS NOT NULL)
+           GROUP BY queue`,
         ).all() as { queue: string; n: number }[]
       ) working.set(row.queue, row.n);
       const limits = this.#queueLimits();
@@ -465,7 +491,8 @@ export class Store {
     try {
       const rows = (this.#db.prepare(
         `SELECT id, queue, after_ids, not_before, created_at FROM tasks
-         WHERE status = 'queued' AND queue = ? ORDER BY created_at, rowid`,
+         WHERE status = 'queued' AND slurm_job_id IS NULL AND queue = ?
+         ORDER BY created_at, rowid`,
       ).all(queue) as Row[]).map((row) => ({
         id: row.id as string,
         queue: row.queue as string,
@@ -494,7 +521,8 @@ export class Store {
   requeueUnspawned(id: string, from: string | null): boolean {
     return this.#db.prepare(
       `UPDATE tasks SET status = 'queued', owner = NULL, deadline_at = NULL, started_at = NULL
-       WHERE id = ? AND status = 'working' AND owner IS ? AND pid IS NULL AND stop_reason IS NULL`,
+       WHERE id = ? AND status = 'working' AND owner IS ? AND pid IS NULL AND stop_reason IS NULL
+         AND slurm_job_id IS NULL`,
     ).run(id, from).changes === 1;
   }
 
@@ -516,7 +544,7 @@ export class Store {
     return this.#db.prepare(
       `UPDATE tasks SET status = 'cancelled', status_message = ?, ended_at = ?,
          stop_reason = 'cancel', stop_requested_at = ?
-       WHERE id = ? AND status = 'queued'`,
+       WHERE id = ? AND status = 'queued' AND slurm_job_id IS NULL`,
     ).run(message, at, at, id).changes === 1;
   }
 
@@ -627,11 +655,26 @@ export class Store {
   }
 
   /** The few columns that say who watches each working task: cheap enough to read twice a second. */
-  workingSummary(): { id: string; owner: string | null; stopReason: string | null }[] {
+  workingSummary(): {
+    id: string;
+    owner: string | null;
+    stopReason: string | null;
+    executor: string;
+  }[] {
     const rows = this.#db.prepare(
-      "SELECT id, owner, stop_reason FROM tasks WHERE status = 'working'",
-    ).all() as { id: string; owner: string | null; stop_reason: string | null }[];
-    return rows.map((row) => ({ id: row.id, owner: row.owner, stopReason: row.stop_reason }));
+      "SELECT id, owner, stop_reason, executor FROM tasks WHERE status = 'working'",
+    ).all() as {
+      id: string;
+      owner: string | null;
+      stop_reason: string | null;
+      executor: string;
+    }[];
+    return rows.map((row) => ({
+      id: row.id,
+      owner: row.owner,
+      stopReason: row.stop_reason,
+      executor: row.executor,
+    }));
   }
 
   workingTasks(): Task[] {
@@ -677,6 +720,93 @@ export class Store {
       "UPDATE tasks SET owner = ? WHERE id = ? AND status = 'working' AND owner IS ?",
     ).run(to, id, from);
     return result.changes === 1;
+  }
+
+  /**
+   * The Slurm tasks a reconcile pass looks at: claimed (working, submitted or being submitted) or
+   * waiting in Slurm's queue (queued with a job id).
+   */
+  slurmTasks(): Task[] {
+    const rows = this.#db.prepare(
+      `SELECT * FROM tasks WHERE executor = 'slurm' AND
+         (status = 'working' OR (status = 'queued' AND slurm_job_id IS NOT NULL))`,
+    ).all() as Row[];
+    return rows.map(toTask);
+  }
+
+  /**
+   * Records the job a claimed Slurm task was submitted as: it waits in Slurm's queue now. False
+   * when the task is no longer the claimed, unsubmitted one (a cancel came meanwhile).
+   */
+  recordSlurmJob(id: string, jobId: string, message: string): boolean {
+    return this.#db.prepare(
+      `UPDATE tasks SET slurm_job_id = ?, status = 'queued', status_message = ?
+       WHERE id = ? AND status = 'working' AND slurm_job_id IS NULL AND stop_reason IS NULL`,
+    ).run(jobId, message, id).changes === 1;
+  }
+
+  /**
+   * Moves a submitted Slurm task between waiting in Slurm's queue and running, as Slurm says;
+   * `startedAt` is kept from the first time it ran. False when nothing changed.
+   */
+  setSlurmState(
+    id: string,
+    status: "queued" | "working",
+    message: string | null,
+    at: number,
+  ): boolean {
+    return this.#db.prepare(
+      `UPDATE tasks SET status = ?, status_message = ?,
+         started_at = CASE WHEN ? = 'working' THEN COALESCE(started_at, ?) ELSE started_at END
+       WHERE id = ? AND executor = 'slurm' AND slurm_job_id IS NOT NULL
+         AND status IN ('queued', 'working')
+         AND (status IS NOT ? OR status_message IS NOT ?)`,
+    ).run(status, message, status, at, id, status, message).changes === 1;
+  }
+
+  /**
+   * Ends a Slurm task, queued in Slurm's queue or working; `startedAt` is recorded when no start
+   * was (it ran between two looks). False when it had already ended.
+   */
+  finishSlurm(id: string, end: TaskEnd, startedAt: number | null = null): boolean {
+    return this.#db.prepare(
+      `UPDATE tasks SET status = ?, exit_code = ?, signal = ?, status_message = ?, ended_at = ?,
+         started_at = COALESCE(started_at, ?)
+       WHERE id = ? AND executor = 'slurm' AND status IN ('queued', 'working')`,
+    ).run(end.status, end.exitCode, end.signal, end.statusMessage, end.endedAt, startedAt, id)
+      .changes === 1;
+  }
+
+  /**
+   * Sends a Slurm task whose attempt exited non-zero back to backburner's queue for its next
+   * attempt (a new job then), not before `notBefore`; false when it ended or a stop was asked.
+   */
+  scheduleSlurmRetry(id: string, attempt: number, notBefore: number): boolean {
+    return this.#db.prepare(
+      `UPDATE tasks SET status = 'queued', attempt = ?, not_before = ?, owner = NULL, pid = NULL,
+         started_at = NULL, deadline_at = NULL, exit_code = NULL, signal = NULL,
+         status_message = NULL, slurm_job_id = NULL
+       WHERE id = ? AND executor = 'slurm' AND status IN ('queued', 'working')
+         AND stop_reason IS NULL AND attempt = ?`,
+    ).run(attempt + 1, notBefore, id, attempt).changes === 1;
+  }
+
+  /** Asks for the stop of a Slurm task (queued in Slurm or working); the first reason wins. */
+  requestSlurmStop(id: string, reason: StopReason, at: number): Task | undefined {
+    this.#db.prepare(
+      `UPDATE tasks SET stop_reason = ?, stop_requested_at = ?
+       WHERE id = ? AND executor = 'slurm' AND status IN ('queued', 'working')
+         AND stop_reason IS NULL`,
+    ).run(reason, at, id);
+    return this.getTask(id);
+  }
+
+  /** Moves a Slurm task to a new owner only if nobody claimed it since `from` was read. */
+  claimSlurm(id: string, from: string | null, to: string): boolean {
+    return this.#db.prepare(
+      `UPDATE tasks SET owner = ? WHERE id = ? AND executor = 'slurm'
+         AND status IN ('queued', 'working') AND owner IS ?`,
+    ).run(to, id, from).changes === 1;
   }
 
   registerServer(server: ServerRecord): void {

@@ -1,4 +1,15 @@
 /** A background task as the engine records it, and pure helpers over it. */
+import type { SlurmResources } from "./executors/slurm/resources.ts";
+
+/** The executors a task can run on. */
+export const EXECUTOR_NAMES = ["local", "slurm"] as const;
+
+export type ExecutorName = typeof EXECUTOR_NAMES[number];
+
+/** True for a known executor name. */
+export function isExecutorName(name: unknown): name is ExecutorName {
+  return typeof name === "string" && (EXECUTOR_NAMES as readonly string[]).includes(name);
+}
 
 export const TASK_STATUSES = [
   "queued",
@@ -56,6 +67,12 @@ export interface Task {
   readonly idempotencyKey: string | null;
   /** The task this one restarts. */
   readonly restartOf: string | null;
+  /** What runs it: this machine's processes, or a Slurm cluster's job. */
+  readonly executor: ExecutorName;
+  /** The Slurm job id once its job was submitted; null before, and for local tasks. */
+  readonly slurmJobId: string | null;
+  /** The Slurm settings it was started with (validated); null for local tasks. */
+  readonly slurm: SlurmResources | null;
 }
 
 /** Statuses a task can still leave: it waits in its queue, or it runs. */

@@ -48,6 +48,10 @@ export const TaskViewSchema = z.object({
   attempts: z.number().int().describe("Most runs: 1 plus the retries asked for"),
   restart_of: z.string().nullable().describe("The task this one restarts, if it is a restart"),
   idempotency_key: z.string().nullable().describe("The idempotency_key given at start, if any"),
+  executor: z.enum(["local", "slurm"]).describe(
+    'Where it runs: "local" (next to the server) or "slurm" (a Slurm job)',
+  ),
+  slurm_job_id: z.string().nullable().describe("Its Slurm job id once submitted (slurm tasks)"),
 });
 export type TaskView = z.infer<typeof TaskViewSchema>;
 
@@ -209,6 +213,8 @@ export function queuedReason(task: Task, wait: QueueWait | null, now: number): s
 
 /** One sentence saying why a queued task waits: "Queued: waits for task k3x9m2p7q4wz to complete". */
 export function queuedMessage(task: Task, wait: QueueWait | null, now: number): string {
+  // Submitted: it waits in Slurm's own queue, for the reason Slurm gives.
+  if (task.slurmJobId !== null && task.statusMessage !== null) return task.statusMessage;
   return `Queued: ${queuedReason(task, wait, now)}`;
 }
 
@@ -253,6 +259,8 @@ export function viewTask(
     attempts: task.retries + 1,
     restart_of: task.restartOf,
     idempotency_key: task.idempotencyKey,
+    executor: task.executor,
+    slurm_job_id: task.slurmJobId,
   };
 }
 

@@ -38,6 +38,9 @@ const TASK: Task = {
   notBefore: null,
   idempotencyKey: null,
   restartOf: null,
+  executor: "local",
+  slurmJobId: null,
+  slurm: null,
 };
 
 Deno.test("a task's view has the wire shape, key order included, and its schema accepts it", () => {
@@ -67,6 +70,8 @@ Deno.test("a task's view has the wire shape, key order included, and its schema 
     "attempts",
     "restart_of",
     "idempotency_key",
+    "executor",
+    "slurm_job_id",
   ]);
   assert.equal(view.duration_seconds, 2.5);
   assert.equal(view.created_at, "2026-11-28T12:00:00.000Z");

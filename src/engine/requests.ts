@@ -8,10 +8,13 @@
 import { isAbsolute, resolve } from "node:path";
 import { BackburnerError } from "../errors.ts";
 import { TASK_MARKER } from "../executors/executor.ts";
+import { type SlurmResources, validateSlurmSettings } from "../executors/slurm/resources.ts";
 import type { GrepResult } from "../logs/grep.ts";
 import type { Slice } from "../logs/slice.ts";
 import {
   DEFAULT_QUEUE,
+  type ExecutorName,
+  isExecutorName,
   isQueueName,
   isTaskId,
   MAX_QUEUE_LIMIT,
@@ -49,6 +52,10 @@ export interface StartRequest {
    * than IDEMPOTENCY_WINDOW_MS ago (capped by the retention period), the start returns it.
    */
   readonly idempotencyKey?: string;
+  /** "local" (this machine) or "slurm" (a Slurm job). Default: the engine's default executor. */
+  readonly executor?: string;
+  /** What the Slurm job asks for (executor "slurm" only), checked by validateSlurmSettings. */
+  readonly slurm?: unknown;
 }
 
 export interface ListRequest {
@@ -109,10 +116,17 @@ export interface CheckedStart {
   readonly retries: number;
   readonly retryDelayMs: number;
   readonly idempotencyKey: string | null;
+  readonly executor: ExecutorName;
+  /** Validated Slurm settings: set (possibly all null) for slurm tasks, null for local ones. */
+  readonly slurm: SlurmResources | null;
 }
 
 /** Checks a start request; `defaultCwd` is where a task without a cwd (or a relative one) runs. */
-export function checkStart(request: StartRequest, defaultCwd: string): CheckedStart {
+export function checkStart(
+  request: StartRequest,
+  defaultCwd: string,
+  defaultExecutor: ExecutorName = "local",
+): CheckedStart {
   const command = request.command;
   if (typeof command !== "string" || command.trim() === "") {
     throw invalid("Cannot start task: command is empty: pass the shell command to run");
@@ -147,7 +161,38 @@ export function checkStart(request: StartRequest, defaultCwd: string): CheckedSt
     retries: checkRetries(request.retries),
     retryDelayMs: checkRetryDelay(request.retryDelaySeconds),
     idempotencyKey: checkKey(request.idempotencyKey),
+    ...checkExecutor(request.executor, request.slurm, defaultExecutor),
   };
+}
+
+/** The executor and its settings, checked: slurm settings only with the slurm executor. */
+function checkExecutor(
+  executor: string | undefined,
+  slurm: unknown,
+  defaultExecutor: ExecutorName,
+): { executor: ExecutorName; slurm: SlurmResources | null } {
+  const name = executor ?? defaultExecutor;
+  if (!isExecutorName(name)) {
+    throw invalid(
+      `Cannot start task: executor "${
+        String(name).slice(0, 80)
+      }" is unknown: pass "local" or "slurm", or leave it out for "${defaultExecutor}"`,
+    );
+  }
+  if (name === "local") {
+    if (slurm !== undefined && slurm !== null) {
+      throw invalid(
+        'Cannot start task: slurm settings apply only to executor "slurm": pass executor "slurm" or leave slurm out',
+      );
+    }
+    return { executor: name, slurm: null };
+  }
+  try {
+    return { executor: name, slurm: validateSlurmSettings(slurm ?? {}) };
+  } catch (error) {
+    if (error instanceof RangeError) throw invalid(error.message);
+    throw error;
+  }
 }
 
 /** A queue name, checked: 1 to 64 letters, digits, _, . or -. */

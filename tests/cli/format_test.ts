@@ -92,6 +92,9 @@ Deno.test("a working task a stop was asked for is listed as stopping, and why", 
     notBefore: null,
     idempotencyKey: null,
     restartOf: null,
+    executor: "local",
+    slurmJobId: null,
+    slurm: null,
   } as const;
   assert.equal(listedStatus(task), "working");
   assert.equal(

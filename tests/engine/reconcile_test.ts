@@ -32,6 +32,9 @@ const TASK: Task = {
   notBefore: null,
   idempotencyKey: null,
   restartOf: null,
+  executor: "local",
+  slurmJobId: null,
+  slurm: null,
 };
 
 function facts(

@@ -42,3 +42,37 @@ Deno.test("a start request comes back checked: cwd resolved, label trimmed, stdi
   assert.equal(resolveCwd(undefined, "/home"), "/home");
   assert.equal(resolveCwd("/a/../b", "/home"), "/b");
 });
+
+Deno.test("a start names its executor: local by default, slurm with checked settings", () => {
+  assert.equal(checkStart({ command: "true" }, "/").executor, "local");
+  assert.equal(checkStart({ command: "true" }, "/").slurm, null);
+  assert.equal(checkStart({ command: "true" }, "/", "slurm").executor, "slurm");
+  const slurm = checkStart(
+    { command: "true", executor: "slurm", slurm: { cpus: 2, memory: "8g", time_limit: "90" } },
+    "/",
+  );
+  assert.deepEqual(slurm.slurm, {
+    partition: null,
+    cpus: 2,
+    memory: "8G",
+    gpus: null,
+    timeLimitSeconds: 5400,
+    account: null,
+  });
+  assert.equal(
+    refusal(() => checkStart({ command: "true", executor: "k8s" }, "/")).message,
+    'Cannot start task: executor "k8s" is unknown: pass "local" or "slurm", or leave it out for "local"',
+  );
+  assert.equal(
+    refusal(() => checkStart({ command: "true", slurm: { cpus: 2 } }, "/")).message,
+    'Cannot start task: slurm settings apply only to executor "slurm": pass executor "slurm" or leave slurm out',
+  );
+  const bad = refusal(() =>
+    checkStart({ command: "true", executor: "slurm", slurm: { cpus: 0 } }, "/")
+  );
+  assert.equal(bad.code, "invalid_argument");
+  assert.equal(
+    bad.message,
+    "Invalid slurm.cpus 0: pass a whole number of CPUs, 1 or more, such as 4",
+  );
+});

@@ -20,17 +20,17 @@ Examples:
     if (values.help) return help(terminal, this);
     const id = oneId("restart", positionals);
     // Registered while it starts the task, as run is (see run.ts).
-    return await withEngine({ register: true }, (engine) => {
+    return await withEngine({ register: true }, async (engine) => {
       requireTask(engine, id);
       let task;
       try {
-        task = engine.restart(id);
+        task = await engine.settle(engine.restart(id));
       } catch (error) {
         throw new Failure((error as Error).message);
       }
       terminal.print(task.id);
       terminal.note(`restarted task ${id} as task ${task.id} (${task.status})`);
-      return Promise.resolve(0);
+      return 0;
     });
   },
 };

@@ -90,7 +90,7 @@ Examples:
     );
     // Registered while it starts the task, so no server takes the task, not yet spawned, for an
     // orphan; once this process ends, the task is an orphan, and the next watcher adopts it.
-    return await withEngine({ register: true }, (engine) => {
+    return await withEngine({ register: true }, async (engine) => {
       let started: { task: Task; existing: boolean };
       try {
         started = engine.startOrFind({
@@ -105,6 +105,8 @@ Examples:
           retryDelaySeconds,
           idempotencyKey: values.key,
         });
+        // A slurm task's job is submitted before the command returns; a refusal removes it.
+        started = { task: await engine.settle(started.task), existing: started.existing };
       } catch (error) {
         // A start the engine refuses (the policy, a missing cwd) is what was asked failing: exit 1,
         // as the overview says, even when the engine calls the cause an invalid argument.
@@ -119,7 +121,7 @@ Examples:
           }": nothing new was started`,
         );
       }
-      return Promise.resolve(0);
+      return 0;
     });
   },
 };

@@ -48,7 +48,7 @@ import { spawnDetached } from "./spawn.ts";
 //   after that time did not end the command.
 // - Once the command has ended, TERM/INT/HUP are ignored, which the record writer (mv)
 //   inherits: a stop that comes as the command ends cannot lose its record.
-const WRAPPER = `w=$$ exitf=$3 dir=\${3%/*} cg= g= wd=
+export const WRAPPER = `w=$$ exitf=$3 dir=\${3%/*} cg= g= wd=
 claim() { mkdir "$dir/claim" 2>/dev/null && printf '%s\\n' "$1" >"$dir/stop"; }
 if [ -n "$5" ]; then
   cg="$5/$9"
@@ -117,7 +117,7 @@ exit "$code"`;
 // was needed. It finds the processes by the task's cgroup, process group and (with /proc) session;
 // processes it runs itself to look are not the task's. With a cgroup, it steps out of it with the
 // wrapper and kills the rest with cgroup.kill, which no fork can outrun.
-const STOPPER = `trap '' TERM INT HUP
+export const STOPPER = `trap '' TERM INT HUP
 w=$1 dir=$2 cg=$3 tenths=$4 me=$$
 others() {
   procs=/dev/null
@@ -181,7 +181,7 @@ export interface PosixSpawnRequest extends SpawnRequest {
 }
 
 /** RLIMIT_FSIZE as the shell's ulimit -f takes it: 512-byte blocks, rounded up. */
-function logLimitBlocks(maxLogBytes: number | undefined): string {
+export function logLimitBlocks(maxLogBytes: number | undefined): string {
   if (maxLogBytes === undefined || !Number.isFinite(maxLogBytes)) return "";
   return String(Math.max(1, Math.ceil(maxLogBytes / 512)));
 }

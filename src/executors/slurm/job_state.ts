@@ -119,3 +119,38 @@ export async function readJob(
   if (INVALID_JOB.test(listed.stderr)) return null;
   throw commandFailed("scontrol", shown.code === 0 ? listed.stderr : shown.stderr);
 }
+
+/** States squeue reports fully (no exit code is needed to tell what they mean). */
+const UNENDED =
+  /^(PENDING|RUNNING|CONFIGURING|COMPLETING|SUSPENDED|REQUEUED|REQUEUE_HOLD|REQUEUE_FED|RESV_DEL_HOLD|RESIZING|SIGNALING|STAGE_OUT|STOPPED)$/;
+
+/**
+ * Several jobs at once, for a reconcile pass: one `squeue -j id1,id2,…` for all of them, then
+ * readJob only for those that ended (their exit code is scontrol's) or that squeue did not list.
+ * When squeue fails, each job is read by readJob. Throws SlurmError as readJob does.
+ */
+export async function readJobs(
+  run: CommandRunner,
+  jobIds: readonly string[],
+  options: ReadJobOptions = {},
+): Promise<Map<string, SlurmJob | null>> {
+  const jobs = new Map<string, SlurmJob | null>();
+  if (jobIds.length === 0) return jobs;
+  const listed = await run(
+    "squeue",
+    ["-h", "-t", "all", "-j", jobIds.join(","), "-o", "%i|%T|%r|%l|%N"],
+    { timeoutMs: options.timeoutMs ?? 15_000 },
+  );
+  if (listed.code === 0) {
+    for (const line of listed.stdout.split("\n")) {
+      const job = parseSqueueJob(line);
+      if (job && jobIds.includes(job.id) && UNENDED.test(job.state)) jobs.set(job.id, job);
+    }
+  } else if (UNREACHABLE.test(listed.stderr)) {
+    throw commandFailed("squeue", listed.stderr);
+  }
+  for (const id of jobIds) {
+    if (!jobs.has(id)) jobs.set(id, await readJob(run, id, options));
+  }
+  return jobs;
+}

@@ -19,6 +19,7 @@ export {
   parseSqueueJob,
   readJob,
   type ReadJobOptions,
+  readJobs,
   type SlurmJob,
 } from "./job_state.ts";
 export { type SlurmOutcome, slurmOutcome, type SlurmTaskStatus } from "./outcome.ts";

@@ -10,9 +10,9 @@ export const registerRestartTask: ToolRegistration = (server, context) => {
     outputSchema: RestartViewSchema.shape,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
   }, ({ task_id }) =>
-    guarded(context, () => {
+    guarded(context, async () => {
       const { engine } = context;
-      const task = engine.restart(task_id);
+      const task = await engine.settle(engine.restart(task_id));
       return {
         ...viewOf(engine, task),
         note: `Restarted task ${task_id} as task ${task.id} (${task.status})`,

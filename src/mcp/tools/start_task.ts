@@ -47,13 +47,26 @@ export const registerStartTask: ToolRegistration = (server, context) => {
       idempotency_key: z.string().optional().describe(
         'A name for this job, 1 to 200 characters, e.g. "build-web-1f3a9c": while a task started with the same key is queued or working, or ended less than 24 h ago, the same call returns that task (existing: true) instead of starting another, from any server. Pass one whenever you might repeat the call',
       ),
+      executor: z.enum(["local", "slurm"]).optional().describe(
+        'Where it runs: "local" (processes next to the server) or "slurm" (a job on the Slurm cluster the server submits to). Default: the server\'s BACKBURNER_EXECUTOR, else "local"',
+      ),
+      slurm: z.object({
+        partition: z.string().optional(),
+        cpus: z.number().int().min(1).optional(),
+        memory: z.union([z.string(), z.number()]).optional(),
+        gpus: z.union([z.string(), z.number()]).optional(),
+        time_limit: z.string().optional(),
+        account: z.string().optional(),
+      }).strict().optional().describe(
+        'What the Slurm job asks for (executor "slurm" only), e.g. {"cpus": 4, "memory": "8G", "time_limit": "2:00:00"}',
+      ),
     },
     outputSchema: StartViewSchema.shape,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
   }, (args) =>
-    guarded(context, () => {
+    guarded(context, async () => {
       const { engine } = context;
-      const { task, existing } = engine.startOrFind({
+      const started = engine.startOrFind({
         command: args.command,
         cwd: args.cwd,
         timeoutSeconds: args.timeout_seconds,
@@ -65,7 +78,12 @@ export const registerStartTask: ToolRegistration = (server, context) => {
         retries: args.retries,
         retryDelaySeconds: args.retry_delay_seconds,
         idempotencyKey: args.idempotency_key,
+        executor: args.executor,
+        slurm: args.slurm,
       });
+      // A slurm task's job is submitted before start_task returns; a refusal removes it.
+      const task = await engine.settle(started.task);
+      const { existing } = started;
       return {
         ...viewOf(engine, task),
         existing,

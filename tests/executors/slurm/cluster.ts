@@ -18,9 +18,18 @@ const REQUIRED = Deno.env.get("BACKBURNER_SLURM_REQUIRED") === "1";
 async function availability(): Promise<string | null> {
   if (Deno.build.os !== "linux") return "Slurm runs on Linux only";
   try {
-    const { state, why } = await nodeState();
-    if (state && /^(idle|mixed|allocated|completing)/.test(state)) return null;
-    return `no Slurm cluster answers here (${why}); bring one up with scripts/slurm_cluster.ts up`;
+    // A node re-registering with a restarted slurmctld is "unknown" (or missing from sinfo) for
+    // a few seconds.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const { state, why } = await nodeState();
+      if (state && /^(idle|mixed|allocated|completing)/.test(state)) return null;
+      // A controller that says it is down (or no Slurm at all) is final at once.
+      if ((state === null && /DOWN|contact|not found/i.test(why)) || Date.now() > deadline) {
+        return `no Slurm cluster answers here (${why}); bring one up with scripts/slurm_cluster.ts up`;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   } catch (error) {
     return `no Slurm cluster answers here (${(error as Error).message})`;
   }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   cancelJob,
   readJob,
+  readJobs,
   slurmOutcome,
   submitJob,
   validateSlurmSettings,
@@ -216,3 +217,33 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+slurmTest(
+  "readJobs reads several jobs with one squeue, and scontrol's exit code for ended ones",
+  async () => {
+    await withJobs(async (dir, jobs) => {
+      const { run } = markedRunner();
+      const calls: string[] = [];
+      const counted: typeof run = (command, args, options) => {
+        calls.push(command);
+        return run(command, args, options);
+      };
+      const failing = await submitJob(run, request(dir, "exit 5"));
+      jobs.push(failing);
+      await waitJob(run, failing, ended, { what: `job ${failing} to end` });
+      const running = await submitJob(run, request(dir, "sleep 30"));
+      jobs.push(running);
+      await waitJob(run, running, (job) => job?.state === "RUNNING", {
+        what: `job ${running} to run`,
+      });
+      const read = await readJobs(counted, [failing, running, "999999999"]);
+      assert.equal(read.get(running)?.state, "RUNNING");
+      assert.equal(read.get(failing)?.state, "FAILED");
+      assert.equal(read.get(failing)?.exitCode, 5);
+      assert.equal(read.get("999999999"), null);
+      // squeue once; scontrol for the ended job and the unknown one (not for the running one).
+      assert.equal(calls.filter((command) => command === "squeue").length <= 2, true);
+      assert.equal(calls[0], "squeue");
+    });
+  },
+);
