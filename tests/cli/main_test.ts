@@ -34,12 +34,15 @@ posixTest(
       const listed = await cli(home, ["ls"]);
       assert.equal(listed.code, 0, listed.stderr);
       const [header, row, ...rest] = listed.stdout.trimEnd().split("\n");
-      assert.match(header, /^ID +STATUS +LABEL +QUEUE +PROGRESS +STARTED +DURATION +COMMAND$/);
+      assert.match(
+        header,
+        /^ID +STATUS +LABEL +QUEUE +EXECUTOR +PROGRESS +STARTED +DURATION +COMMAND$/,
+      );
       assert.deepEqual(rest, []);
       assert.match(
         row,
         new RegExp(
-          `^${id}  working +agent-task +default +45% +\\d+ s ago +\\d+\\.\\d s +sleep 600 &`,
+          `^${id}  working +agent-task +default +local +45% +\\d+ s ago +\\d+\\.\\d s +sleep 600 &`,
         ),
       );
       assert.ok(!listed.stdout.includes("\x1b"), "no colour when stdout is not a terminal");
@@ -59,6 +62,7 @@ posixTest(
       assert.match(shown.stdout, /^Status +working: The task is still running$/m);
       assert.match(shown.stdout, /^Command +sleep 600 & echo hello from the agent;/m);
       assert.match(shown.stdout, /^Progress +45% halfway$/m);
+      assert.match(shown.stdout, /^Executor +local$/m);
       // The same object as task_status, but for what depends on the moment and the reader.
       const same = (view: Record<string, unknown>) => ({
         ...view,

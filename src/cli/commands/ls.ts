@@ -1,4 +1,4 @@
-import { TASK_STATUSES, type TaskStatus } from "../../task.ts";
+import { type Task, TASK_STATUSES, type TaskStatus } from "../../task.ts";
 import { noPositionals, parse, UsageError, wholeNumber } from "../args.ts";
 import { type Command, help } from "../command.ts";
 import {
@@ -28,7 +28,8 @@ export const ls: Command = {
   summary: "list recent tasks, newest first",
   help: `Usage: backburner ls [--status S] [--label L] [--limit N] [--json]
 
-List recent tasks, newest first: id, status, label, queue, progress, start, run time and command.
+List recent tasks, newest first: id, status, label, queue, where it runs (local, or slurm and its
+Slurm job id), progress, start, run time and command.
 For a queued task, PROGRESS says why it waits: its place in a full queue (#2), the tasks it runs
 after (after 2 tasks), or a retry's delay (retry in 4 s).
 
@@ -87,6 +88,7 @@ Examples:
           },
           { text: shorten(oneLine(task.label ?? "-"), MAX_LABEL_COLUMN) },
           { text: shorten(task.queue, MAX_QUEUE_COLUMN) },
+          { text: executorText(task) },
           {
             text: task.status === "working"
               ? progressText(view.progress)
@@ -104,6 +106,7 @@ Examples:
         "STATUS",
         "LABEL",
         "QUEUE",
+        "EXECUTOR",
         "PROGRESS",
         "STARTED",
         "DURATION",
@@ -128,6 +131,11 @@ Examples:
     });
   },
 };
+
+/** Where a task runs: "local", "slurm 381" once Slurm took its job, "slurm" before. */
+function executorText(task: Task): string {
+  return task.slurmJobId === null ? task.executor : `${task.executor} ${task.slurmJobId}`;
+}
 
 /** Why a queued task waits, in a few characters: "#2", "after 2 tasks", "retry in 4 s". */
 function waitText(view: StatusView, now: number): string {

@@ -9,7 +9,9 @@ export const run: Command = {
   name: "run",
   summary: "start a command as a background task and print its id",
   help: `Usage: backburner run [--cwd DIR] [--timeout S] [--label L] [--env K=V]... [--queue Q]
-                      [--after ID]... [--retries N] [--retry-delay S] [--key K] -- COMMAND...
+                      [--after ID]... [--retries N] [--retry-delay S] [--key K]
+                      [--executor local|slurm] [--partition P] [--cpus N] [--memory M]
+                      [--gpus G] [--time-limit T] [--account A] -- COMMAND...
 
 Start a command in the background and print its task id (only the id, for scripts). The task
 keeps running after this command returns; a running backburner server watches it, or the next
@@ -40,6 +42,15 @@ Options:
   --key K            an idempotency key: while a task started with the same key is queued or
                      working, or ended less than 24 h ago, print that task's id instead of
                      starting another (a note on stderr says so)
+  --executor E       where it runs: local (here) or slurm (a Slurm job, submitted with sbatch
+                     before this command returns); default BACKBURNER_EXECUTOR, else local
+  Slurm settings, with --executor slurm:
+  --partition P      the partition (default: the cluster's default)
+  --cpus N           CPUs for the job
+  --memory M         memory for the job: megabytes, or with a unit, as in 8G
+  --gpus G           GPUs: a count, or type:count, as in a100:2
+  --time-limit T     the job's time limit: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS
+  --account A        the account to charge
 
 Examples:
   backburner run -- npm test
@@ -47,7 +58,8 @@ Examples:
   id=$(backburner run --env CI=1 -- ./slow-job.sh) && backburner wait "$id"
   build=$(backburner run --key build-1f3a9c -- make) &&
     test=$(backburner run --after "$build" --retries 2 -- make test) &&
-    backburner run --after "$test" --queue package -- make dist`,
+    backburner run --after "$test" --queue package -- make dist
+  backburner run --executor slurm --cpus 8 --memory 32G --time-limit 4:00:00 -- python train.py`,
   async run(args, terminal) {
     const { values, positionals } = parse("run", args, {
       cwd: { type: "string" },
@@ -59,6 +71,13 @@ Examples:
       retries: { type: "string" },
       "retry-delay": { type: "string" },
       key: { type: "string" },
+      executor: { type: "string" },
+      partition: { type: "string" },
+      cpus: { type: "string" },
+      memory: { type: "string" },
+      gpus: { type: "string" },
+      "time-limit": { type: "string" },
+      account: { type: "string" },
     });
     if (values.help) return help(terminal, this);
     if (positionals.length === 0) {
@@ -104,6 +123,8 @@ Examples:
           retries,
           retryDelaySeconds,
           idempotencyKey: values.key,
+          executor: values.executor,
+          slurm: slurmSettings(values),
         });
         // A slurm task's job is submitted before the command returns; a refusal removes it.
         started = { task: await engine.settle(started.task), existing: started.existing };
@@ -125,3 +146,25 @@ Examples:
     });
   },
 };
+
+/** The Slurm flags given, as start_task's slurm object; undefined when none was given. */
+function slurmSettings(values: {
+  partition?: string;
+  cpus?: string;
+  memory?: string;
+  gpus?: string;
+  "time-limit"?: string;
+  account?: string;
+}): Record<string, unknown> | undefined {
+  const settings: Record<string, unknown> = {};
+  if (values.partition !== undefined) settings.partition = values.partition;
+  // A count as a number, as start_task takes it; anything else as written, for the check to name.
+  if (values.cpus !== undefined) {
+    settings.cpus = /^\d+$/.test(values.cpus) ? Number(values.cpus) : values.cpus;
+  }
+  if (values.memory !== undefined) settings.memory = values.memory;
+  if (values.gpus !== undefined) settings.gpus = values.gpus;
+  if (values["time-limit"] !== undefined) settings.time_limit = values["time-limit"];
+  if (values.account !== undefined) settings.account = values.account;
+  return Object.keys(settings).length > 0 ? settings : undefined;
+}

@@ -23,8 +23,9 @@ export const show: Command = {
   help: `Usage: backburner show ID [--json]
 
 Show everything task_status knows about a task: status and how it ended (or why it is queued),
-queue, dependencies, attempts, command, directory, times, run time, timeout, process group, output size, the progress its output shows, and whether
-it seems to wait for input.
+queue, dependencies, attempts, where it runs (local, or its Slurm job and what the job asked for),
+command, directory, times, run time, timeout, process group, output size, the progress its output
+shows, and whether it seems to wait for input.
 
 Options:
   --json   the object the task_status tool returns
@@ -68,6 +69,7 @@ function showLines(task: Task, view: StatusView, color: boolean): string[] {
     "Queue",
     view.position === null ? task.queue : `${task.queue} (#${view.position} in line)`,
   ]);
+  fields.push(["Executor", executorLine(task)]);
   if (view.after.length > 0) fields.push(["After", view.after.join(", ")]);
   if (view.waiting_on.length > 0) fields.push(["Waiting on", view.waiting_on.join(", ")]);
   if (view.attempts > 1) fields.push(["Attempt", `${view.attempt} of ${view.attempts}`]);
@@ -107,4 +109,19 @@ function showLines(task: Task, view: StatusView, color: boolean): string[] {
     ]);
   }
   return renderFields(fields);
+}
+
+/** "local", or "slurm, job 381 (partition debug, 2 CPUs, memory 4G, time limit 1:00:00)". */
+function executorLine(task: Task): string {
+  if (task.executor !== "slurm") return task.executor;
+  const job = task.slurmJobId === null ? "no job yet" : `job ${task.slurmJobId}`;
+  const asked: string[] = [];
+  const slurm = task.slurm;
+  if (slurm?.partition) asked.push(`partition ${slurm.partition}`);
+  if (slurm?.cpus) asked.push(slurm.cpus === 1 ? "1 CPU" : `${slurm.cpus} CPUs`);
+  if (slurm?.memory) asked.push(`memory ${slurm.memory}`);
+  if (slurm?.gpus) asked.push(`GPUs ${slurm.gpus}`);
+  if (slurm?.timeLimitSeconds) asked.push(`time limit ${formatDuration(slurm.timeLimitSeconds)}`);
+  if (slurm?.account) asked.push(`account ${slurm.account}`);
+  return `slurm, ${job}` + (asked.length > 0 ? ` (${asked.join(", ")})` : "");
 }

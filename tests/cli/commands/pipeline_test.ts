@@ -23,10 +23,10 @@ posixTest(
         "echo tested",
       ]);
       const table = (await cli(home, ["ls"])).stdout.split("\n");
-      assert.match(table[0], /^ID +STATUS +LABEL +QUEUE +PROGRESS +STARTED/);
-      assert.match(table[1], new RegExp(`^${test}  queued +- +default +after 2 tasks `));
-      assert.match(table[2], new RegExp(`^${second}  queued +second +one +#1 `));
-      assert.match(table[3], new RegExp(`^${build}  working +- +one `));
+      assert.match(table[0], /^ID +STATUS +LABEL +QUEUE +EXECUTOR +PROGRESS +STARTED/);
+      assert.match(table[1], new RegExp(`^${test}  queued +- +default +local +after 2 tasks `));
+      assert.match(table[2], new RegExp(`^${second}  queued +second +one +local +#1 `));
+      assert.match(table[3], new RegExp(`^${build}  working +- +one +local `));
       const shown = JSON.parse((await cli(home, ["show", test, "--json"])).stdout);
       assert.deepEqual(shown.waiting_on, [build, second]);
       assert.equal(shown.idempotency_key, "test-1");

@@ -3,6 +3,8 @@
  * backburner's wrapper, so output and exit codes come back as for local tasks.
  */
 import { strict as assert } from "node:assert";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import {
   cleanup,
   errorText,
@@ -509,3 +511,97 @@ slurmTest(
 slurmTest("a server killed before its sbatch ran: the next submits the task, once", async () => {
   await diesAroundSbatch(false);
 });
+
+/** Moves a running job's end to 2 s from now, as an operator's scontrol does; retried until taken. */
+async function endJobSoon(jobId: string): Promise<void> {
+  // slurmctld refuses an end time before its own clock, and scontrol reads "now" a moment earlier.
+  await waitFor(async () => {
+    const update = await new Deno.Command("scontrol", {
+      args: ["update", `JobId=${jobId}`, "EndTime=now+2"],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (update.success) return true;
+    throw new Error(new TextDecoder().decode(update.stderr).trim());
+  }, { timeoutMs: 20_000, intervalMs: 500, what: `scontrol to move job ${jobId}'s end` });
+}
+
+slurmTest(
+  "a slurm task that reaches Slurm's time limit ends timed_out, in Slurm's words, with nothing left",
+  async () => {
+    await withServer(async (server) => {
+      const marker = `bb-slurm-engine-${crypto.randomUUID()}`;
+      const started = await server.call("start_task", {
+        command: "echo begun; sleep 300",
+        executor: "slurm",
+        slurm: { time_limit: "1" },
+        env: { BB_TEST_MARK: marker },
+      });
+      const jobId = String(started.slurm_job_id);
+      await waitFor(async () => (await statusOf(server, started.task_id)).status === "working", {
+        what: "the job to run",
+        intervalMs: 100,
+      });
+      // Slurm checks time limits about every 30 s: moving the end to now lets the next check end it.
+      await endJobSoon(jobId);
+      const done = await waitEnd(server, started.task_id, 90_000);
+      assert.equal(done.status, "timed_out", JSON.stringify(done));
+      assert.match(String(done.status_message), new RegExp(`job ${jobId}.*TIMEOUT`));
+      await waitFor(() => pidsWith(marker).length === 0, { what: "the job's tree to be gone" });
+    });
+  },
+);
+
+slurmTest(
+  "a job Slurm no longer knows, with no exit record, ends its task interrupted when a server adopts it",
+  async () => {
+    const home = await tempDir("backburner-slurm-engine-");
+    let first: ServerHandle | undefined;
+    let second: ServerHandle | undefined;
+    const jobs: string[] = [];
+    try {
+      first = await startServer(home);
+      // A blocker takes every CPU, so the task's job waits in Slurm's queue and never runs.
+      const blocker = await first.call("start_task", {
+        command: "sleep 120",
+        executor: "slurm",
+        slurm: { cpus: await nodeCpus() },
+      });
+      jobs.push(String(blocker.slurm_job_id));
+      await waitFor(async () => (await statusOf(first!, blocker.task_id)).status === "working", {
+        what: "the blocker to work",
+        intervalMs: 100,
+      });
+      const pending = await first.call("start_task", { command: "echo never", executor: "slurm" });
+      const jobId = String(pending.slurm_job_id);
+      jobs.push(jobId);
+      Deno.kill(first.pid, "SIGKILL");
+      await waitFor(() => !isAlive(first!.pid), { what: "the server to die" });
+      await first.client.close().catch(() => {});
+      first = undefined;
+      // While no server watches, the job goes, and Slurm forgets it (as after MinJobAge, or a
+      // controller that lost its state): the store keeps an id Slurm does not know.
+      await cancelAll(jobs);
+      const db = new DatabaseSync(join(home, "state.db"), { timeout: 10_000 });
+      try {
+        db.prepare("UPDATE tasks SET slurm_job_id = '999999999' WHERE id = ?").run(
+          String(pending.task_id),
+        );
+      } finally {
+        db.close();
+      }
+      second = await startServer(home);
+      const done = await waitEnd(second, pending.task_id);
+      assert.equal(done.status, "interrupted", JSON.stringify(done));
+      assert.match(
+        String(done.status_message),
+        /Slurm job 999999999 vanished from Slurm without an exit record/,
+      );
+    } finally {
+      await cancelAll(jobs);
+      await first?.close().catch(() => {});
+      await second?.close();
+      await cleanup(home);
+    }
+  },
+);
