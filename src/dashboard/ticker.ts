@@ -1,0 +1,88 @@
+/**
+ * One clock for every open dashboard page: every ~200 ms, while any page listens, one tiny query
+ * (SQLite's data_version, on a connection of its own) says whether anything in the state
+ * directory changed — a write by this process, another server or the command line — and every
+ * listener is told at once. A page costs nothing per task: the listeners (one per filter, one per
+ * task page; see list.ts and detail.ts) decide what to read again, and share it among their pages.
+ *
+ * @module
+ */
+
+import { DatabaseSync } from "node:sqlite";
+
+/** Called on every tick; `storeChanged` when the database changed since the last tick. */
+export type TickListener = (storeChanged: boolean) => Promise<void> | void;
+
+export class StoreTicker {
+  readonly #path: string;
+  readonly #intervalMs: number;
+  readonly #log: (message: string) => void;
+  readonly #listeners = new Set<TickListener>();
+  #db: DatabaseSync | undefined;
+  #version: number | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(path: string, options: { intervalMs?: number; log: (message: string) => void }) {
+    this.#path = path;
+    this.#intervalMs = options.intervalMs ?? 200;
+    this.#log = options.log;
+  }
+
+  /** Listens from the next tick on; returns the unsubscribe function. */
+  listen(listener: TickListener): () => void {
+    this.#listeners.add(listener);
+    this.#schedule();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) this.#stop();
+    };
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#closed) return;
+    this.#timer = setTimeout(() => void this.#tick(), this.#intervalMs);
+  }
+
+  async #tick(): Promise<void> {
+    this.#timer = undefined;
+    if (this.#listeners.size === 0 || this.#closed) return;
+    let changed = false;
+    try {
+      // data_version moves when another connection (this process's store among them) commits.
+      this.#db ??= new DatabaseSync(this.#path, { timeout: 1000 });
+      const { data_version: version } = this.#db.prepare("PRAGMA data_version").get() as {
+        data_version: number;
+      };
+      changed = this.#version !== undefined && version !== this.#version;
+      this.#version = version;
+    } catch (error) {
+      this.#log(`dashboard: cannot read the state database: ${(error as Error).message}`);
+    }
+    // One at a time: a slow listener delays the next tick rather than piling ticks up.
+    await Promise.all(
+      [...this.#listeners].map(async (listener) => {
+        try {
+          await listener(changed);
+        } catch (error) {
+          this.#log(`dashboard: ${error instanceof Error ? error.stack : String(error)}`);
+        }
+      }),
+    );
+    if (this.#listeners.size > 0) this.#schedule();
+  }
+
+  #stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#db?.close();
+    this.#db = undefined;
+    this.#version = undefined;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#listeners.clear();
+    this.#stop();
+  }
+}
