@@ -10,7 +10,6 @@
 // deno-lint-ignore no-import-prefix
 import puppeteer, { type Browser } from "npm:puppeteer-core@25.16.0";
 
-// deno-lint-ignore no-import-prefix
 export type { Browser, Page } from "npm:puppeteer-core@25.16.0";
 
 const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
