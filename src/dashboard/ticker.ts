@@ -29,8 +29,18 @@ export class StoreTicker {
     this.#log = options.log;
   }
 
-  /** Listens from the next tick on; returns the unsubscribe function. */
+  /**
+   * Listens from the next tick on; returns the unsubscribe function. A change committed after
+   * this call is reported, so a listener that reads its first state after it misses none.
+   */
   listen(listener: TickListener): () => void {
+    if (this.#version === undefined) {
+      try {
+        this.#version = this.#readVersion();
+      } catch {
+        // the first tick says why
+      }
+    }
     this.#listeners.add(listener);
     this.#schedule();
     return () => {
@@ -50,10 +60,7 @@ export class StoreTicker {
     let changed = false;
     try {
       // data_version moves when another connection (this process's store among them) commits.
-      this.#db ??= new DatabaseSync(this.#path, { timeout: 1000 });
-      const { data_version: version } = this.#db.prepare("PRAGMA data_version").get() as {
-        data_version: number;
-      };
+      const version = this.#readVersion();
       changed = this.#version !== undefined && version !== this.#version;
       this.#version = version;
     } catch (error) {
@@ -70,6 +77,15 @@ export class StoreTicker {
       }),
     );
     if (this.#listeners.size > 0) this.#schedule();
+  }
+
+  #readVersion(): number {
+    this.#db ??= new DatabaseSync(this.#path, { timeout: 1000 });
+    // all(), not get(): a statement stepped to its end is reset and holds no read snapshot.
+    const [{ data_version: version }] = this.#db.prepare("PRAGMA data_version").all() as {
+      data_version: number;
+    }[];
+    return version;
   }
 
   #stop(): void {

@@ -193,7 +193,15 @@ export const APP_JS = String.raw`"use strict";
       var received = Date.now();
       var rows = page.rows.map(function (row) { return taskRow(row, received); });
       if (rows.length === 0) rows = [el("li", { class: "empty", text: "No tasks match." })];
+      // Redrawn whole, but the keyboard's place is kept: the focused link is focused again.
+      var focused = document.activeElement;
+      var focusedRow = focused && list.contains(focused) ? focused.closest("li.row") : null;
+      var focusedId = focusedRow ? focusedRow.getAttribute("data-id") : null;
       list.replaceChildren.apply(list, rows);
+      if (focusedId) {
+        var again = list.querySelector('li.row[data-id="' + focusedId + '"] a.title');
+        if (again) again.focus({ preventScroll: true });
+      }
     }
     function taskRow(row, received) {
       var dur = el("span", { class: "duration", title: "run time" });
@@ -261,10 +269,21 @@ export const APP_JS = String.raw`"use strict";
     function fact(name, value, mono) {
       return [el("dt", { text: name }), el("dd", { class: mono ? "mono" : null }, value)];
     }
+    var shownKey = null;
+    var received = 0;
     function renderTask(detail) {
       skew = detail.now - Date.now();
-      resetClocks();
       task = detail.task;
+      received = Date.now();
+      bar.replaceChildren(progressBar(task.progress));
+      // What changes with the output (progress, silence) is drawn above; the rest, buttons
+      // included, only when it changed, so a button is never swapped under a click.
+      var key = JSON.stringify([task.status, task.waiting_for_input, task.exit_code, task.ended_at,
+        task.started_at, task.status_message, task.attempt, detail.env_keys,
+        task.status === "working" && task.seconds_since_output !== null && task.seconds_since_output >= 2]);
+      if (key === shownKey) return;
+      shownKey = key;
+      resetClocks();
       document.title = (task.label || task.task_id) + " — backburner";
       title.replaceChildren(statusBadge(task.status), el("span", { text: task.label || ("Task " + task.task_id) }));
       if (task.waiting_for_input) title.appendChild(el("span", { class: "warn", text: "⚠ waiting for input" }));
@@ -300,13 +319,14 @@ export const APP_JS = String.raw`"use strict";
         fact("Queue", task.queue + (task.attempts > 1 ? " · attempt " + task.attempt + " of " + task.attempts : "")),
         fact("Id", task.task_id, true));
       if (task.seconds_since_output !== null && task.status === "working") {
-        var received = Date.now();
         var silent = el("span");
-        clock(function () { silent.textContent = duration(task.seconds_since_output + (Date.now() - received) / 1000) + " ago"; });
+        clock(function () {
+          silent.textContent = task.seconds_since_output === null ? "—" :
+            duration(task.seconds_since_output + (Date.now() - received) / 1000) + " ago";
+        });
         rows = rows.concat(fact("Last output", silent));
       }
       facts.replaceChildren.apply(facts, rows);
-      bar.replaceChildren(progressBar(task.progress));
     }
     var lines = 0;
     function append(chunk) {
