@@ -123,6 +123,8 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   const keepAliveMs = options.keepAliveMs ?? 15_000;
   const sessions = new Sessions();
   const ticker = new StoreTicker(store.path, { intervalMs: options.tickMs, log });
+  // This engine's own status changes are shown at once; other processes' within a tick.
+  const unsubscribe = engine.onChange(() => ticker.poke());
   const lists = new ListChannels(engine, ticker);
   const tasks = new TaskChannels(engine, store, ticker);
   const streams = new Map<string, number>();
@@ -387,6 +389,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       return html(200, shellPage({ csrf: session.csrf }));
     },
     close() {
+      unsubscribe();
       for (const stream of [...open]) stream.close();
       ticker.close();
     },
