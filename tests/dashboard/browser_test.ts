@@ -15,6 +15,13 @@ import { getJson, login, loginLink } from "./helpers.ts";
 const chromium = POSIX ? chromiumPath() : null;
 const skipped = chromium === null ? " (SKIPPED: no Chromium)" : "";
 
+// CI installed Chromium: the browser tests must run, not skip.
+Deno.test({
+  name: "Chromium is there when CI installed it",
+  ignore: Deno.env.get("BACKBURNER_CHROMIUM_REQUIRED") !== "1",
+  fn: () => assert.notEqual(chromium, null, "Chromium was installed but is not found"),
+});
+
 function browserTest(name: string, fn: () => Promise<void>): void {
   // puppeteer keeps its WebSocket and timers past a test's end; the browser itself is closed.
   Deno.test({
