@@ -174,7 +174,7 @@ fetch("${target}/api/tasks/ID/restart", { method: "POST", mode: "no-cors", crede
           const attack = await browser.newPage();
           await attack.goto(`http://127.0.0.1:${evil.addr.port}/`);
           // The form's navigation lands on the dashboard's refusal.
-          await waitFor(async () => {
+          await waitFor(() => {
             const url = attack.url();
             return url.startsWith(target) || undefined;
           }, { what: "the attack to be sent" });
