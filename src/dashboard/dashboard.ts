@@ -288,7 +288,10 @@ export function createDashboard(options: DashboardOptions): Dashboard {
           const { task } = engine.status(id);
           return json(
             200,
-            await readOutputFrom(engine, id, byteOffset(offset), isTerminal(task.status)),
+            await readOutputFrom(engine, id, byteOffset(offset), {
+              complete: isTerminal(task.status),
+              skipAhead: false,
+            }),
           );
         }
         case "events": {

@@ -68,16 +68,21 @@ export async function readOutputTail(engine: Engine, id: string): Promise<Output
   };
 }
 
-/** The cleaned output from `offset` on, at most CHUNK_BYTES, skipping ahead when far behind. */
+/**
+ * The cleaned output from `offset` on, at most CHUNK_BYTES. A follower (`skipAhead`) that is
+ * more than SKIP_BYTES behind jumps to the last CHUNK_BYTES instead: it shows what is happening,
+ * and says how much it skipped.
+ */
 export async function readOutputFrom(
   engine: Engine,
   id: string,
   offset: number,
-  complete: boolean,
+  options: { complete: boolean; skipAhead: boolean },
 ): Promise<OutputChunk> {
+  const { complete } = options;
   const path = engine.logPath(id);
   const size = engine.outputBytes(id);
-  const start = size - offset > SKIP_BYTES ? size - CHUNK_BYTES : offset;
+  const start = options.skipAhead && size - offset > SKIP_BYTES ? size - CHUNK_BYTES : offset;
   const slice = await readRange(path, {
     offset: start,
     maxBytes: CHUNK_BYTES,
@@ -151,7 +156,10 @@ export class TaskChannels {
   async #follow(follower: Follower, complete: boolean): Promise<void> {
     // A page that does not keep up is skipped now and caught up (or skipped ahead) later.
     if (!follower.page.ready) return;
-    const chunk = await readOutputFrom(this.#engine, follower.id, follower.offset, complete);
+    const chunk = await readOutputFrom(this.#engine, follower.id, follower.offset, {
+      complete,
+      skipAhead: true,
+    });
     if (chunk.next === follower.offset && chunk.skipped === 0) return;
     follower.offset = chunk.next;
     follower.page.send("output", chunk);

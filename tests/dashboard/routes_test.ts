@@ -392,3 +392,48 @@ posixTest(
       assert.ok(!/https?:\/\/(?!www\.w3\.org)/.test(html), "no external URL in the page");
     }),
 );
+
+posixTest(
+  "a page far behind a big log skips ahead and says so; a range read does not",
+  () =>
+    withServer({}, async (server, home) => {
+      const session = await login(server);
+      // About 6.9 MB of numbered lines, written at once.
+      const id = await cliRun(home, "--", "seq", "1", "1000000");
+      await waitFor(async () =>
+        ((await getJson(session, `/api/tasks/${id}`)).body.task as { status: string }).status ===
+          "completed", { what: "the task to complete" });
+      const size = Deno.statSync(join(home, "tasks", id, "output.log")).size;
+      assert.ok(size > 6_000_000);
+      const range = await getJson(session, `/api/tasks/${id}/output?offset=0`);
+      assert.equal(range.body.start, 0);
+      assert.equal(range.body.skipped, 0);
+      assert.ok((range.body.text as string).startsWith("1\n2\n3\n"));
+      assert.ok((range.body.next as number) <= 256 * 1024, "a bounded range");
+      const tail = await getJson(session, `/api/tasks/${id}/output`);
+      assert.ok((tail.body.text as string).endsWith("999999\n1000000\n"));
+      assert.ok((tail.body.text as string).length < 400_000, "a bounded tail");
+      // The event stream from offset 0: the first output jumps near the end.
+      const stop = new AbortController();
+      const answer = await fetch(new URL(`/api/tasks/${id}/events?offset=0`, server.url), {
+        headers: { cookie: session.cookie },
+        signal: stop.signal,
+      });
+      let text = "";
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of answer.body!) {
+          text += decoder.decode(chunk, { stream: true });
+          if (/event: output\ndata: .*\n\n/.test(text)) {
+            break;
+          }
+        }
+      } finally {
+        stop.abort();
+      }
+      const output = JSON.parse(/event: output\ndata: (.*)\n/.exec(text)![1]);
+      assert.ok(output.skipped > size - 300 * 1024, `skipped ${output.skipped}`);
+      assert.equal(output.next, size);
+      assert.ok(output.text.endsWith("1000000\n"));
+    }),
+);
