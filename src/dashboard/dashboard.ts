@@ -270,7 +270,12 @@ export function createDashboard(options: DashboardOptions): Dashboard {
           },
         });
         open.add(stream);
-        await lists.add(filter, stream);
+        try {
+          await lists.add(filter, stream);
+        } catch (error) {
+          stream.close();
+          return failure(error);
+        }
         return withHeaders(stream.response);
       }
       if (parts[0] !== "tasks" || parts.length < 2 || !ID.test(parts[1])) {

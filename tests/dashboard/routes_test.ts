@@ -437,3 +437,33 @@ posixTest(
       assert.ok(output.text.endsWith("1000000\n"));
     }),
 );
+
+posixTest(
+  "restart starts the command again as a new task; cancel of an ended task changes nothing",
+  () =>
+    withServer({}, async (server, home) => {
+      const session = await login(server);
+      const id = await cliRun(home, "--label", "again", "--", "echo", "once more");
+      await waitFor(async () =>
+        ((await getJson(session, `/api/tasks/${id}`)).body.task as { status: string }).status ===
+          "completed", { what: "the task to complete" });
+      const restarted = await post(session, `/api/tasks/${id}/restart`);
+      assert.equal(restarted.status, 200, JSON.stringify(restarted.body));
+      assert.equal(restarted.body.restart_of, id);
+      const newId = restarted.body.id as string;
+      assert.notEqual(newId, id);
+      const detail = await getJson(session, `/api/tasks/${newId}`);
+      const task = detail.body.task as { restart_of: string; command: string; label: string };
+      assert.equal(task.restart_of, id);
+      assert.equal(task.label, "again");
+      const cancelled = await post(session, `/api/tasks/${id}/cancel`);
+      assert.equal(cancelled.status, 200);
+      assert.equal(cancelled.body.status, "completed");
+      assert.equal(cancelled.body.already_ended, true);
+      const unknown = await post(session, "/api/tasks/zzzzzzzzzzzz/restart");
+      assert.equal(unknown.status, 404);
+      assert.match(unknown.body.error as string, /zzzzzzzzzzzz/);
+      const nowhere = await post(session, `/api/tasks/${id}/explode`);
+      assert.equal(nowhere.status, 404);
+    }),
+);
