@@ -96,6 +96,7 @@ try {
     await shoot("dashboard-390.png", 390, false);
     await shoot("dashboard-1440-dark.png", 1440, true);
     await shoot("dashboard-task-1440.png", 1440, false, `/tasks/${train}`);
+    await shoot("dashboard-task-390.png", 390, false, `/tasks/${train}`);
   });
 } finally {
   await server.stop();

@@ -17,7 +17,11 @@ import {
 import { getJson, login, loginLink, originOf, post } from "./helpers.ts";
 
 async function withServer(
-  options: { command?: "serve" | "dashboard"; env?: Record<string, string> },
+  options: {
+    command?: "serve" | "dashboard";
+    env?: Record<string, string>;
+    args?: readonly string[];
+  },
   body: (server: HttpServer, home: string) => Promise<void>,
 ): Promise<void> {
   const home = await tempDir();
@@ -465,5 +469,32 @@ posixTest(
       assert.match(unknown.body.error as string, /zzzzzzzzzzzz/);
       const nowhere = await post(session, `/api/tasks/${id}/explode`);
       assert.equal(nowhere.status, 404);
+    }),
+);
+
+posixTest(
+  "--no-token: the one-time link still guards the dashboard; the login form is off",
+  () =>
+    withServer({ args: ["--no-token"] }, async (server) => {
+      const loginPage = await fetch(new URL("/login", server.url));
+      const html = await loginPage.text();
+      assert.ok(!html.includes("<form"), "no token form without a token");
+      const form = await fetch(new URL("/login", server.url), {
+        method: "POST",
+        redirect: "manual",
+        headers: {
+          origin: originOf(server),
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: "token=anything-at-all-here",
+      });
+      await form.body?.cancel();
+      assert.equal(form.status, 400);
+      assert.equal(form.headers.get("set-cookie"), null);
+      const api = await fetch(new URL("/api/tasks", server.url));
+      await api.body?.cancel();
+      assert.equal(api.status, 401);
+      const session = await login(server);
+      assert.equal((await getJson(session, "/api/tasks")).status, 200);
     }),
 );
