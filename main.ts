@@ -1,13 +1,14 @@
 /**
  * backburner's entry point: `backburner` and `backburner serve …` run the MCP server (stdio, or
- * HTTP with --http); every other argument list is a command of the command line. The only place
- * that exits the process.
+ * HTTP with --http), `backburner dashboard` the dashboard alone; every other argument list is a
+ * command of the command line. The only place that exits the process.
  *
  * @module
  */
 
 import denoConfig from "./deno.json" with { type: "json" };
 import { configFromEnvironment } from "./src/app.ts";
+import { dashboardOptions } from "./src/cli/commands/dashboard.ts";
 import { serveOptions } from "./src/cli/commands/serve.ts";
 import { runCli } from "./src/cli/main.ts";
 import type { Config } from "./src/config.ts";
@@ -23,6 +24,7 @@ function log(message: string): void {
 /** The options of `backburner serve`; null for help, and for arguments of the command line. */
 function asServe(args: string[]): ServeOptions | null {
   if (args.length === 0) return {};
+  if (args[0] === "dashboard") return dashboardOptions(args.slice(1));
   if (args[0] !== "serve") return null;
   return serveOptions(args.slice(1));
 }

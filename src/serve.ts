@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { openApp } from "./app.ts";
 import type { Engine } from "./engine/engine.ts";
 import type { Config } from "./config.ts";
+import type { Store } from "./store.ts";
 import type { ListenAddress } from "./http/address.ts";
 import { createMcpServer } from "./mcp/server.ts";
 import { StdioTransport } from "./mcp/stdio.ts";
@@ -27,6 +28,8 @@ export interface ServeOptions {
   readonly allowOrigins?: readonly string[];
   /** Test only: the conformance suite's fixture tools. */
   readonly fixtures?: boolean;
+  /** The dashboard alone, without MCP (`backburner dashboard`); needs http. */
+  readonly dashboardOnly?: boolean;
 }
 
 export interface ServeContext {
@@ -85,7 +88,7 @@ export async function serve(
     for (const signal of signals) Deno.addSignalListener(signal, () => void shutdown(signal));
     closeFace = options.http === undefined
       ? await serveStdio(engine, config, context, (why) => void shutdown(why))
-      : await serveOverHttp(engine, config, options, options.http, context);
+      : await serveOverHttp(engine, store, config, options, options.http, context);
   } catch (error) {
     await engine.close({ cancelRunning: false }).catch(() => {});
     store.close();
@@ -118,6 +121,7 @@ async function serveStdio(
 
 async function serveOverHttp(
   engine: Engine,
+  store: Store,
   config: Config,
   options: ServeOptions,
   address: ListenAddress,
@@ -125,10 +129,16 @@ async function serveOverHttp(
 ): Promise<() => Promise<void>> {
   const { log } = context;
   // Loaded only here: stdio pays nothing for the HTTP face and the v2 SDK it uses.
-  const [{ serveHttp }, { loadToken }, { connectionsFor, descriptorLimit }] = await Promise.all([
+  const [
+    { serveHttp },
+    { loadToken, sameToken },
+    { connectionsFor, descriptorLimit },
+    { createDashboard },
+  ] = await Promise.all([
     import("./http/server.ts"),
     import("./http/token.ts"),
     import("./http/front.ts"),
+    import("./dashboard/dashboard.ts"),
   ]);
   const token = options.noToken ? null : loadToken(config.home, context.tokenFromEnvironment);
   // Tasks inherit the server's environment: a script that prints or ships its environment (a
@@ -143,7 +153,16 @@ async function serveOverHttp(
       `WARNING: the state directory's path is too long for a Unix socket (${socket}): serving without the front that bounds connections and times out slow ones; use a shorter BACKBURNER_HOME`,
     );
   }
+  const dashboard = createDashboard({
+    engine,
+    store,
+    token: token?.value ?? null,
+    sameToken,
+    log,
+  });
   const face = serveHttp({
+    dashboard,
+    mcp: !options.dashboardOnly,
     engine,
     version: context.version,
     log,
@@ -162,6 +181,13 @@ async function serveOverHttp(
     : token.source === "environment"
     ? "token from BACKBURNER_TOKEN"
     : `token in ${token.path}${token.source === "generated" ? " (generated now)" : ""}`;
-  log(`serving MCP over HTTP at ${face.url} (${where}; state directory ${config.home})`);
+  log(
+    options.dashboardOnly
+      ? `serving the dashboard at ${face.url} (${where}; state directory ${config.home})`
+      : `serving MCP over HTTP at ${face.url} (${where}; state directory ${config.home})`,
+  );
+  // A one-time link: whoever opens it first gets the session; the token itself stays out of URLs
+  // (and so out of browser history). The login page also takes the token.
+  log(`dashboard: open ${dashboard.loginLink(face.origin)} (a one-time login link)`);
   return () => face.close();
 }

@@ -56,6 +56,10 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE tasks ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';
    ALTER TABLE tasks ADD COLUMN slurm_job_id TEXT;
    ALTER TABLE tasks ADD COLUMN slurm_json TEXT;`,
+  // The dashboard's filters (issue 15): a page of one status or one queue, newest first, walks
+  // an index instead of every task.
+  `CREATE INDEX tasks_by_status ON tasks (status, created_at DESC);
+   CREATE INDEX tasks_by_queue ON tasks (queue, created_at DESC);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -136,6 +140,11 @@ export interface TaskFilter {
   readonly status?: TaskStatus;
   readonly label?: string;
   readonly cwd?: string;
+  readonly queue?: string;
+  /** Only tasks whose command, label or id contains this text (case-insensitive for ASCII). */
+  readonly text?: string;
+  /** Counts at most this many matching tasks (total is then a lower bound). Default: all. */
+  readonly maxTotal?: number;
   /** Only tasks older than this one in list order (newest first): a page cursor. */
   readonly before?: { readonly createdAt: number; readonly id: string };
 }
@@ -597,16 +606,25 @@ export class Store {
         ["status", filter.status],
         ["label", filter.label],
         ["cwd", filter.cwd],
+        ["queue", filter.queue],
       ] as const
     ) {
       if (value === undefined) continue;
       conditions.push(`${column} = ?`);
       values.push(value);
     }
+    if (filter.text !== undefined && filter.text !== "") {
+      const like = `%${filter.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      conditions.push(
+        "(command LIKE ? ESCAPE '\\' OR ifnull(label, '') LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')",
+      );
+      values.push(like, like, like);
+    }
     const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
     const countValues = [...values];
     if (filter.before) {
-      conditions.push("(created_at < ? OR (created_at = ? AND id < ?))");
+      // The first term bounds an index range; the second breaks ties within one millisecond.
+      conditions.push("created_at <= ? AND (created_at < ? OR id < ?)");
       values.push(filter.before.createdAt, filter.before.createdAt, filter.before.id);
     }
     const page = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
@@ -614,9 +632,13 @@ export class Store {
     // starts or ends in between cannot make the total smaller than the page.
     this.#db.exec("BEGIN");
     try {
-      const { n } = this.#db.prepare(`SELECT count(*) AS n FROM tasks ${where}`).get(
-        ...countValues,
-      ) as { n: number };
+      // A capped count stops after maxTotal rows: a filter over 100,000 tasks stays cheap.
+      const counted = filter.maxTotal === undefined
+        ? `SELECT count(*) AS n FROM tasks ${where}`
+        : `SELECT count(*) AS n FROM (SELECT 1 FROM tasks ${where} LIMIT ${
+          Math.max(1, Math.floor(filter.maxTotal))
+        })`;
+      const { n } = this.#db.prepare(counted).get(...countValues) as { n: number };
       const rows = this.#db.prepare(
         `SELECT * FROM tasks ${page} ORDER BY created_at DESC, id DESC LIMIT ?`,
       ).all(...values, filter.limit) as Row[];

@@ -1582,12 +1582,23 @@ export class Engine {
 
   /** The newest tasks matching the filter, and how many match in all. */
   list(
-    request: ListRequest & { before?: { createdAt: number; id: string } } = {},
+    request: ListRequest & {
+      before?: { createdAt: number; id: string };
+      /** Only this queue's tasks (the dashboard's filter). */
+      queue?: string;
+      /** Only tasks whose command, label or id contains this text. */
+      text?: string;
+      /** Count at most this many (total is then a lower bound). */
+      maxTotal?: number;
+    } = {},
   ): { tasks: Task[]; total: number } {
     const { limit, status } = checkList(request);
     return this.#store.listTasks({
       limit,
       status,
+      queue: request.queue,
+      text: request.text,
+      maxTotal: request.maxTotal,
       label: request.label?.trim(),
       cwd: request.cwd === undefined
         ? undefined

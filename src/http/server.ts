@@ -16,9 +16,14 @@
  * and is then served by the era it belongs to (the v2 SDK's classification): a 2025-11-25
  * session (legacy.ts) or a 2026-07-28 request (modern.ts).
  *
+ * The dashboard's paths (`/`, `/login`, `/tasks/…`, `/api/…`, `/assets/…`; src/dashboard/), when
+ * it is served, pass the same Host check, then the dashboard's own guard (Origin, session cookie,
+ * CSRF token). `backburner dashboard` serves it without MCP: `/mcp` is then 404 like any path.
+ *
  * @module
  */
 
+import type { Dashboard } from "../dashboard/dashboard.ts";
 import type { Engine } from "../engine/engine.ts";
 import { MODERN_VERSION } from "../mcp/eras.ts";
 import { createMcpServer, INSTRUCTIONS, SERVER_NAME } from "../mcp/server.ts";
@@ -78,11 +83,17 @@ export interface HttpServerOptions {
   readonly socketPath?: string;
   /** Connections the front holds at once. Default 256. */
   readonly maxConnections?: number;
+  /** The dashboard, served besides MCP (or alone, with mcp false). */
+  readonly dashboard?: Dashboard;
+  /** false: no MCP endpoint (`backburner dashboard`). Default true. */
+  readonly mcp?: boolean;
 }
 
 export interface HttpFace {
   /** The endpoint, e.g. http://127.0.0.1:8787/mcp (with the port the system gave for port 0). */
   readonly url: string;
+  /** The server's origin, e.g. http://127.0.0.1:8787 */
+  readonly origin: string;
   /** Stops taking requests, ends open streams and sessions, and waits (bounded) for the rest. */
   close(): Promise<void>;
 }
@@ -110,6 +121,7 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
   }
   const origins = [...hosts, ...(options.allowOrigins ?? []).map((o) => originHost(o))];
   const admission = new Admission(options.limits ?? DEFAULT_LIMITS);
+  const mcp = options.mcp ?? true;
   const keepAliveMs = options.keepAliveMs ?? 15_000;
   const serverOptions = {
     engine,
@@ -171,8 +183,12 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
     responding.add(sent);
     void sent.finally(() => responding.delete(sent));
     const url = new URL(request.url);
-    if (url.pathname !== MCP_PATH) {
-      return new Response(`Not found: the MCP endpoint is ${MCP_PATH}\n`, { status: 404 });
+    const dashboard = options.dashboard?.owns(url.pathname) ? options.dashboard : undefined;
+    if ((url.pathname !== MCP_PATH || !mcp) && dashboard === undefined) {
+      return new Response(
+        mcp ? `Not found: the MCP endpoint is ${MCP_PATH}\n` : "Not found\n",
+        { status: 404 },
+      );
     }
     const host = validateHostHeader(request.headers.get("host"), hosts);
     if (!host.ok) {
@@ -183,6 +199,7 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
         } is not this server's name (a DNS rebinding guard); reach it as ${hosts.join(" or ")}`,
       );
     }
+    if (dashboard !== undefined) return await dashboard.handle(request);
     const badOrigin = originValidationResponse(request, origins);
     if (badOrigin) return badOrigin;
     if (authenticate) {
@@ -298,7 +315,8 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
     );
   }
   const addr = front?.addr ?? server.addr as Deno.NetAddr;
-  const url = `http://${hostForUrl(addr.hostname)}:${addr.port}${MCP_PATH}`;
+  const origin = `http://${hostForUrl(addr.hostname)}:${addr.port}`;
+  const url = mcp ? `${origin}${MCP_PATH}` : `${origin}/`;
   if (!isLoopback(listen.hostname)) {
     log(
       `WARNING: listening on ${listen.hostname}, reachable from other machines: anyone who can reach ${url} and has the token can run commands as this user. Prefer 127.0.0.1 and an SSH tunnel (see the README)`,
@@ -316,8 +334,11 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
   let closing: Promise<void> | undefined;
   return {
     url,
+    origin,
     close() {
       closing ??= (async () => {
+        // Its event streams are responses in flight: ended first, they do not hold the close.
+        options.dashboard?.close();
         await legacy.close();
         await modern.close().catch(() => {});
         // Closing the sessions ended their streams, whose last bytes are still to be sent:

@@ -36,6 +36,8 @@ export interface HttpServerOptions {
   readonly listen?: string;
   /** POSIX only: the server's limit on open file descriptors (`ulimit -n`). */
   readonly fileLimit?: number;
+  /** "dashboard": `backburner dashboard --http …` (the dashboard without MCP). Default "serve". */
+  readonly command?: "serve" | "dashboard";
 }
 
 /** Starts the HTTP server on a free loopback port over `home`; resolves once it listens. */
@@ -50,7 +52,7 @@ export async function startHttpServer(
     ...serverPermissions(home),
     "--allow-net",
     MAIN,
-    "serve",
+    options.command ?? "serve",
     "--http",
     options.listen ?? "127.0.0.1:0",
     ...(options.args ?? []),
@@ -79,7 +81,7 @@ export async function startHttpServer(
   try {
     url = await waitFor(() => {
       if (exited) throw new Error(`the server exited before it listened: ${stderr}`);
-      return /serving MCP over HTTP at (\S+)/.exec(stderr)?.[1];
+      return /serving (?:MCP over HTTP|the dashboard) at (\S+)/.exec(stderr)?.[1];
     }, { what: "the HTTP server to listen", timeoutMs: 20_000 });
   } catch (error) {
     try {

@@ -2,6 +2,7 @@
 
 import type { Command } from "../command.ts";
 import { cancel } from "./cancel.ts";
+import { dashboard } from "./dashboard.ts";
 import { logs } from "./logs.ts";
 import { ls } from "./ls.ts";
 import { prune } from "./prune.ts";
@@ -24,5 +25,6 @@ export const COMMANDS: readonly Command[] = [
   wait,
   queue,
   prune,
+  dashboard,
   token,
 ];

@@ -1,0 +1,118 @@
+/**
+ * Who may use the dashboard: a browser that traded a one-time login code (the link the server
+ * prints) or the token (the login form) for a session cookie. The cookie is HttpOnly (page scripts
+ * cannot read it) and SameSite=Strict (no other site's page makes the browser send it); each
+ * session has its own CSRF token, which the page sends in a header with every state-changing
+ * request. Sessions live in memory: a restarted server asks for a new login.
+ *
+ * @module
+ */
+
+import { timingSafeEqual } from "node:crypto";
+
+/** Sessions kept at once; the oldest goes first (a browser that logs in again and again). */
+const MAX_SESSIONS = 64;
+/** A session unused this long is gone. */
+const SESSION_IDLE_MS = 12 * 3600 * 1000;
+/** Unused login codes kept at once. */
+const MAX_CODES = 16;
+
+interface Session {
+  readonly csrf: string;
+  lastUsed: number;
+}
+
+/** A random, URL-safe secret of 256 bits. */
+export function secret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
+    .replaceAll("=", "");
+}
+
+/** Whether two secrets are equal, in time that does not depend on where they differ. */
+export function sameSecret(a: string, b: string): boolean {
+  const encoder = new TextEncoder();
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  // Equal lengths for timingSafeEqual; a length mismatch is no secret (they are all 43 long).
+  if (x.length !== y.length) return false;
+  return timingSafeEqual(x, y);
+}
+
+export class Sessions {
+  readonly #sessions = new Map<string, Session>();
+  readonly #codes = new Set<string>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /** A new one-time login code: the first browser that brings it gets a session; then it is spent. */
+  issueCode(): string {
+    const code = secret();
+    this.#codes.add(code);
+    if (this.#codes.size > MAX_CODES) this.#codes.delete(this.#codes.values().next().value!);
+    return code;
+  }
+
+  /** Spends a login code; true when it was a valid unused one. */
+  redeem(code: string): boolean {
+    for (const known of this.#codes) {
+      if (sameSecret(known, code)) {
+        this.#codes.delete(known);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Opens a session; its id goes into the cookie, its CSRF token into the page. */
+  open(): { id: string; csrf: string } {
+    const id = secret();
+    const csrf = secret();
+    this.#sessions.set(id, { csrf, lastUsed: this.#now() });
+    while (this.#sessions.size > MAX_SESSIONS) {
+      this.#sessions.delete(this.#sessions.keys().next().value!);
+    }
+    return { id, csrf };
+  }
+
+  /** The session of a cookie value, touched; undefined when unknown or idle too long. */
+  find(id: string | undefined): { id: string; csrf: string } | undefined {
+    if (id === undefined) return undefined;
+    for (const [known, session] of this.#sessions) {
+      if (!sameSecret(known, id)) continue;
+      if (this.#now() - session.lastUsed > SESSION_IDLE_MS) {
+        this.#sessions.delete(known);
+        return undefined;
+      }
+      session.lastUsed = this.#now();
+      return { id: known, csrf: session.csrf };
+    }
+    return undefined;
+  }
+
+  close(id: string): void {
+    this.#sessions.delete(id);
+  }
+}
+
+/** The value of cookie `name` in a Cookie header. */
+export function cookieValue(header: string | null, name: string): string | undefined {
+  if (header === null) return undefined;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/**
+ * The Set-Cookie header of a session. Cookies are not separated by port, so the name carries the
+ * port: two servers on one machine do not log each other out.
+ */
+export function sessionCookie(name: string, id: string): string {
+  return `${name}=${id}; Path=/; HttpOnly; SameSite=Strict`;
+}
