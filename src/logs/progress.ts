@@ -21,6 +21,8 @@ export interface OutputState {
   readonly progress: Progress | null;
   readonly secondsSinceOutput: number | null;
   readonly waitingForInput: boolean;
+  /** While waitingForInput: the prompt line, at most 200 characters from its end. */
+  readonly prompt?: string;
 }
 
 type Found = Omit<Progress, "updated_at">;
@@ -374,10 +376,12 @@ export class ProgressTracker {
       state.pendingParsed = true;
     }
     const lastLine = parseable(state.cursor.pending);
+    const waitingForInput = options.working && lastLine !== "" && looksLikePrompt(lastLine);
     return {
       progress: state.progress,
       secondsSinceOutput: secondsSince(mtime, options.now),
-      waitingForInput: options.working && lastLine !== "" && looksLikePrompt(lastLine),
+      waitingForInput,
+      ...(waitingForInput ? { prompt: lastLine.trim().slice(-MAX_MESSAGE_CHARS) } : {}),
     };
   }
 }

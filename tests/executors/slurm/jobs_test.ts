@@ -168,7 +168,11 @@ slurmTest("a Slurm job's timeout becomes its time limit, and TIMEOUT is timed_ou
       }).output();
       if (update.success) return true;
       throw new Error(new TextDecoder().decode(update.stderr).trim());
-    }, { timeoutMs: 20_000, intervalMs: 500, what: `scontrol to move job ${id}'s end time to now` });
+    }, {
+      timeoutMs: 20_000,
+      intervalMs: 500,
+      what: `scontrol to move job ${id}'s end time to now`,
+    });
     const job = await waitJob(run, id, ended, { timeoutMs: 60_000, what: `job ${id} to time out` });
     assert.equal(job?.state, "TIMEOUT");
     const outcome = slurmOutcome(job, id);

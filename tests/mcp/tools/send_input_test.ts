@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import {
+  cleanup,
+  isAlive,
+  posixTest,
+  startServer,
+  taskPids,
+  tempDir,
+  waitFor,
+} from "../../helpers.ts";
+import { ok, output, refused, type Reply } from "./helpers.ts";
+import type { ServerHandle } from "../../helpers.ts";
+
+/** Waits until the task's output (all of it) matches. */
+async function outputMatches(server: ServerHandle, id: unknown, pattern: RegExp): Promise<string> {
+  return await waitFor(async () => {
+    const text = await output(server, id);
+    return pattern.test(text) ? text : null;
+  }, { what: `task ${id} to print ${pattern}` });
+}
+
+async function ended(server: ServerHandle, id: unknown): Promise<Reply> {
+  return await waitFor(async () => {
+    const status = await ok(server, "task_status", { task_id: id });
+    return status.status !== "working" ? status : null;
+  }, { what: `task ${id} to end` });
+}
+
+const TWO_QUESTIONS = [
+  `printf 'Enter your name: '`,
+  "read -r name",
+  `printf 'Proceed with %s? [y/N] ' "$name"`,
+  "read -r answer",
+  `echo "name=$name answer=$answer"`,
+].join("\n");
+
+posixTest(
+  "send_input answers a script's two questions, and task_status says when it waits",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const started = await ok(server, "start_task", { command: TWO_QUESTIONS, interactive: true });
+      const id = started.task_id;
+      const asking = await waitFor(async () => {
+        const status = await ok(server, "task_status", { task_id: id });
+        return status.waiting_for_input ? status : null;
+      }, { what: "the first prompt" });
+      assert.equal(asking.interactive, true);
+      assert.equal(asking.input_open, true);
+
+      const sent = await ok(server, "send_input", { task_id: id, text: "Ann\n" });
+      assert.equal(sent.bytes_written, 4);
+      assert.equal(sent.input_closed, false);
+      await outputMatches(server, id, /Proceed with Ann\? \[y\/N\] $/);
+      await ok(server, "send_input", { task_id: id, text: "y\n" });
+      const done = await ended(server, id);
+      assert.equal(done.status, "completed");
+      assert.equal(done.input_open, false);
+      assert.match(await output(server, id), /name=Ann answer=y\n$/);
+
+      assert.match(
+        await refused(server, "send_input", { task_id: id, text: "more\n" }),
+        /^Cannot send input: task \w+ has ended \(completed\): start it again to answer it$/,
+      );
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
+
+posixTest("cat ends only once send_input closes its input", async () => {
+  const home = await tempDir();
+  const server = await startServer(home);
+  try {
+    const { task_id: id } = await ok(server, "start_task", { command: "cat", interactive: true });
+    await ok(server, "send_input", { task_id: id, text: "one\n" });
+    await ok(server, "send_input", { task_id: id, text: "two" });
+    await outputMatches(server, id, /^one\ntwo$/);
+    // Without a close, cat keeps waiting: nothing read end-of-file.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((await ok(server, "task_status", { task_id: id })).status, "working");
+
+    const closed = await ok(server, "send_input", { task_id: id, text: "\n", close: true });
+    assert.equal(closed.input_closed, true);
+    const done = await ended(server, id);
+    assert.equal(done.status, "completed");
+    assert.equal(await output(server, id), "one\ntwo\n");
+    assert.match(
+      await refused(server, "send_input", { task_id: id, text: "x" }),
+      /has ended|was closed/,
+    );
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});
+
+posixTest(
+  "send_input refuses a task that never asked, a closed input, and bad arguments",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const plain = await ok(server, "start_task", { command: "sleep 30" });
+      assert.equal(
+        (await ok(server, "task_status", { task_id: plain.task_id })).interactive,
+        false,
+      );
+      assert.match(
+        await refused(server, "send_input", { task_id: plain.task_id, text: "y\n" }),
+        /^Cannot send input: task \w+ was not started with interactive: true, so its stdin is fixed: /,
+      );
+      assert.match(
+        await refused(server, "send_input", { task_id: "k3x9m2p7q4wz", text: "y\n" }),
+        /k3x9m2p7q4wz/,
+      );
+      assert.match(
+        await refused(server, "start_task", { command: "cat", interactive: true, stdin: "x" }),
+        /either stdin .* or interactive: true/,
+      );
+
+      // A command that keeps running after its input is closed.
+      const open = await ok(server, "start_task", {
+        command: "cat >/dev/null; echo eof; sleep 30",
+        interactive: true,
+      });
+      assert.match(
+        await refused(server, "send_input", { task_id: open.task_id }),
+        /^Cannot send input: text is empty: /,
+      );
+      assert.match(
+        await refused(server, "send_input", { task_id: open.task_id, text: "x".repeat(70_000) }),
+        /^Cannot send input: text is 70000 bytes, more than 65536: send it in several parts$/,
+      );
+      await ok(server, "send_input", { task_id: open.task_id, close: true });
+      await outputMatches(server, open.task_id, /^eof\n$/);
+      const status = await ok(server, "task_status", { task_id: open.task_id });
+      assert.equal(status.status, "working");
+      assert.equal(status.input_open, false);
+      assert.match(
+        await refused(server, "send_input", { task_id: open.task_id, text: "y\n" }),
+        /^Cannot send input: the input of task \w+ was closed: nothing more can be sent to it$/,
+      );
+      await ok(server, "cancel_task", { task_id: open.task_id });
+      await ok(server, "cancel_task", { task_id: plain.task_id });
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
+
+posixTest(
+  "cancel of an interactive task leaves no process, its input holder included",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const { task_id: id } = await ok(server, "start_task", {
+        command: "while read -r line; do echo got $line; done",
+        interactive: true,
+      });
+      await ok(server, "send_input", { task_id: id, text: "a\n" });
+      await outputMatches(server, id, /^got a\n$/);
+      const pids = taskPids(String(id));
+      // The wrapper, its holder, and the command at least.
+      assert.ok(pids.length >= 3, `processes: ${pids}`);
+      const cancelled = await ok(server, "cancel_task", { task_id: id });
+      assert.equal(cancelled.status, "cancelled");
+      await waitFor(() => pids.every((pid) => !isAlive(pid)), { what: "every process to be gone" });
+      assert.deepEqual(taskPids(String(id)), []);
+      assert.match(
+        await refused(server, "send_input", { task_id: id, text: "b\n" }),
+        /has ended \(cancelled\)/,
+      );
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
