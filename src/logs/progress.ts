@@ -221,8 +221,10 @@ const PROMPTS: readonly RegExp[] = [
   /\b(?:continue|proceed)\b[^?]{0,40}\?\s*$/i,
   /\bare you sure\b.*\?\s*$/i,
   /\bpress\s+(?:any\s+key|enter|return|\[enter\]|the\s+enter\s+key)\b/i,
-  // A REPL waiting on a line of its own: ">", ">>>", "mysql>", "(Pdb)".
-  /^\s*(?:>|>>>|[\w-]{1,20}>|\((?:pdb|gdb)\))\s*$/i,
+  // A REPL waiting on a line of its own: ">", ">>>", "mysql>", "(Pdb)"; repeated when what it
+  // read came from a pipe and was not echoed (">>> >>> "). Tokens are apart by whitespace, so no
+  // text can be split among them in more than one way (no backtracking blow-up).
+  /^\s*(?:>+|[\w-]{1,20}>|\((?:pdb|gdb)\))(?:\s+(?:>+|[\w-]{1,20}>|\((?:pdb|gdb)\)))*\s*$/i,
 ];
 
 /**

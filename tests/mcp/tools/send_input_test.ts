@@ -181,3 +181,86 @@ posixTest(
     }
   },
 );
+
+/** A REPL that reads lines from a pipe: python3's where it runs, else Node's (every CI has Node). */
+const REPL = (() => {
+  try {
+    const probe = new Deno.Command("python3", { args: ["-c", ""], stdout: "null", stderr: "null" })
+      .outputSync();
+    if (probe.success) {
+      return {
+        command: "python3 -u -i -q",
+        inputs: ["x = 6\n", "y = x * 7\n", "print('answer', y)\n"],
+      };
+    }
+  } catch {
+    // no python3
+  }
+  return { command: "node -i", inputs: ["x = 6\n", "y = x * 7\n", "console.log('answer', y)\n"] };
+})();
+
+/** Waits for the REPL's prompt to show as waiting_for_input with its input open. */
+async function prompted(server: ServerHandle, id: unknown): Promise<Reply> {
+  return await waitFor(async () => {
+    const status = await ok(server, "task_status", { task_id: id });
+    return status.waiting_for_input && status.input_open ? status : null;
+  }, { what: `task ${id} to show its prompt` });
+}
+
+posixTest("send_input drives a REPL through three inputs, then closes it", async () => {
+  const home = await tempDir();
+  const server = await startServer(home);
+  try {
+    const { task_id: id } = await ok(server, "start_task", {
+      command: REPL.command,
+      interactive: true,
+    });
+    for (const input of REPL.inputs) {
+      await prompted(server, id);
+      await ok(server, "send_input", { task_id: id, text: input });
+    }
+    await outputMatches(server, id, /answer 42\n/);
+    await ok(server, "send_input", { task_id: id, close: true });
+    const done = await ended(server, id);
+    assert.equal(done.status, "completed", String(done.status_message));
+  } finally {
+    await server.close();
+    await cleanup(home);
+  }
+});
+
+posixTest(
+  "a REPL keeps its input across a server killed -9: the next server answers it",
+  async () => {
+    const home = await tempDir();
+    let first: ServerHandle | undefined = await startServer(home);
+    let second: ServerHandle | undefined;
+    try {
+      const { task_id: id } = await ok(first, "start_task", {
+        command: REPL.command,
+        interactive: true,
+      });
+      await prompted(first, id);
+      await ok(first, "send_input", { task_id: id, text: REPL.inputs[0] });
+      Deno.kill(first.pid, "SIGKILL");
+      await waitFor(() => !isAlive(first!.pid), { what: "the first server to die" });
+      await first.client.close().catch(() => {});
+      first = undefined;
+
+      second = await startServer(home);
+      // Its stdin did not end with the server: it still waits, and the new server can answer it.
+      const status = await prompted(second, id);
+      assert.equal(status.status, "working");
+      await ok(second, "send_input", { task_id: id, text: REPL.inputs[1] });
+      await prompted(second, id);
+      await ok(second, "send_input", { task_id: id, text: REPL.inputs[2], close: true });
+      await outputMatches(second, id, /answer 42\n/);
+      const done = await ended(second, id);
+      assert.equal(done.status, "completed", String(done.status_message));
+    } finally {
+      await second?.close();
+      if (first && isAlive(first.pid)) await first.close();
+      await cleanup(home);
+    }
+  },
+);
