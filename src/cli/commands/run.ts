@@ -9,7 +9,8 @@ export const run: Command = {
   name: "run",
   summary: "start a command as a background task and print its id",
   help: `Usage: backburner run [--cwd DIR] [--timeout S] [--label L] [--env K=V]... [--queue Q]
-                      [--after ID]... [--retries N] [--retry-delay S] [--key K] -- COMMAND...
+                      [--after ID]... [--retries N] [--retry-delay S] [--key K]
+                      [--interactive] -- COMMAND...
 
 Start a command in the background and print its task id (only the id, for scripts). The task
 keeps running after this command returns; a running backburner server watches it, or the next
@@ -40,6 +41,8 @@ Options:
   --key K            an idempotency key: while a task started with the same key is queued or
                      working, or ended less than 24 h ago, print that task's id instead of
                      starting another (a note on stderr says so)
+  --interactive      keep the command's stdin open: answer it with backburner send ID TEXT, and
+                     end its input with backburner send --close ID (default: empty stdin)
 
 Examples:
   backburner run -- npm test
@@ -59,6 +62,7 @@ Examples:
       retries: { type: "string" },
       "retry-delay": { type: "string" },
       key: { type: "string" },
+      interactive: { type: "boolean" },
     });
     if (values.help) return help(terminal, this);
     if (positionals.length === 0) {
@@ -104,6 +108,7 @@ Examples:
           retries,
           retryDelaySeconds,
           idempotencyKey: values.key,
+          interactive: values.interactive,
         });
         // A slurm task's job is submitted before the command returns; a refusal removes it.
         started = { task: await engine.settle(started.task), existing: started.existing };
