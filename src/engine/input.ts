@@ -21,9 +21,11 @@ import type { ExecutorName, Task } from "../task.ts";
 
 /** Most bytes one send_input writes: a pipe's buffer on Linux, which a reader drains as it reads. */
 export const MAX_INPUT_BYTES = 64 * 1024;
-/** How long a write waits for a command that does not read its input before it gives up. */
+/** How long a write waits for a command that reads none of its input before it gives up. */
 const WRITE_DEADLINE_MS = 5000;
 const WRITE_RETRY_MS = 5;
+/** PIPE_BUF, the most bytes POSIX writes to a pipe atomically (512; Linux 4096). */
+const ATOMIC_WRITE_BYTES = Deno.build.os === "linux" ? 4096 : 512;
 /** How long after its start a task's FIFO may still be missing or unopened. */
 const START_GRACE_MS = 2000;
 
@@ -169,10 +171,18 @@ async function writeFifo(
   }
   let written = 0;
   try {
-    const deadline = Date.now() + deadlineMs;
+    // A reader that takes its input slowly is waited for; one that takes none for deadlineMs is not.
+    let deadline = Date.now() + deadlineMs;
     while (written < bytes.length) {
+      // At most PIPE_BUF bytes a write: the kernel writes those whole or not at all (EAGAIN), so a
+      // full pipe never leaves a part written that a retry would write again (node:fs reports
+      // EAGAIN without the count of a partial write).
+      const chunk = bytes.subarray(written, written + ATOMIC_WRITE_BYTES);
       try {
-        written += fs.writeSync(fd, bytes, written, bytes.length - written);
+        const count = fs.writeSync(fd, chunk);
+        if (count !== chunk.length) throw new Error(`short write of ${count} of ${chunk.length}`);
+        written += count;
+        deadline = Date.now() + deadlineMs;
       } catch (error) {
         if (errno(error) !== "EAGAIN" || Date.now() > deadline) throw error;
         await new Promise((resolve) => setTimeout(resolve, WRITE_RETRY_MS));

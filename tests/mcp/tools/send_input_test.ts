@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import {
   cleanup,
   isAlive,
@@ -260,6 +261,118 @@ posixTest(
     } finally {
       await second?.close();
       if (first && isAlive(first.pid)) await first.close();
+      await cleanup(home);
+    }
+  },
+);
+
+posixTest(
+  "interactive is refused under an allow list, on Slurm, and kept by a restart and each retry",
+  async () => {
+    const home = await tempDir();
+    const guarded = await startServer(home, { env: { BACKBURNER_ALLOW: "^cat$" } });
+    try {
+      assert.equal(
+        await refused(guarded, "start_task", { command: "cat", interactive: true }),
+        "Cannot start task: interactive is refused while an allow list (BACKBURNER_ALLOW) is in force, because text sent to a task is not checked by the command policy: pass the input as stdin, or unset BACKBURNER_ALLOW",
+      );
+    } finally {
+      await guarded.close();
+    }
+    const server = await startServer(home);
+    try {
+      assert.match(
+        await refused(server, "start_task", {
+          command: "cat",
+          interactive: true,
+          executor: "slurm",
+        }),
+        /^Cannot start task: interactive is not supported with executor "slurm"/,
+      );
+      // Each attempt reads a fresh stdin: the first answer fails it, the retry asks again.
+      const { task_id: id } = await ok(server, "start_task", {
+        command: 'read -r x; echo "read $x"; [ "$x" = good ]',
+        interactive: true,
+        retries: 1,
+        retry_delay_seconds: 0,
+      });
+      await ok(server, "send_input", { task_id: id, text: "bad\n", close: true });
+      await waitFor(async () => {
+        const status = await ok(server, "task_status", { task_id: id });
+        return status.attempt === 2 && status.input_open;
+      }, { what: "the second attempt to take input" });
+      await ok(server, "send_input", { task_id: id, text: "good\n" });
+      assert.equal((await ended(server, id)).status, "completed");
+      assert.match(await output(server, id), /read bad\n[^]*read good\n$/);
+
+      const again = await ok(server, "restart_task", { task_id: id });
+      const status = await waitFor(async () => {
+        const status = await ok(server, "task_status", { task_id: again.task_id });
+        return status.input_open ? status : null;
+      }, { what: "the restarted task to take input" });
+      assert.equal(status.interactive, true);
+      await ok(server, "send_input", { task_id: again.task_id, text: "good\n" });
+      assert.equal((await ended(server, again.task_id)).status, "completed");
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
+
+posixTest(
+  "two servers sending at once never interleave their texts; a task that does not read makes send_input give up",
+  async () => {
+    const home = await tempDir();
+    const first = await startServer(home);
+    const second = await startServer(home);
+    try {
+      // A slow reader (bash reads a byte at a time) and lines longer than the pipe takes at once:
+      // each write goes in parts, and only the lock keeps another server's out of the middle.
+      const { task_id: id } = await ok(first, "start_task", {
+        command: "while IFS= read -r l; do printf '%s\\n' \"$l\"; done",
+        interactive: true,
+      });
+      const line = (who: string, n: number) => `${who}${n} ${who.repeat(60_000)}\n`;
+      const sends = (server: ServerHandle, who: string) =>
+        (async () => {
+          for (let n = 0; n < 3; n++) {
+            await ok(server, "send_input", { task_id: id, text: line(who, n) });
+          }
+        })();
+      await Promise.all([sends(first, "a"), sends(second, "b")]);
+      await ok(first, "send_input", { task_id: id, close: true });
+      await ended(first, id);
+      // Read whole from the log: a reply would cut 360 kB of output to fit an agent's context.
+      const lines = Deno.readTextFileSync(join(home, "tasks", String(id), "output.log"));
+      const got = lines.split("\n").filter((l) => l !== "");
+      assert.equal(got.length, 6);
+      for (const text of got) {
+        const [head, body] = text.split(" ");
+        assert.ok(
+          body === head[0].repeat(60_000),
+          `a line was cut or mixed: ${text.slice(0, 40)}…`,
+        );
+      }
+
+      // sleep never reads: the pipe fills, and the send gives up in seconds instead of hanging.
+      const { task_id: deaf } = await ok(first, "start_task", {
+        command: "sleep 60",
+        interactive: true,
+      });
+      await ok(first, "send_input", { task_id: deaf, text: "x".repeat(60_000) });
+      const began = Date.now();
+      assert.match(
+        await refused(first, "send_input", { task_id: deaf, text: "y".repeat(60_000) }),
+        /^Cannot send input: task \w+ did not read its input for 5 s \(\d+ of 60000 bytes written\): /,
+      );
+      assert.ok(Date.now() - began < 8000);
+      // The server still answers at once.
+      assert.equal((await ok(second, "task_status", { task_id: deaf })).status, "working");
+      await ok(first, "cancel_task", { task_id: deaf });
+    } finally {
+      await first.close();
+      await second.close();
       await cleanup(home);
     }
   },
