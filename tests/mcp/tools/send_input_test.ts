@@ -53,7 +53,17 @@ posixTest(
       const sent = await ok(server, "send_input", { task_id: id, text: "Ann\n" });
       assert.equal(sent.bytes_written, 4);
       assert.equal(sent.input_closed, false);
-      await outputMatches(server, id, /Proceed with Ann\? \[y\/N\] $/);
+      // As the README's agent does: wait for the [y/N] prompt, then answer it.
+      const waited = await ok(server, "wait_for_task", {
+        task_ids: [id],
+        until_pattern: "\\[y/N\\]",
+        timeout_seconds: 10,
+      });
+      assert.equal(waited.reason, "pattern");
+      assert.deepEqual(waited.match, {
+        task_id: id,
+        line: "Enter your name: Proceed with Ann? [y/N] ",
+      });
       await ok(server, "send_input", { task_id: id, text: "y\n" });
       const done = await ended(server, id);
       assert.equal(done.status, "completed");
