@@ -156,12 +156,18 @@ async function writeFifo(
   deadlineMs: number,
   openGraceMs = 0,
 ): Promise<number> {
-  const { O_WRONLY, O_NONBLOCK } = fs.constants;
+  const { O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
   const openBy = Date.now() + openGraceMs;
   let fd: number;
   for (;;) {
     try {
-      fd = fs.openSync(path, O_WRONLY | O_NONBLOCK);
+      // The task can write its folder: no symlink is followed, and only a FIFO is written to, so
+      // it cannot turn an agent's input into a write to some other file.
+      fd = fs.openSync(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW);
+      if (!fs.fstatSync(fd).isFIFO()) {
+        fs.closeSync(fd);
+        throw Object.assign(new Error(`${path} is not a FIFO`), { code: "ENOENT" });
+      }
       break;
     } catch (error) {
       // A task just started may not have made its FIFO, or opened it, yet.
@@ -245,7 +251,7 @@ export async function sendInput(
     const young = task.startedAt !== null && Date.now() - task.startedAt < START_GRACE_MS;
     const openGraceMs = young ? START_GRACE_MS : 0;
     if (bytes.length > 0) {
-      Deno.writeTextFileSync(join(dir, "input.sent"), `${logBytes}\n`, { mode: 0o600 });
+      writeMark(dir, "input.sent", `${logBytes}\n`);
       try {
         bytesWritten = await writeFifo(join(dir, "input"), bytes, WRITE_DEADLINE_MS, openGraceMs);
       } catch (error) {
@@ -253,7 +259,7 @@ export async function sendInput(
       }
     }
     if (close) {
-      Deno.writeFileSync(join(dir, "input.closed"), new Uint8Array(), { mode: 0o600 });
+      writeMark(dir, "input.closed", "");
       try {
         await writeFifo(
           join(dir, "input.ctl"),
@@ -268,6 +274,16 @@ export async function sendInput(
     }
     return { bytesWritten, closed: close };
   });
+}
+
+/**
+ * Writes a mark in the task's folder as a new file renamed into place: a symlink the task left
+ * under that name is replaced, never followed.
+ */
+function writeMark(dir: string, name: string, text: string): void {
+  const temporary = join(dir, `.${name}.${crypto.randomUUID()}`);
+  Deno.writeTextFileSync(temporary, text, { mode: 0o600, createNew: true });
+  Deno.renameSync(temporary, join(dir, name));
 }
 
 /** A failed write as one sentence. */

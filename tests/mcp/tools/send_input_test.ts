@@ -387,3 +387,29 @@ posixTest(
     }
   },
 );
+
+posixTest(
+  "a task that swaps its FIFO for a symlink cannot make send_input write elsewhere",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const target = join(home, "victim.txt");
+      Deno.writeTextFileSync(target, "untouched\n");
+      const { task_id: id } = await ok(server, "start_task", {
+        command: `f="$TASKS/$BACKBURNER_TASK_ID"; rm -f "$f/input" "$f/input.sent"; ` +
+          `ln -s "$VICTIM" "$f/input"; ln -s "$VICTIM" "$f/input.sent"; echo swapped; sleep 30`,
+        env: { TASKS: join(home, "tasks"), VICTIM: target },
+        interactive: true,
+      });
+      await outputMatches(server, id, /^swapped\n$/);
+      const text = await refused(server, "send_input", { task_id: id, text: "evil\n" });
+      assert.match(text, /^Cannot send input: /);
+      assert.equal(Deno.readTextFileSync(target), "untouched\n");
+      await ok(server, "cancel_task", { task_id: id });
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
