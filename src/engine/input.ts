@@ -47,6 +47,12 @@ export interface SendInputRequest {
   readonly text?: string;
   /** End the task's input (after the text, if any): the command reads end-of-file. */
   readonly close?: boolean;
+  /**
+   * The answer to the prompt that ends at this log size: written only if no input was sent since
+   * the log reached it, so two answers to one prompt (a client's retry racing its first try) write
+   * once.
+   */
+  readonly answersPromptAt?: number;
 }
 
 export interface SendInputOutcome {
@@ -247,6 +253,12 @@ export async function sendInput(
   return await withInputLock(dir, async () => {
     // Looked at again under the lock: another server may have closed it meanwhile.
     if (exists(join(dir, "input.closed"))) throw invalid(refusal(task, dir) ?? "");
+    if (request.answersPromptAt !== undefined) {
+      const sentAt = inputState(task, dir).sentAtBytes;
+      if (sentAt !== null && sentAt >= request.answersPromptAt) {
+        return { bytesWritten: 0, closed: false };
+      }
+    }
     let bytesWritten = 0;
     const young = task.startedAt !== null && Date.now() - task.startedAt < START_GRACE_MS;
     const openGraceMs = young ? START_GRACE_MS : 0;

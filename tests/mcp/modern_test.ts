@@ -671,3 +671,48 @@ posixTest(
     }
   },
 );
+
+posixTest(
+  "2026-07-28 tasks: the same answer sent twice at once by tasks/update is written once",
+  () =>
+    withModern({}, async (modern) => {
+      const call = async (name: string, args: Json) =>
+        structured(
+          (await modern.rawRequest("tools/call", { name, arguments: args, _meta: meta(false) }))
+            .result,
+        );
+      const started = await call("start_task", {
+        command: `printf 'Proceed? [y/N] '; read -r a; echo "a=$a"; read -r b; echo "b=$b"`,
+        interactive: true,
+      });
+      const taskId = String(started.task_id);
+      const asking = await waitFor(async () => {
+        const got = record(
+          (await modern.rawRequest("tasks/get", { taskId, _meta: meta(true) })).result,
+          "tasks/get",
+        );
+        return got.status === "input_required" ? got : null;
+      }, { what: "the prompt" });
+      const [key] = Object.keys(record(asking.inputRequests, "inputRequests"));
+      const update = () =>
+        modern.rawRequest("tasks/update", {
+          taskId,
+          inputResponses: { [key]: { action: "accept", content: { answer: "y" } } },
+          _meta: meta(true),
+        });
+      const acks = await Promise.all([update(), update()]);
+      for (const ack of acks) assert.deepEqual(ack.result, { resultType: "complete" });
+      await waitFor(async () =>
+        /a=y\n$/.test(String((await call("task_result", { task_id: taskId })).output))
+      );
+      const after = record(
+        (await modern.rawRequest("tasks/get", { taskId, _meta: meta(true) })).result,
+        "tasks/get",
+      );
+      assert.equal(after.status, "working");
+      await call("send_input", { task_id: taskId, close: true });
+      const done = await ended(modern, taskId);
+      assert.equal(done.status, "completed");
+      assert.equal(structured(done.result).output, "Proceed? [y/N] a=y\nb=\n");
+    }),
+);

@@ -117,6 +117,7 @@ export async function answerPrompt(
       `inputResponses["${pending.key}"].content.${FIELD} must be the answer, as a string`,
     );
   }
-  await engine.sendInput(task.id, { text: `${answer}\n` });
+  const promptAt = Number(pending.key.slice(KEY_PREFIX.length));
+  await engine.sendInput(task.id, { text: `${answer}\n`, answersPromptAt: promptAt });
   return true;
 }
