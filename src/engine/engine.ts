@@ -55,6 +55,7 @@ import {
 import { Deadlines, endOfStop, waitStartWindow } from "./stop.ts";
 import {
   checkInteractive,
+  inputPaths,
   type InputState,
   inputState,
   isInteractive,
@@ -678,7 +679,7 @@ export class Engine {
         logPath: paths.log,
         exitPath: paths.exit,
         stdinPath: hasStdin(paths) ? paths.stdin : undefined,
-        interactive: isInteractive(paths.dir),
+        inputPath: isInteractive(paths.dir) ? inputPaths(paths.dir, task.attempt).fifo : undefined,
         // The server's own BASH_ENV, PS4, exported functions… would run code no rule saw.
         env: {
           ...unsafeInheritedEnv(this.#options.policy, Deno.env.toObject()),

@@ -5,10 +5,12 @@
  * What this module keeps in the task's folder, so every server on the state directory sees it:
  *
  * - `interactive`: made when the task is created with interactive: true (a restart copies it);
- * - `input`, `input.ctl`: the FIFOs the wrapper makes for each run and removes when it ends;
- * - `input.closed`: the input was closed on request;
- * - `input.sent`: the size of the log when input was last sent, so a prompt that was answered
- *   is not shown as waiting again until the task prints something new;
+ * - `input-<attempt>`, `input-<attempt>.ctl`: the FIFOs the wrapper makes for a run and removes
+ *   when it ends. Named by attempt, so a text or a close meant for one run never reaches the
+ *   retry that follows it;
+ * - `input-<attempt>.closed`: that run's input was closed on request;
+ * - `input-<attempt>.sent`: the size of the log when input was last sent, so a prompt that was
+ *   answered is not shown as waiting again until the task prints something new;
  * - `input.lock`: held while one writer writes, so two servers' texts never interleave.
  *
  * @module
@@ -82,8 +84,14 @@ export function isInteractive(dir: string): boolean {
   return exists(join(dir, "interactive"));
 }
 
-/** The files of one run's input, removed before the next attempt runs (it gets a fresh stdin). */
-export const INPUT_RUN_FILES = ["input", "input.ctl", "input.closed", "input.sent"];
+/** The files of one run's input: each attempt gets a fresh stdin. */
+export function inputPaths(
+  dir: string,
+  attempt: number,
+): { fifo: string; ctl: string; closed: string; sent: string } {
+  const fifo = join(dir, `input-${attempt}`);
+  return { fifo, ctl: `${fifo}.ctl`, closed: `${fifo}.closed`, sent: `${fifo}.sent` };
+}
 
 /**
  * Refuses interactive where it cannot work or would defeat the policy: on Windows (no FIFOs), on
@@ -118,15 +126,16 @@ export function checkInteractive(
 /** Whether the task can be answered now, from its folder. */
 export function inputState(task: Task, dir: string): InputState {
   if (!isInteractive(dir)) return NO_INPUT;
+  const paths = inputPaths(dir, task.attempt);
   let sentAtBytes: number | null = null;
   try {
-    const value = Number.parseInt(Deno.readTextFileSync(join(dir, "input.sent")), 10);
+    const value = Number.parseInt(Deno.readTextFileSync(paths.sent), 10);
     if (Number.isSafeInteger(value)) sentAtBytes = value;
   } catch {
     // No input sent yet.
   }
   const open = task.status === "working" && task.executor === "local" &&
-    !exists(join(dir, "input.closed")) && exists(join(dir, "input"));
+    !exists(paths.closed) && exists(paths.fifo);
   return { interactive: true, open, sentAtBytes };
 }
 
@@ -142,7 +151,7 @@ function refusal(task: Task, dir: string): string | null {
   if (task.status !== "working") {
     return `Cannot send input: task ${id} has ended (${task.status}): start it again to answer it`;
   }
-  if (exists(join(dir, "input.closed"))) {
+  if (exists(inputPaths(dir, task.attempt).closed)) {
     return `Cannot send input: the input of task ${id} was closed: nothing more can be sent to it`;
   }
   return null;
@@ -252,7 +261,8 @@ export async function sendInput(
   if (refused !== null) throw invalid(refused);
   return await withInputLock(dir, async () => {
     // Looked at again under the lock: another server may have closed it meanwhile.
-    if (exists(join(dir, "input.closed"))) throw invalid(refusal(task, dir) ?? "");
+    const paths = inputPaths(dir, task.attempt);
+    if (exists(paths.closed)) throw invalid(refusal(task, dir) ?? "");
     if (request.answersPromptAt !== undefined) {
       const sentAt = inputState(task, dir).sentAtBytes;
       if (sentAt !== null && sentAt >= request.answersPromptAt) {
@@ -263,18 +273,23 @@ export async function sendInput(
     const young = task.startedAt !== null && Date.now() - task.startedAt < START_GRACE_MS;
     const openGraceMs = young ? START_GRACE_MS : 0;
     if (bytes.length > 0) {
-      writeMark(dir, "input.sent", `${logBytes}\n`);
       try {
-        bytesWritten = await writeFifo(join(dir, "input"), bytes, WRITE_DEADLINE_MS, openGraceMs);
+        bytesWritten = await writeFifo(paths.fifo, bytes, WRITE_DEADLINE_MS, openGraceMs);
       } catch (error) {
+        // Part of it went in: the prompt was answered, if badly. None did: it still waits.
+        if (((error as { written?: number }).written ?? 0) > 0) {
+          writeMark(paths.sent, `${logBytes}\n`);
+        }
         throw writeFailure(task.id, error, bytes.length);
       }
+      // The log size from before the write: what the task prints in answer counts as new.
+      writeMark(paths.sent, `${logBytes}\n`);
     }
     if (close) {
-      writeMark(dir, "input.closed", "");
+      writeMark(paths.closed, "");
       try {
         await writeFifo(
-          join(dir, "input.ctl"),
+          paths.ctl,
           new TextEncoder().encode("close\n"),
           1000,
           openGraceMs,
@@ -292,10 +307,10 @@ export async function sendInput(
  * Writes a mark in the task's folder as a new file renamed into place: a symlink the task left
  * under that name is replaced, never followed.
  */
-function writeMark(dir: string, name: string, text: string): void {
-  const temporary = join(dir, `.${name}.${crypto.randomUUID()}`);
+function writeMark(path: string, text: string): void {
+  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
   Deno.writeTextFileSync(temporary, text, { mode: 0o600, createNew: true });
-  Deno.renameSync(temporary, join(dir, name));
+  Deno.renameSync(temporary, path);
 }
 
 /** A failed write as one sentence. */

@@ -9,7 +9,6 @@
 import { join } from "node:path";
 import type { ExitRecord, WrapperStopReason } from "../executors/executor.ts";
 import { isTaskCgroup } from "../executors/local/cgroup.ts";
-import { INPUT_RUN_FILES } from "./input.ts";
 import { isTaskId } from "../task.ts";
 
 /** The paths of one task's files. */
@@ -54,7 +53,6 @@ const RUN_FILES = [
   "command",
   "signalled",
   "cgroup",
-  ...INPUT_RUN_FILES,
 ];
 
 /**

@@ -22,14 +22,14 @@ import { spawnDetached } from "./spawn.ts";
 //
 // Arguments: 1 command, 2 log, 3 exit record, 4 stdin, 5 cgroup folder for tasks (or empty),
 // 6 log cap in 512-byte blocks (or empty), 7 timeout in seconds (or empty), 8 grace period in
-// tenths of a second, 9 task id, 10 the stopper script (STOPPER), 11 "1" for an interactive task
-// (or empty).
+// tenths of a second, 9 task id, 10 the stopper script (STOPPER), 11 an interactive task's input
+// FIFO, <task>/input-<attempt> (or empty).
 //
-// - interactive: the command's stdin is the FIFO <task>/input, and a holder (a subshell of the
+// - interactive: the command's stdin is the FIFO (argument 11), and a holder (a subshell of the
 //   wrapper, so in its process group and cgroup: every stop takes it too) keeps it open for
 //   writing, so the command never reads end-of-file between two inputs or when a server dies.
 //   Any server writes to the FIFO (send_input). The holder lets go, and the command reads
-//   end-of-file, once a line arrives on the control FIFO <task>/input.ctl, which it holds open
+//   end-of-file, once a line arrives on the control FIFO beside it (.ctl), which it holds open
 //   read-write so that a close can be written without waiting and it never reads end-of-file
 //   itself. The open of the FIFO for writing waits until the command opens it for reading. The
 //   holder ignores TERM: a stop's SIGTERM reaching it before the command would let the command
@@ -87,7 +87,7 @@ else
 fi
 in=$4 h=
 if [ -n "\${11}" ]; then
-  in="$dir/input"
+  in=\${11}
   rm -f "$in" "$in.ctl"
   if mkfifo -m 600 "$in" "$in.ctl" 2>&3; then
     (
@@ -239,7 +239,7 @@ export function spawnPosix(request: PosixSpawnRequest): SpawnedTask {
       String(Math.ceil((request.graceSeconds ?? 5) * 10)),
       request.taskId,
       STOPPER,
-      request.interactive ? "1" : "",
+      request.inputPath ?? "",
     ],
     cwd: request.cwd,
     env: { ...request.env, [TASK_MARKER]: request.taskId },

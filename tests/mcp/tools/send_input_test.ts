@@ -397,8 +397,8 @@ posixTest(
       const target = join(home, "victim.txt");
       Deno.writeTextFileSync(target, "untouched\n");
       const { task_id: id } = await ok(server, "start_task", {
-        command: `f="$TASKS/$BACKBURNER_TASK_ID"; rm -f "$f/input" "$f/input.sent"; ` +
-          `ln -s "$VICTIM" "$f/input"; ln -s "$VICTIM" "$f/input.sent"; echo swapped; sleep 30`,
+        command: `f="$TASKS/$BACKBURNER_TASK_ID"; rm -f "$f/input-1" "$f/input-1.sent"; ` +
+          `ln -s "$VICTIM" "$f/input-1"; ln -s "$VICTIM" "$f/input-1.sent"; echo swapped; sleep 30`,
         env: { TASKS: join(home, "tasks"), VICTIM: target },
         interactive: true,
       });
