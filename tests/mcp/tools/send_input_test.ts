@@ -90,8 +90,9 @@ posixTest("cat ends only once send_input closes its input", async () => {
     await ok(server, "send_input", { task_id: id, text: "two" });
     await outputMatches(server, id, /^one\ntwo$/);
     // Without a close, cat keeps waiting: nothing read end-of-file.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal((await ok(server, "task_status", { task_id: id })).status, "working");
+    const waited = await ok(server, "wait_for_task", { task_ids: [id], timeout_seconds: 0.5 });
+    assert.equal(waited.reason, "timeout");
+    assert.equal((await ok(server, "task_status", { task_id: id })).input_open, true);
 
     const closed = await ok(server, "send_input", { task_id: id, text: "\n", close: true });
     assert.equal(closed.input_closed, true);
