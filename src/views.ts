@@ -8,6 +8,7 @@
 
 import { z } from "zod";
 import type { Engine, TaskOutput } from "./engine/engine.ts";
+import { type InputState, NO_INPUT } from "./engine/input.ts";
 import { grepText } from "./logs/grep.ts";
 import type { OutputState } from "./logs/progress.ts";
 import { describe, type Task, TASK_STATUSES } from "./task.ts";
@@ -66,7 +67,13 @@ export const StatusViewSchema = TaskViewSchema.extend({
   }).nullable().describe("The latest progress the output shows, or null"),
   seconds_since_output: z.number().nullable().describe("Seconds since the output last grew"),
   waiting_for_input: z.boolean().describe(
-    "True when the last output line looks like a prompt: the task will not finish by itself",
+    "True when the last output line looks like a prompt not answered yet: the task will not finish by itself",
+  ),
+  interactive: z.boolean().describe(
+    "True when it was started with interactive: true, so send_input can answer it",
+  ),
+  input_open: z.boolean().describe(
+    "True while send_input can write to its stdin: interactive, working, and its input not closed",
   ),
 });
 export type StatusView = z.infer<typeof StatusViewSchema>;
@@ -110,6 +117,14 @@ export const CancelViewSchema = TaskViewSchema.extend({
   ),
 });
 export type CancelView = z.infer<typeof CancelViewSchema>;
+
+/** send_input: the task, and what was written. */
+export const SendInputViewSchema = TaskViewSchema.extend({
+  bytes_written: z.number().int().describe("Bytes written to the task's stdin"),
+  input_closed: z.boolean().describe("True when this call closed the task's input"),
+  note: z.string().describe("What was done, and how to see the task's answer"),
+});
+export type SendInputView = z.infer<typeof SendInputViewSchema>;
 
 /** start_task: the task, and whether an idempotency_key found it already started. */
 export const StartViewSchema = TaskViewSchema.extend({
@@ -271,12 +286,15 @@ export function viewStatus(
   output: OutputState,
   now: number,
   wait: QueueWait | null = null,
+  input: InputState = NO_INPUT,
 ): StatusView {
   return {
     ...viewTask(task, outputBytes, now, wait),
     progress: output.progress,
     seconds_since_output: output.secondsSinceOutput,
     waiting_for_input: output.waitingForInput,
+    interactive: input.interactive,
+    input_open: input.open,
   };
 }
 

@@ -86,11 +86,14 @@ Deno.test("a status view adds what the output shows, and its schema accepts it",
     { progress, secondsSinceOutput: 1, waitingForInput: false },
     Date.UTC(2026, 10, 28, 12, 0, 3),
   );
-  assert.deepEqual(Object.keys(view).slice(-3), [
+  assert.deepEqual(Object.keys(view).slice(-5), [
     "progress",
     "seconds_since_output",
     "waiting_for_input",
+    "interactive",
+    "input_open",
   ]);
+  assert.equal(view.interactive, false, "not interactive unless the task folder says so");
   assert.deepEqual(StatusViewSchema.parse(view), view);
 });
 

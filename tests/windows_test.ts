@@ -50,3 +50,22 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "on Windows interactive is refused at start with a sentence, and nothing is started",
+  ignore: !onWindows,
+  fn: async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const result = await server.raw("start_task", { command: "more", interactive: true });
+      assert.equal(result.isError, true);
+      const text = result.content.map((c) => c.type === "text" ? c.text : "").join("");
+      assert.match(text, /^Cannot start task: interactive tasks need a POSIX system/);
+      assert.equal((await server.call("list_tasks", {})).total, 0);
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+});

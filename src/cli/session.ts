@@ -80,9 +80,9 @@ export async function inspect(
   engine: Engine,
   id: string,
 ): Promise<{ task: Task; view: StatusView }> {
-  const { task, outputBytes, output } = await engine.inspect(id);
+  const { task, outputBytes, output, input } = await engine.inspect(id);
   return {
     task,
-    view: viewStatus(task, outputBytes, output, Date.now(), queueWait(engine, task)),
+    view: viewStatus(task, outputBytes, output, Date.now(), queueWait(engine, task), input),
   };
 }

@@ -54,6 +54,17 @@ import {
 } from "./requests.ts";
 import { Deadlines, endOfStop, waitStartWindow } from "./stop.ts";
 import {
+  checkInteractive,
+  inputPaths,
+  type InputState,
+  inputState,
+  isInteractive,
+  markInteractive,
+  sendInput,
+  type SendInputOutcome,
+  type SendInputRequest,
+} from "./input.ts";
+import {
   planDispatch,
   queuedMessage,
   type QueueState,
@@ -442,6 +453,7 @@ export class Engine {
       env: this.#store.taskEnv(old.id),
       label: old.label,
       stdin,
+      interactive: isInteractive(this.#paths(old.id).dir),
       queue: old.queue,
       after: [],
       retries: old.retries,
@@ -466,6 +478,9 @@ export class Engine {
     if (!decision.allowed) throw new BackburnerError("refused_by_policy", decision.reason);
     const envDecision = checkEnv(this.#options.policy, env);
     if (!envDecision.allowed) throw new BackburnerError("refused_by_policy", envDecision.reason);
+    if (checked.interactive) {
+      checkInteractive(checked.executor, this.#options.policy, Deno.build.os);
+    }
     this.#requireState();
     checkCwd(cwd);
 
@@ -477,6 +492,7 @@ export class Engine {
       // The folder first: no record without its stdin. A folder left without a record (a crash
       // now) is removed by the sweep.
       createTaskFolder(paths, stdin);
+      if (checked.interactive) markInteractive(paths.dir);
       result = this.#store.insertQueued({
         id,
         command,
@@ -663,6 +679,7 @@ export class Engine {
         logPath: paths.log,
         exitPath: paths.exit,
         stdinPath: hasStdin(paths) ? paths.stdin : undefined,
+        inputPath: isInteractive(paths.dir) ? inputPaths(paths.dir, task.attempt).fifo : undefined,
         // The server's own BASH_ENV, PS4, exported functions… would run code no rule saw.
         env: {
           ...unsafeInheritedEnv(this.#options.policy, Deno.env.toObject()),
@@ -1434,15 +1451,21 @@ export class Engine {
     return { task, outputBytes: this.#outputBytes(task.id) };
   }
 
-  /** The status plus what the output shows: progress, silence, a prompt waiting for input. */
-  async inspect(id: unknown): Promise<{ task: Task; outputBytes: number; output: OutputState }> {
+  /**
+   * The status plus what the output shows (progress, silence, a prompt waiting for input) and
+   * whether it can be answered.
+   */
+  async inspect(
+    id: unknown,
+  ): Promise<{ task: Task; outputBytes: number; output: OutputState; input: InputState }> {
     const { task, outputBytes } = this.status(id);
+    const input = inputState(task, this.#paths(task.id).dir);
     const ended = this.#endedOutput.get(task.id);
     if (ended) {
       // A log removed meanwhile has no output time to give.
       const mtime = outputModified(this.#paths(task.id).log);
       const secondsSinceOutput = secondsSince(mtime, Date.now());
-      return { task, outputBytes, output: { ...ended, secondsSinceOutput } };
+      return { task, outputBytes, output: { ...ended, secondsSinceOutput }, input };
     }
     const output = await this.#progress.read(task.id, this.#paths(task.id).log, {
       working: task.status === "working",
@@ -1458,7 +1481,30 @@ export class Engine {
         this.#endedOutput.delete(this.#endedOutput.keys().next().value!);
       }
     }
-    return { task, outputBytes, output };
+    // A prompt answered since it was printed waits no more.
+    const answered = input.sentAtBytes !== null && input.sentAtBytes >= outputBytes;
+    if (answered && output.waitingForInput) {
+      return { task, outputBytes, output: { ...output, waitingForInput: false }, input };
+    }
+    return { task, outputBytes, output, input };
+  }
+
+  /**
+   * Writes text to a working interactive task's stdin, and/or closes it (input.ts); works for a
+   * task any server on this state directory started.
+   */
+  async sendInput(
+    id: unknown,
+    request: SendInputRequest,
+  ): Promise<SendInputOutcome & { task: Task }> {
+    const task = this.#require(id);
+    const outcome = await sendInput(
+      task,
+      this.#paths(task.id).dir,
+      request,
+      this.#outputBytes(task.id),
+    );
+    return { ...outcome, task: this.#require(task.id) };
   }
 
   #outputBytes(id: string): number {

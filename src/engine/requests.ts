@@ -33,6 +33,8 @@ export interface StartRequest {
   readonly label?: string;
   /** Text fed to the command's stdin, which is then closed. Default: empty stdin. */
   readonly stdin?: string;
+  /** A stdin that stays open for send_input until it is closed, instead of stdin. Default false. */
+  readonly interactive?: boolean;
   /**
    * A protocol task's ttl: keep it this long after creation (ms), capped at the retention period;
    * null for the retention period. Left out (plain tasks), a task is kept for the retention
@@ -110,6 +112,8 @@ export interface CheckedStart {
   readonly label: string | null;
   /** The stdin text as bytes; undefined for an empty stdin. */
   readonly stdin: Uint8Array | undefined;
+  /** A stdin that stays open for later input (input.ts). */
+  readonly interactive: boolean;
   readonly queue: string;
   /** Distinct task ids, in the order given. */
   readonly after: readonly string[];
@@ -156,6 +160,7 @@ export function checkStart(
     env: checkEnv(request.env),
     label: checkLabel(request.label),
     stdin: checkStdin(request.stdin),
+    interactive: checkInteractiveFlag(request.interactive, request.stdin),
     queue: checkQueue(request.queue),
     after: checkAfter(request.after),
     retries: checkRetries(request.retries),
@@ -350,6 +355,22 @@ function checkLabel(label: string | undefined): string | null {
     );
   }
   return trimmed;
+}
+
+function checkInteractiveFlag(
+  interactive: boolean | undefined,
+  stdin: string | undefined,
+): boolean {
+  if (interactive === undefined) return false;
+  if (typeof interactive !== "boolean") {
+    throw invalid("Cannot start task: interactive must be true or false");
+  }
+  if (interactive && stdin !== undefined) {
+    throw invalid(
+      "Cannot start task: pass either stdin (fixed text) or interactive: true (input sent later with send_input), not both",
+    );
+  }
+  return interactive;
 }
 
 function checkStdin(stdin: string | undefined): Uint8Array | undefined {

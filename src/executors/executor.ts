@@ -27,6 +27,11 @@ export interface SpawnRequest {
   readonly exitPath: string;
   /** File to feed to stdin; default /dev/null. */
   readonly stdinPath?: string;
+  /**
+   * Gives the command a stdin that stays open for later input: the FIFO the wrapper makes at this
+   * path (and its control FIFO at this path + ".ctl"), instead of stdinPath. POSIX only.
+   */
+  readonly inputPath?: string;
   /** Extra environment variables. */
   readonly env?: Record<string, string>;
   /** The wrapper stops the task once its log would pass this many bytes. Default: no cap. */

@@ -21,6 +21,8 @@ export interface OutputState {
   readonly progress: Progress | null;
   readonly secondsSinceOutput: number | null;
   readonly waitingForInput: boolean;
+  /** While waitingForInput: the prompt line, at most 200 characters from its end. */
+  readonly prompt?: string;
 }
 
 type Found = Omit<Progress, "updated_at">;
@@ -219,8 +221,10 @@ const PROMPTS: readonly RegExp[] = [
   /\b(?:continue|proceed)\b[^?]{0,40}\?\s*$/i,
   /\bare you sure\b.*\?\s*$/i,
   /\bpress\s+(?:any\s+key|enter|return|\[enter\]|the\s+enter\s+key)\b/i,
-  // A REPL waiting on a line of its own: ">", ">>>", "mysql>", "(Pdb)".
-  /^\s*(?:>|>>>|[\w-]{1,20}>|\((?:pdb|gdb)\))\s*$/i,
+  // A REPL waiting on a line of its own: ">", ">>>", "mysql>", "(Pdb)"; repeated when what it
+  // read came from a pipe and was not echoed (">>> >>> "). Tokens are apart by whitespace, so no
+  // text can be split among them in more than one way (no backtracking blow-up).
+  /^\s*(?:>+|[\w-]{1,20}>|\((?:pdb|gdb)\))(?:\s+(?:>+|[\w-]{1,20}>|\((?:pdb|gdb)\)))*\s*$/i,
 ];
 
 /**
@@ -374,10 +378,12 @@ export class ProgressTracker {
       state.pendingParsed = true;
     }
     const lastLine = parseable(state.cursor.pending);
+    const waitingForInput = options.working && lastLine !== "" && looksLikePrompt(lastLine);
     return {
       progress: state.progress,
       secondsSinceOutput: secondsSince(mtime, options.now),
-      waitingForInput: options.working && lastLine !== "" && looksLikePrompt(lastLine),
+      waitingForInput,
+      ...(waitingForInput ? { prompt: lastLine.trim().slice(-MAX_MESSAGE_CHARS) } : {}),
     };
   }
 }

@@ -62,8 +62,8 @@ function requireTask(engine: Engine, uri: string, log: (message: string) => void
 }
 
 async function readStatus(engine: Engine, uri: string, id: string): Promise<ReadResourceResult> {
-  const { task, outputBytes, output } = await engine.inspect(id);
-  const view = viewStatus(task, outputBytes, output, Date.now(), queueWait(engine, task));
+  const { task, outputBytes, output, input } = await engine.inspect(id);
+  const view = viewStatus(task, outputBytes, output, Date.now(), queueWait(engine, task), input);
   return {
     contents: [{ uri, mimeType: "application/json", text: JSON.stringify(view, null, 2) }],
   };

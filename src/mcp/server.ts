@@ -11,7 +11,7 @@ import { TOOLS } from "./tools/list.ts";
 export const SERVER_NAME = "backburner";
 
 export const INSTRUCTIONS =
-  "backburner runs shell commands in the background. Use start_task for anything slow (tests, builds, installs), keep working, then use wait_for_task, task_status or task_result to collect the result, cancel_task to stop it, list_tasks to find tasks again.";
+  "backburner runs shell commands in the background. Use start_task for anything slow (tests, builds, installs), keep working, then use wait_for_task, task_status or task_result to collect the result, cancel_task to stop it, list_tasks to find tasks again. A task started with interactive: true can be answered at a prompt with send_input.";
 
 export interface ServerOptions {
   readonly engine: Engine;

@@ -39,6 +39,7 @@ posixTest(
           "list_tasks",
           "restart_task",
           "run_command",
+          "send_input",
           "start_task",
           "task_result",
           "task_status",

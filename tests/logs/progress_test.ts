@@ -190,6 +190,11 @@ const PROMPT_CASES: readonly [string, boolean][] = [
   [">>> ", true],
   ["mysql> ", true],
   ["(Pdb) ", true],
+  // A REPL reading from a pipe echoes nothing: its prompts follow one another.
+  [">>> >>> ", true],
+  ["> > ", true],
+  [">>> print(1)", false],
+  [">".repeat(400) + "x", false],
   // Ordinary output that merely stops without a newline.
   ["", false],
   ["   ", false],

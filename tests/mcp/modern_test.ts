@@ -13,6 +13,7 @@ import { StdioClientTransport } from "npm:@modelcontextprotocol/client@2.4.0/std
 import {
   createTaskSessionEndpointId,
   createTaskSessionFromClient,
+  type CreateTaskSessionFromClientOptions,
   type JsonRpcResponse,
   resultFromTaskOutcome,
   type TaskEnabledSession,
@@ -63,7 +64,11 @@ function meta(tasks: boolean): Json {
 }
 
 /** main.ts as a subprocess, a v2 client pinned to 2026-07-28, and an ext-tasks session on it. */
-async function connectModern(home: string, env: Record<string, string> = {}): Promise<Modern> {
+async function connectModern(
+  home: string,
+  env: Record<string, string> = {},
+  options: Pick<CreateTaskSessionFromClientOptions, "onInputRequest"> = {},
+): Promise<Modern> {
   const { INIT_CWD: _, ...inherited } = Deno.env.toObject();
   const transport = new StdioClientTransport({
     command: Deno.execPath(),
@@ -107,6 +112,7 @@ async function connectModern(home: string, env: Record<string, string> = {}): Pr
     return answer;
   };
   const session = createTaskSessionFromClient(client, {
+    ...options,
     endpointId: await createTaskSessionEndpointId("backburner-modern-tests", { home }),
     rawDispatch: async (request) => {
       const { method, params } = request as { method: string; params: Json };
@@ -225,6 +231,7 @@ posixTest(
         "list_tasks",
         "restart_task",
         "run_command",
+        "send_input",
         "start_task",
         "task_result",
         "task_status",
@@ -573,5 +580,139 @@ posixTest(
       await modern.rawRequest("tasks/cancel", { taskId: blocker.task_id, _meta: meta(true) });
       const done = await ended(modern, String(queued.task_id));
       assert.equal(done.status, "completed");
+    }),
+);
+
+posixTest(
+  "2026-07-28 tasks: an interactive run_command is input_required at its prompt, and tasks/update's answers take it to completed",
+  async () => {
+    const home = await tempDir();
+    const asked: Json[] = [];
+    const answers = ["Ann", "y"];
+    const modern = await connectModern(home, {}, {
+      onInputRequest: (request, context) => {
+        asked.push({ ...request, inputId: context.inputId, delivery: context.delivery });
+        return Promise.resolve({
+          action: "accept",
+          content: { answer: answers.shift()! },
+        }) as never;
+      },
+    });
+    try {
+      const execution = await modern.session.callTool(
+        "run_command",
+        {
+          command: [
+            "printf 'Enter your name: '",
+            "read -r name",
+            "printf 'Proceed? [y/N] '",
+            "read -r answer",
+            'echo "name=$name answer=$answer"',
+          ].join("; "),
+          interactive: true,
+        },
+        { task: { preference: "require" } },
+      );
+      assert.ok(execution.kind === "task");
+      const seen: string[] = [];
+      const { outcome } = await execution.settle({
+        onEvent: (event) => {
+          if (event.type === "task") seen.push(event.task.status);
+        },
+      });
+      const result = completed(outcome) as Json;
+      assert.equal(
+        structured(result).output,
+        "Enter your name: Proceed? [y/N] name=Ann answer=y\n",
+      );
+      assert.ok(seen.includes("input_required"), `statuses seen: ${seen}`);
+
+      // Each prompt was one elicitation quoting it, under a key of its own, answered by tasks/update.
+      assert.equal(asked.length, 2, JSON.stringify(asked));
+      const [first, second] = asked.map((a) => record(a.params, "params"));
+      assert.equal(first.message, "The task asks: Enter your name:");
+      assert.equal(second.message, "The task asks: Proceed? [y/N]");
+      assert.equal(asked[0].delivery, "task-update");
+      assert.notEqual(asked[0].inputId, asked[1].inputId);
+      const updates = sent(modern.wire, "tasks/update");
+      assert.equal(updates.length, 2);
+      const update = record(updates[0].params, "params");
+      assert.deepEqual(update.inputResponses, {
+        [String(asked[0].inputId)]: { action: "accept", content: { answer: "Ann" } },
+      });
+      // The get that asked shows input_required with the request; after the answer, working again.
+      const gets = sent(modern.wire, "tasks/get").map((m) =>
+        record(answerTo(modern.wire, m.id).result, "get")
+      );
+      const asking = gets.find((g) => g.status === "input_required")!;
+      assert.match(
+        String(asking.statusMessage),
+        /^Waiting for input at the prompt "Enter your name:"/,
+      );
+      assert.deepEqual(Object.keys(record(asking.inputRequests, "inputRequests")), [
+        asked[0].inputId,
+      ]);
+
+      // An answer to a prompt no longer pending is acknowledged and writes nothing.
+      const stale = await modern.rawRequest("tasks/update", {
+        taskId: String(structured(result).task_id),
+        inputResponses: {
+          [String(asked[0].inputId)]: { action: "accept", content: { answer: "x" } },
+        },
+        _meta: meta(true),
+      });
+      assert.deepEqual(stale.result, { resultType: "complete" });
+    } catch (error) {
+      console.error(modern.stderr());
+      throw error;
+    } finally {
+      await modern.close();
+      await cleanup(home);
+    }
+  },
+);
+
+posixTest(
+  "2026-07-28 tasks: the same answer sent twice at once by tasks/update is written once",
+  () =>
+    withModern({}, async (modern) => {
+      const call = async (name: string, args: Json) =>
+        structured(
+          (await modern.rawRequest("tools/call", { name, arguments: args, _meta: meta(false) }))
+            .result,
+        );
+      const started = await call("start_task", {
+        command: `printf 'Proceed? [y/N] '; read -r a; echo "a=$a"; read -r b; echo "b=$b"`,
+        interactive: true,
+      });
+      const taskId = String(started.task_id);
+      const asking = await waitFor(async () => {
+        const got = record(
+          (await modern.rawRequest("tasks/get", { taskId, _meta: meta(true) })).result,
+          "tasks/get",
+        );
+        return got.status === "input_required" ? got : null;
+      }, { what: "the prompt" });
+      const [key] = Object.keys(record(asking.inputRequests, "inputRequests"));
+      const update = () =>
+        modern.rawRequest("tasks/update", {
+          taskId,
+          inputResponses: { [key]: { action: "accept", content: { answer: "y" } } },
+          _meta: meta(true),
+        });
+      const acks = await Promise.all([update(), update()]);
+      for (const ack of acks) assert.deepEqual(ack.result, { resultType: "complete" });
+      await waitFor(async () =>
+        /a=y\n$/.test(String((await call("task_result", { task_id: taskId })).output))
+      );
+      const after = record(
+        (await modern.rawRequest("tasks/get", { taskId, _meta: meta(true) })).result,
+        "tasks/get",
+      );
+      assert.equal(after.status, "working");
+      await call("send_input", { task_id: taskId, close: true });
+      const done = await ended(modern, taskId);
+      assert.equal(done.status, "completed");
+      assert.equal(structured(done.result).output, "Proceed? [y/N] a=y\nb=\n");
     }),
 );

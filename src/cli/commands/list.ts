@@ -9,6 +9,7 @@ import { prune } from "./prune.ts";
 import { queue } from "./queue.ts";
 import { restart } from "./restart.ts";
 import { run } from "./run.ts";
+import { send } from "./send.ts";
 import { serve } from "./serve.ts";
 import { show } from "./show.ts";
 import { token } from "./token.ts";
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   run,
   restart,
   cancel,
+  send,
   wait,
   queue,
   prune,

@@ -11,7 +11,8 @@ export const run: Command = {
   help: `Usage: backburner run [--cwd DIR] [--timeout S] [--label L] [--env K=V]... [--queue Q]
                       [--after ID]... [--retries N] [--retry-delay S] [--key K]
                       [--executor local|slurm] [--partition P] [--cpus N] [--memory M]
-                      [--gpus G] [--time-limit T] [--account A] -- COMMAND...
+                      [--gpus G] [--time-limit T] [--account A] [--interactive]
+                      -- COMMAND...
 
 Start a command in the background and print its task id (only the id, for scripts). The task
 keeps running after this command returns; a running backburner server watches it, or the next
@@ -51,6 +52,8 @@ Options:
   --gpus G           GPUs: a count, or type:count, as in a100:2
   --time-limit T     the job's time limit: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS
   --account A        the account to charge
+  --interactive      keep the command's stdin open: answer it with backburner send ID TEXT, and
+                     end its input with backburner send --close ID (default: empty stdin)
 
 Examples:
   backburner run -- npm test
@@ -78,6 +81,7 @@ Examples:
       gpus: { type: "string" },
       "time-limit": { type: "string" },
       account: { type: "string" },
+      interactive: { type: "boolean" },
     });
     if (values.help) return help(terminal, this);
     if (positionals.length === 0) {
@@ -125,6 +129,7 @@ Examples:
           idempotencyKey: values.key,
           executor: values.executor,
           slurm: slurmSettings(values),
+          interactive: values.interactive,
         });
         // A slurm task's job is submitted before the command returns; a refusal removes it.
         started = { task: await engine.settle(started.task), existing: started.existing };

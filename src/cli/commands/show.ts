@@ -105,8 +105,12 @@ function showLines(task: Task, view: StatusView, color: boolean): string[] {
   if (view.waiting_for_input) {
     fields.push([
       "Waiting",
-      "the last line looks like a prompt, and stdin is closed: cancel it and run it non-interactively",
+      view.input_open
+        ? `the last line looks like a prompt: answer it with backburner send ${view.task_id} TEXT`
+        : "the last line looks like a prompt, and stdin is closed: cancel it and run it non-interactively",
     ]);
+  } else if (view.input_open) {
+    fields.push(["Input", `open: write to it with backburner send ${view.task_id} TEXT`]);
   }
   return renderFields(fields);
 }

@@ -22,7 +22,20 @@ import { spawnDetached } from "./spawn.ts";
 //
 // Arguments: 1 command, 2 log, 3 exit record, 4 stdin, 5 cgroup folder for tasks (or empty),
 // 6 log cap in 512-byte blocks (or empty), 7 timeout in seconds (or empty), 8 grace period in
-// tenths of a second, 9 task id, 10 the stopper script (STOPPER).
+// tenths of a second, 9 task id, 10 the stopper script (STOPPER), 11 an interactive task's input
+// FIFO, <task>/input-<attempt> (or empty).
+//
+// - interactive: the command's stdin is the FIFO (argument 11), and a holder (a subshell of the
+//   wrapper, so in its process group and cgroup: every stop takes it too) keeps it open for
+//   writing, so the command never reads end-of-file between two inputs or when a server dies.
+//   Any server writes to the FIFO (send_input). The holder lets go, and the command reads
+//   end-of-file, once a line arrives on the control FIFO beside it (.ctl), which it holds open
+//   read-write so that a close can be written without waiting and it never reads end-of-file
+//   itself. The open of the FIFO for writing waits until the command opens it for reading. The
+//   holder ignores TERM: a stop's SIGTERM reaching it before the command would let the command
+//   read end-of-file and exit 0, and a cancelled task look completed. The wrapper SIGKILLs it once
+//   the command has ended (wherever it waits then), as does a stop's SIGKILL, and removes both
+//   FIFOs, so a late writer finds none.
 //
 // - cgroup: the wrapper moves itself into a cgroup of its own before it starts anything, so every
 //   process of the task, even a `setsid env -i` daemon, is in it; it notes the path in
@@ -72,6 +85,21 @@ if [ -n "$6" ] && mkfifo -m 600 "$dir/pipe" 2>/dev/null; then
 else
   exec 3>>"$2"
 fi
+in=$4 h=
+if [ -n "\${11}" ]; then
+  in=\${11}
+  rm -f "$in" "$in.ctl"
+  if mkfifo -m 600 "$in" "$in.ctl" 2>&3; then
+    (
+      trap '' TERM INT HUP
+      exec 5<>"$in.ctl" 4>"$in"
+      read -r _ <&5
+    ) </dev/null >/dev/null 2>&1 3>&- &
+    h=$!
+  else
+    in=/dev/null
+  fi
+fi
 if [ -n "$7" ]; then
   (
     trap 'kill "$s" 2>/dev/null; exit 0' TERM
@@ -84,9 +112,10 @@ if [ -n "$7" ]; then
   ) 3>&- &
   wd=$!
 fi
-(exec sh -c 'echo "$$" >"$0"; exec "$1" -c "$2"' "$dir/command" "$shell" "$1" <"$4" >&3 2>&3 3>&-)
+(exec sh -c 'echo "$$" >"$0"; exec "$1" -c "$2"' "$dir/command" "$shell" "$1" <"$in" >&3 2>&3 3>&-)
 code=$?
 trap '' TERM INT HUP
+[ -z "$h" ] || { kill -s KILL "$h" 2>/dev/null; rm -f "$in" "$in.ctl"; }
 mkdir "$dir/claim" 2>/dev/null
 umask 077
 printf '%s\\n' "$code" >"$exitf.tmp"
@@ -210,6 +239,7 @@ export function spawnPosix(request: PosixSpawnRequest): SpawnedTask {
       String(Math.ceil((request.graceSeconds ?? 5) * 10)),
       request.taskId,
       STOPPER,
+      request.inputPath ?? "",
     ],
     cwd: request.cwd,
     env: { ...request.env, [TASK_MARKER]: request.taskId },

@@ -199,7 +199,7 @@ export function createModernDispatcher(
           : await tasks.get(params.taskId);
       case "tasks/update": {
         requireTasks(meta, method);
-        const ack = tasks.update(params.taskId);
+        const ack = await tasks.update(params.taskId, params.inputResponses);
         fixtures?.update(String(params.taskId), params.inputResponses);
         return ack;
       }

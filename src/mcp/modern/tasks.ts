@@ -13,6 +13,7 @@ import type { CallToolResult } from "../sdk.ts";
 import { POLL_INTERVAL_MS, toProtocolTask } from "../tasks.ts";
 import { type QueueWait, queueWait } from "../../views.ts";
 import { commandResult } from "../tools/tool.ts";
+import { answerPrompt, inputRequired, pendingPrompt } from "./task_input.ts";
 
 export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
 
@@ -124,13 +125,25 @@ export class ModernTasks {
         code: -32603,
         message: view.statusMessage ?? "interrupted: its processes vanished",
       };
+    } else if (view.status === "working") {
+      const pending = await pendingPrompt(this.#engine, task);
+      if (pending !== null) Object.assign(answer, inputRequired(pending));
     }
     return answer;
   }
 
-  update(taskId: unknown): Record<string, unknown> {
-    // No backburner task asks for input: an update is acknowledged and changes nothing.
-    this.#find(taskId);
+  /**
+   * Writes the answer to an interactive task's pending prompt to its stdin (task_input.ts); for
+   * any other task, or an answer to a prompt no longer pending, acknowledged and nothing changes.
+   */
+  async update(taskId: unknown, inputResponses?: unknown): Promise<Record<string, unknown>> {
+    const task = this.#find(taskId);
+    try {
+      await answerPrompt(this.#engine, task, inputResponses);
+    } catch (error) {
+      if (expectedCode(error) === null) throw error;
+      throw new RpcFailure(-32602, (error as Error).message);
+    }
     return { resultType: "complete" };
   }
 

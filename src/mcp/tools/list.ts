@@ -4,6 +4,7 @@ import { registerCancelTask } from "./cancel_task.ts";
 import { registerListTasks } from "./list_tasks.ts";
 import { registerRestartTask } from "./restart_task.ts";
 import { registerRunCommand } from "./run_command.ts";
+import { registerSendInput } from "./send_input.ts";
 import { registerStartTask } from "./start_task.ts";
 import { registerTaskResult } from "./task_result.ts";
 import { registerTaskStatus } from "./task_status.ts";
@@ -19,4 +20,5 @@ export const TOOLS: readonly ToolRegistration[] = [
   registerListTasks,
   registerWaitForTask,
   registerRunCommand,
+  registerSendInput,
 ];

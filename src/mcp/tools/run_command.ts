@@ -27,18 +27,22 @@ export const registerRunCommand: ToolRegistration = (server, context) => {
       timeout_seconds: z.number().positive().max(MAX_TIMEOUT_SECONDS).optional().describe(
         "Stop the task (whole process tree) after this many seconds",
       ),
+      interactive: z.boolean().optional().describe(
+        "Keep its stdin open for answers: as a task (2026-07-28), a prompt it prints makes the task input_required and tasks/update sends the answer; else answer with send_input. Default false",
+      ),
     },
     outputSchema: CommandResultSchema.shape,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
     execution: { taskSupport: "optional" },
   }, {
-    createTask: ({ command, cwd, timeout_seconds }, extra) => {
+    createTask: ({ command, cwd, timeout_seconds, interactive }, extra) => {
       let task: Task;
       try {
         task = engine.start({
           command,
           cwd,
           timeoutSeconds: timeout_seconds,
+          interactive,
           ttlMs: (extra as { taskRequestedTtl?: number | null }).taskRequestedTtl ?? null,
         });
       } catch (error) {

@@ -32,6 +32,9 @@ export const registerStartTask: ToolRegistration = (server, context) => {
       stdin: z.string().optional().describe(
         "Text fed to the command's standard input, which is then closed. Default: empty stdin, so nothing waits for input",
       ),
+      interactive: z.boolean().optional().describe(
+        "Keep the command's standard input open so you can answer it later with send_input (a [y/N] prompt, an installer's questions, a REPL); it reads end-of-file only when you send close: true. Not with stdin. Default false: empty stdin, so nothing waits for input",
+      ),
       queue: z.string().optional().describe(
         'The queue to run in, e.g. "gpu" (letters, digits, _ . -; up to 64). Each queue runs at most its limit of tasks at once (set by the person: BACKBURNER_QUEUES or `backburner queue`); the others wait, queued, oldest first. Default "default"',
       ),
@@ -73,6 +76,7 @@ export const registerStartTask: ToolRegistration = (server, context) => {
         env: args.env,
         label: args.label,
         stdin: args.stdin,
+        interactive: args.interactive,
         queue: args.queue,
         after: args.after,
         retries: args.retries,

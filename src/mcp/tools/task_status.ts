@@ -12,7 +12,7 @@ export const registerTaskStatus: ToolRegistration = (server, context) => {
   }, ({ task_id }) =>
     guarded(context, async () => {
       const { engine } = context;
-      const { task, outputBytes, output } = await engine.inspect(task_id);
-      return viewStatus(task, outputBytes, output, Date.now(), queueWait(engine, task));
+      const { task, outputBytes, output, input } = await engine.inspect(task_id);
+      return viewStatus(task, outputBytes, output, Date.now(), queueWait(engine, task), input);
     }));
 };

@@ -54,6 +54,7 @@ posixTest(
         "cancel_task",
         "list_tasks",
         "restart_task",
+        "send_input",
         "start_task",
         "task_result",
         "task_status",

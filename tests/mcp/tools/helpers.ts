@@ -14,6 +14,7 @@ export const TOOLS = [
   "list_tasks",
   "wait_for_task",
   "run_command",
+  "send_input",
 ];
 
 /**

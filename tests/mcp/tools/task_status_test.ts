@@ -21,6 +21,8 @@ posixTest("task_status reports every field, with ISO 8601 times", async () => {
       "executor",
       "exit_code",
       "idempotency_key",
+      "input_open",
+      "interactive",
       "label",
       "next_attempt_at",
       "output_bytes",
