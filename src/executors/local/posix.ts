@@ -109,6 +109,7 @@ reason=
 printf '%s\\n' "$code\${reason:+ $reason}" >"$exitf.new" &&
   { touch -r "$exitf.tmp" "$exitf.new" 2>/dev/null; mv -f "$exitf.new" "$exitf"; }
 rm -f "$exitf.tmp"
+[ -z "\${11}" ] || { : >"\${11}"; } 2>/dev/null
 [ -z "$cg" ] || { echo "$w" >"\${cg%/*}/cgroup.procs" && rmdir "$cg"; } 2>/dev/null
 exit "$code"`;
 
@@ -210,6 +211,7 @@ export function spawnPosix(request: PosixSpawnRequest): SpawnedTask {
       String(Math.ceil((request.graceSeconds ?? 5) * 10)),
       request.taskId,
       STOPPER,
+      request.exitEventPath ?? "",
     ],
     cwd: request.cwd,
     env: { ...request.env, [TASK_MARKER]: request.taskId },
