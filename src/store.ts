@@ -851,6 +851,15 @@ export class Store {
     }));
   }
 
+  /**
+   * SQLite's data_version: a number that changes whenever another connection commits (never for
+   * this connection's own writes). One cheap read tells a server whether anything changed.
+   */
+  dataVersion(): number {
+    const row = this.#db.prepare("PRAGMA data_version").get() as { data_version: number };
+    return row.data_version;
+  }
+
   integrityCheck(): string {
     const row = this.#db.prepare("PRAGMA integrity_check").get() as { integrity_check: string };
     return row.integrity_check;

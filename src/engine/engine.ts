@@ -53,6 +53,14 @@ import {
   type TaskOutput,
 } from "./requests.ts";
 import { Deadlines, endOfStop, waitStartWindow } from "./stop.ts";
+import { exitEventPath, pendingExitEvents, removeExitEvent } from "./exit_events.ts";
+import { Monitor } from "./monitor.ts";
+import {
+  holdServerLock,
+  removeServerLock,
+  serverLiveness,
+  type ServerLock,
+} from "./server_lock.ts";
 import {
   checkInteractive,
   inputPaths,
@@ -109,8 +117,13 @@ export interface EngineOptions {
   readonly maxLogBytes: number;
   /** Ended tasks and their logs are removed this many days after they ended. */
   readonly retentionDays: number;
-  /** How often tasks nobody else watches are checked, in ms. Default 500. */
+  /**
+   * How often the monitor's cheap checks run (has the store changed, has a server died), in ms.
+   * Default 500.
+   */
   readonly monitorIntervalMs?: number;
+  /** How often a full look runs whatever the events said (the safety sweep), in ms. Default 5000. */
+  readonly sweepIntervalMs?: number;
   /** Where diagnostics go. Default: stderr. */
   readonly log?: (message: string) => void;
   /**
@@ -151,8 +164,10 @@ const SHUTDOWN_QUEUED_MESSAGE =
 const ENDED_OUTPUT_ENTRIES = 1000;
 /** How often the log sizes of running tasks are compared with the cap. */
 const LOG_CHECK_MS = 2000;
-/** How long a verdict on another server's liveness is trusted before the next process scan. */
+/** How long a process scan's verdict on lockless servers' liveness is trusted. */
 const OWNER_CHECK_MS = 2000;
+/** The monitor's safety sweep: a full look this often, whatever the events said. */
+const SAFETY_SWEEP_MS = 5000;
 /** A task folder without a record this old is a leftover of a failed start, not one starting. */
 const STRAY_FOLDER_MS = 60_000;
 /**
@@ -177,14 +192,23 @@ export class Engine {
   readonly #deadlines = new Deadlines((id) => this.#stopInBackground(id, "timeout"));
   readonly #executor: Executor;
   readonly #log: (message: string) => void;
-  #monitor: ReturnType<typeof setInterval> | undefined;
-  #owners: { at: number; live: Set<string>; known: Set<string> } | undefined;
+  #monitor: Monitor | undefined;
+  /** The lock this engine holds while it lives (server_lock.ts); null where none could be taken. */
+  #serverLock: ServerLock | null = null;
+  /** The other servers registered at the last look, whose locks the monitor tries. */
+  #otherServers: string[] = [];
+  /** Whether the last look found Slurm tasks to follow (nothing announces their changes). */
+  #slurmActive = false;
+  /** The last process scan that told servers without a lock alive or dead. */
+  #ownerScan: { at: number; table: ExecutorSnapshot } | undefined;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #logsCheckedAt = 0;
   readonly #listeners = new Set<(id: string) => void>();
   readonly #progress = new ProgressTracker();
   readonly #endedOutput = new Map<string, OutputState>();
-  #ticking = false;
+  /** The look under way, and whether another was asked for meanwhile. */
+  #tickRun: Promise<void> | null = null;
+  #tickAgain = false;
   #closed = false;
   #dispatchQueued = false;
   /** Set once open() registered this engine: only a registered engine claims queued tasks. */
@@ -275,6 +299,15 @@ export class Engine {
       startedAt: Date.now(),
     });
     this.#registered = true;
+    try {
+      this.#serverLock = holdServerLock(this.#options.home, this.#serverId);
+    } catch (error) {
+      this.#log(
+        `cannot hold a server lock (${
+          error instanceof Error ? error.message : error
+        }): other servers tell this one is alive by a process scan`,
+      );
+    }
     const note = await this.#executor.prepare();
     if (note !== null) this.#log(note);
     if (this.#options.queueLimits?.size) this.#store.seedQueueLimits(this.#options.queueLimits);
@@ -284,8 +317,19 @@ export class Engine {
     Deno.unrefTimer(sweeper);
     this.#sweeper = sweeper;
     await this.tick();
-    const monitor = setInterval(() => void this.tick(), this.#options.monitorIntervalMs ?? 500);
-    Deno.unrefTimer(monitor);
+    const monitor = new Monitor({
+      home: this.#options.home,
+      intervalMs: this.#options.monitorIntervalMs ?? 500,
+      sweepMs: this.#options.sweepIntervalMs ?? SAFETY_SWEEP_MS,
+      exitEvents: this.#executor.announcesExits,
+      dataVersion: () => this.#store.dataVersion(),
+      otherServers: () => this.#otherServers,
+      busy: () => this.#slurmActive,
+      watchedHere: (id) => this.#children.has(id),
+      look: () => this.tick(),
+      log: this.#log,
+    });
+    monitor.start();
     this.#monitor = monitor;
   }
 
@@ -296,7 +340,7 @@ export class Engine {
   async close(options: { cancelRunning: boolean }): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#monitor);
+    this.#monitor?.close();
     clearInterval(this.#sweeper);
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#deadlines.clear();
@@ -316,6 +360,7 @@ export class Engine {
     await Promise.all(this.#stopping.values());
     await Promise.all(this.#submitting.values());
     this.#store.unregisterServer(this.#serverId);
+    this.#serverLock?.release();
   }
 
   #paths(id: string) {
@@ -689,6 +734,7 @@ export class Engine {
         maxLogBytes: this.#options.maxLogBytes,
         timeoutSeconds: task.timeoutSeconds,
         graceSeconds: this.#options.graceSeconds,
+        exitEventPath: exitEventPath(this.#options.home, id),
       });
     } catch (error) {
       if (error instanceof Deno.errors.NotFound && /cwd/.test(error.message)) {
@@ -801,6 +847,7 @@ export class Engine {
         maxLogBytes: this.#options.maxLogBytes,
         timeoutSeconds: task.timeoutSeconds,
         graceSeconds: this.#options.graceSeconds,
+        exitEventPath: exitEventPath(this.#options.home, id),
       });
     } catch (error) {
       return new BackburnerError(
@@ -829,6 +876,8 @@ export class Engine {
           : `Cannot start task: sbatch could not be run (${String(error)})`,
       );
     }
+    // Nothing announces a Slurm job's changes: the monitor looks every interval while one runs.
+    this.#slurmActive = true;
     try {
       if (
         !this.#store.recordSlurmJob(
@@ -883,6 +932,7 @@ export class Engine {
    */
   async #reconcileSlurm(): Promise<void> {
     const tasks = this.#store.slurmTasks();
+    this.#slurmActive = tasks.length > 0;
     if (tasks.length === 0) return;
     const owners = new Set<string>();
     for (const task of tasks) if (task.owner !== null) owners.add(task.owner);
@@ -1184,6 +1234,7 @@ export class Engine {
   #ended(id: string): void {
     this.#deadlines.disarm(id);
     this.#wrapperExits.delete(id);
+    removeExitEvent(this.#options.home, id);
   }
 
   /** A stop nobody waits for: a failure is logged, and the monitor tries again on its next pass. */
@@ -1273,11 +1324,32 @@ export class Engine {
    * saw, enforces deadlines, and marks tasks whose processes vanished without an exit record as
    * interrupted. Tasks owned by another live server are left to it.
    */
-  async tick(): Promise<void> {
-    if (this.#ticking || this.#closed) return;
+  tick(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    // A look asked for while one runs is made once that one ends: what prompted it (an exit event,
+    // a change in the store) may have come after the running look read the tasks.
+    if (this.#tickRun) {
+      this.#tickAgain = true;
+      return this.#tickRun;
+    }
+    const run = (async () => {
+      do {
+        this.#tickAgain = false;
+        await this.#look();
+      } while (this.#tickAgain && !this.#closed);
+    })().finally(() => {
+      this.#tickRun = null;
+    });
+    this.#tickRun = run;
+    return run;
+  }
+
+  async #look(): Promise<void> {
+    if (this.#closed) return;
     this.#checkState();
-    this.#ticking = true;
     try {
+      this.#otherServers = this.#store.listServers().map((server) => server.id)
+        .filter((id) => id !== this.#serverId);
       await this.#reconcile();
       await this.#reconcileSlurm();
       // Slots other servers (or the command line) freed, backoffs that passed.
@@ -1285,33 +1357,49 @@ export class Engine {
       // A command line prints what it finds: let it finish the stops its pass began (a wrapper's
       // recorded timeout or log cap, a deadline that passed) before it looks.
       if (this.#options.watch === false) await Promise.all(this.#stopping.values());
+      this.#clearExitEvents();
     } catch (error) {
       this.#log(`checking tasks failed: ${error instanceof Error ? error.message : error}`);
-    } finally {
-      this.#ticking = false;
     }
   }
 
-  /** The servers (by id) that are alive, from a process scan at most OWNER_CHECK_MS old. */
-  async #liveOwners(owners: Set<string>, snapshot: () => Promise<ExecutorSnapshot>) {
-    const cached = this.#owners;
-    if (
-      cached && Date.now() - cached.at < OWNER_CHECK_MS &&
-      [...owners].every((owner) => cached.known.has(owner))
-    ) return cached.live;
-    const table = await snapshot();
+  /** Removes the exit events of tasks that no longer run (their ends are recorded). */
+  #clearExitEvents(): void {
+    for (const id of pendingExitEvents(this.#options.home)) {
+      const task = this.#store.getTask(id);
+      if (!task || (task.status !== "working" && task.status !== "queued")) {
+        removeExitEvent(this.#options.home, id);
+      }
+    }
+  }
+
+  /**
+   * The servers (by id) that are alive: by their locks (server_lock.ts), exact and cheap; a server
+   * without one (an older version) by a process scan at most OWNER_CHECK_MS old.
+   */
+  async #liveOwners(_owners: Set<string>, snapshot: () => Promise<ExecutorSnapshot>) {
     const live = new Set<string>([this.#serverId]);
-    const known = new Set<string>([this.#serverId]);
+    let table: ExecutorSnapshot | undefined;
+    const scanned = async () => {
+      const cached = this.#ownerScan;
+      if (cached && Date.now() - cached.at < OWNER_CHECK_MS) return cached.table;
+      table ??= await snapshot();
+      this.#ownerScan = { at: Date.now(), table };
+      return table;
+    };
     for (const server of this.#store.listServers()) {
-      known.add(server.id);
-      if (server.id === this.#serverId || table.isAlive(server.pid, server.startTime)) {
+      if (server.id === this.#serverId) continue;
+      const liveness = serverLiveness(this.#options.home, server.id);
+      if (
+        liveness === "alive" ||
+        (liveness === "unknown" && (await scanned()).isAlive(server.pid, server.startTime))
+      ) {
         live.add(server.id);
       } else {
         this.#store.unregisterServer(server.id);
+        removeServerLock(this.#options.home, server.id);
       }
     }
-    for (const owner of owners) known.add(owner);
-    this.#owners = { at: Date.now(), live, known };
     return live;
   }
 

@@ -39,6 +39,8 @@ export interface JobScriptRequest {
   readonly maxLogBytes: number;
   readonly timeoutSeconds: number | null;
   readonly graceSeconds: number;
+  /** The exit event the wrapper touches once the record is written (exit_events.ts). */
+  readonly exitEventPath?: string;
 }
 
 /**
@@ -69,7 +71,9 @@ export function writeJobScript(request: JobScriptRequest): string {
       timeout === null ? "" : Math.max(timeout, START_WINDOW_MS / 1000).toFixed(3),
       String(Math.ceil(request.graceSeconds * 10)),
       request.taskId,
-    ].map(shellQuote).join(" ") + ` "$(cat ${shellQuote(stopper)})"`,
+    ].map(shellQuote).join(" ") + ` "$(cat ${shellQuote(stopper)})" '' ` +
+    // No input pipe (a Slurm task is never interactive), then the exit event.
+    shellQuote(request.exitEventPath ?? ""),
   ];
   Deno.writeTextFileSync(script, lines.join("\n") + "\n", { mode: 0o600 });
   return `exec sh ${shellQuote(script)}`;

@@ -40,6 +40,11 @@ export interface SpawnRequest {
   readonly timeoutSeconds?: number | null;
   /** Seconds the wrapper's own stop waits between SIGTERM and SIGKILL. Default 5. */
   readonly graceSeconds?: number;
+  /**
+   * A file the wrapper touches once the exit record is in place (an exit event, exit_events.ts),
+   * where the executor announces exits. Default: none.
+   */
+  readonly exitEventPath?: string;
 }
 
 /** How the wrapper process ended, as its parent saw it. */
@@ -108,6 +113,8 @@ export interface ExecutorSnapshot {
 
 /** Runs tasks' wrappers, finds their processes, stops them. */
 export interface Executor {
+  /** Whether its wrappers touch SpawnRequest.exitEventPath once a task's exit record is written. */
+  readonly announcesExits: boolean;
   /**
    * Prepares what tasks get of their own (a cgroup each, on Linux). Returns why they get none
    * where that is worth a note, else null.

@@ -20,7 +20,13 @@ export interface LocalEngine {
 
 export async function openEngine(
   home: string,
-  options: { queueLimits?: Record<string, number>; watch?: boolean } = {},
+  options: {
+    queueLimits?: Record<string, number>;
+    watch?: boolean;
+    /** The safety sweep's period (default the engine's). */
+    sweepIntervalMs?: number;
+    log?: (message: string) => void;
+  } = {},
 ): Promise<LocalEngine> {
   const store = new Store(join(home, "state.db"));
   const engine = new Engine({
@@ -33,7 +39,8 @@ export async function openEngine(
     maxLogBytes: 1024 ** 3,
     retentionDays: 30,
     monitorIntervalMs: 100,
-    log: () => {},
+    sweepIntervalMs: options.sweepIntervalMs,
+    log: options.log ?? (() => {}),
     watch: options.watch,
     queueLimits: new Map(Object.entries(options.queueLimits ?? {})),
   });

@@ -161,6 +161,8 @@ async function terminateTree(
 
 /** Processes of this machine, found by marker, process group, session, parents and cgroup. */
 export class LocalExecutor implements Executor {
+  // The POSIX wrapper touches the exit event; the Windows one does not.
+  readonly announcesExits = !isWindows;
   /** Where each task gets a cgroup of its own (probeCgroup); null where tasks get none. */
   #cgroupBase: string | null = null;
 

@@ -23,7 +23,8 @@ import { spawnDetached } from "./spawn.ts";
 // Arguments: 1 command, 2 log, 3 exit record, 4 stdin, 5 cgroup folder for tasks (or empty),
 // 6 log cap in 512-byte blocks (or empty), 7 timeout in seconds (or empty), 8 grace period in
 // tenths of a second, 9 task id, 10 the stopper script (STOPPER), 11 an interactive task's input
-// FIFO, <task>/input-<attempt> (or empty).
+// FIFO, <task>/input-<attempt> (or empty), 12 the exit event to touch once the record is written,
+// <home>/events/<task id> (or empty; see src/engine/exit_events.ts).
 //
 // - interactive: the command's stdin is the FIFO (argument 11), and a holder (a subshell of the
 //   wrapper, so in its process group and cgroup: every stop takes it too) keeps it open for
@@ -138,6 +139,7 @@ reason=
 printf '%s\\n' "$code\${reason:+ $reason}" >"$exitf.new" &&
   { touch -r "$exitf.tmp" "$exitf.new" 2>/dev/null; mv -f "$exitf.new" "$exitf"; }
 rm -f "$exitf.tmp"
+[ -z "\${12}" ] || { : >"\${12}"; } 2>/dev/null
 [ -z "$cg" ] || { echo "$w" >"\${cg%/*}/cgroup.procs" && rmdir "$cg"; } 2>/dev/null
 exit "$code"`;
 
@@ -240,6 +242,7 @@ export function spawnPosix(request: PosixSpawnRequest): SpawnedTask {
       request.taskId,
       STOPPER,
       request.inputPath ?? "",
+      request.exitEventPath ?? "",
     ],
     cwd: request.cwd,
     env: { ...request.env, [TASK_MARKER]: request.taskId },
