@@ -322,8 +322,11 @@ slurmTest(
         );
         assert.ok(performance.now() - began < 5_000, "the refusal comes at once");
         assert.equal((await server.call("list_tasks", {})).total, 2);
-        // Nothing is decided while Slurm does not answer.
-        await new Promise((resolve) => setTimeout(resolve, 1500));
+        // Nothing is decided while Slurm does not answer: once a look found it down, the tasks
+        // keep their statuses.
+        await waitFor(() => /Slurm is not answering/.test(server.stderr()), {
+          what: "a look to find Slurm down",
+        });
         assert.equal((await statusOf(server, pending.task_id)).status, "queued");
         assert.equal((await statusOf(server, blocker.task_id)).status, "working");
         assert.match(server.stderr(), /Slurm is not answering/);
@@ -465,8 +468,12 @@ async function diesAroundSbatch(after: boolean): Promise<void> {
   let second: ServerHandle | undefined;
   try {
     first = await startServer(home, { env: { PATH: `${bin}:${Deno.env.get("PATH")}` } });
-    const call = first.call("start_task", { command: "echo ran once", executor: "slurm" })
-      .catch(() => null);
+    // The job waits for a gate, so the next server looks for it while it runs, whatever the load.
+    const gate = `${bin}/gate`;
+    const call = first.call("start_task", {
+      command: `while [ ! -e '${gate}' ]; do sleep 0.1; done; echo ran once`,
+      executor: "slurm",
+    }).catch(() => null);
     const pid = Number(
       await waitFor(() => {
         try {
@@ -485,14 +492,17 @@ async function diesAroundSbatch(after: boolean): Promise<void> {
     await call;
     first = undefined;
     second = await startServer(home);
+    const found = after
+      ? /found its Slurm job \d+ by name/
+      : /went back to its queue: its server died/;
+    await waitFor(() => found.test(second!.stderr()), {
+      what: `the next server's "${found.source}"`,
+    });
+    await Deno.writeTextFile(gate, "");
     const done = await waitEnd(second, id);
     assert.equal(done.status, "completed", JSON.stringify(done));
     const output = JSON.stringify(await second.call("task_result", { task_id: id }));
     assert.equal(output.split("ran once").length - 1, 1, output);
-    assert.match(
-      second.stderr(),
-      after ? /found its Slurm job \d+ by name/ : /went back to its queue: its server died/,
-    );
   } finally {
     await first?.close().catch(() => {});
     await second?.close();
