@@ -10,7 +10,6 @@ import denoConfig from "./deno.json" with { type: "json" };
 import { configFromEnvironment } from "./src/app.ts";
 import { dashboardOptions } from "./src/cli/commands/dashboard.ts";
 import { serveOptions } from "./src/cli/commands/serve.ts";
-import { runCli } from "./src/cli/main.ts";
 import type { Config } from "./src/config.ts";
 import { isBackburnerError } from "./src/errors.ts";
 import { serve, type ServeOptions } from "./src/serve.ts";
@@ -38,7 +37,11 @@ async function main(args: string[]): Promise<number> {
     log((error as Error).message);
     return isBackburnerError(error) ? 2 : 1;
   }
-  if (options === null) return await runCli(args, { version: VERSION });
+  if (options === null) {
+    // Loaded only for the command line: a server never carries its commands.
+    const { runCli } = await import("./src/cli/main.ts");
+    return await runCli(args, { version: VERSION });
+  }
   let config: Config;
   try {
     config = configFromEnvironment();

@@ -8,7 +8,8 @@
 import { join } from "node:path";
 import { type Config, loadConfig } from "./config.ts";
 import { Engine } from "./engine/engine.ts";
-import { parsePolicy } from "./policy/policy.ts";
+import { openPolicyGate } from "./policy/gate.ts";
+import { parsePolicy } from "./policy/rules.ts";
 import { Store } from "./store.ts";
 
 /** The settings from the environment; throws a sentence saying which one is wrong. */
@@ -40,8 +41,8 @@ export interface App {
 }
 
 /** Opens the state directory (creating it if needed) and an engine over it; `open()` is the caller's. */
-export function openApp(config: Config, options: AppOptions): App {
-  const policy = parsePolicy(config.allow, config.deny);
+export async function openApp(config: Config, options: AppOptions): Promise<App> {
+  const policy = await openPolicyGate(parsePolicy(config.allow, config.deny));
   if (policy.error) options.log(`${policy.error}; until then every command is refused`);
   const store = openStore(config);
   const engine = new Engine({

@@ -53,7 +53,7 @@ export async function serve(
   context: ServeContext,
 ): Promise<void> {
   const { log } = context;
-  const { engine, store } = openApp(config, {
+  const { engine, store } = await openApp(config, {
     // The directory the server was started in: an inherited INIT_CWD may be any launcher's
     // (npm run sets it for everything below it). `deno task start`, which runs in the project
     // folder, passes the person's directory with --cwd.

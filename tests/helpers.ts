@@ -32,9 +32,10 @@ export async function waitFor<T>(
   }
 }
 
-/** The narrow permissions the server needs, as deno.json's start task grants them. */
+/** The flags the server runs with, as deno.json's start task gives them: narrow permissions. */
 export function serverPermissions(home: string): string[] {
   return [
+    "--v8-flags=--max-semi-space-size=1",
     "--no-prompt",
     `--allow-read=${home}`,
     `--allow-write=${home}`,

@@ -40,7 +40,7 @@ export async function withEngine<T>(
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const app = openApp(config, {
+  const app = await openApp(config, {
     maxOutputChars: CLI_MAX_OUTPUT_CHARS,
     retentionDays: options.retentionDays,
     // Where the person runs the command; an inherited INIT_CWD may be any launcher's.

@@ -23,7 +23,8 @@ import {
 import { endFromRecord, slurmJobName, slurmStep, writeJobScript } from "./slurm_task.ts";
 import { grepLog } from "../logs/grep.ts";
 import { readHead, readRange, readTail } from "../logs/slice.ts";
-import { checkCommand, checkEnv, type Policy, unsafeInheritedEnv } from "../policy/policy.ts";
+import type { PolicyGate } from "../policy/gate.ts";
+import { unsafeInheritedEnv } from "../policy/rules.ts";
 import { type OutputState, ProgressTracker, secondsSince } from "../logs/progress.ts";
 import type { KeyDecision, QueueCounts, Store, TaskEnd } from "../store.ts";
 import {
@@ -106,7 +107,8 @@ export interface EngineOptions {
   readonly store: Store;
   /** The state directory; task folders live in its "tasks" folder. */
   readonly home: string;
-  readonly policy: Policy;
+  /** The command policy and its checks (rules.ts openPolicyGate). */
+  readonly policy: PolicyGate;
   /** Seconds between SIGTERM and SIGKILL. */
   readonly graceSeconds: number;
   /** Most characters of output one reply returns. */
@@ -519,9 +521,9 @@ export class Engine {
     extra: { ttlMs: number | null; restartOf: string | null },
   ): { task: Task; existing: boolean } {
     const { command, cwd, env, stdin } = checked;
-    const decision = checkCommand(this.#options.policy, command);
+    const decision = this.#options.policy.checkCommand(command);
     if (!decision.allowed) throw new BackburnerError("refused_by_policy", decision.reason);
-    const envDecision = checkEnv(this.#options.policy, env);
+    const envDecision = this.#options.policy.checkEnv(env);
     if (!envDecision.allowed) throw new BackburnerError("refused_by_policy", envDecision.reason);
     if (checked.interactive) {
       checkInteractive(checked.executor, this.#options.policy, Deno.build.os);

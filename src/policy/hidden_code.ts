@@ -43,27 +43,7 @@ import {
   type ShWordIter,
   syntax,
 } from "./shell.ts";
-
-/** Variables whose value bash runs or reads as shell settings: never set them under a policy. */
-export const SHELL_CODE_VARIABLES: ReadonlySet<string> = new Set([
-  "BASH_ENV", // sourced by every non-interactive bash
-  "ENV", // sourced by interactive sh and bash in POSIX mode
-  "SHELLOPTS", // `set -o` options at startup (xtrace runs PS4)
-  "BASHOPTS", // `shopt` options at startup (expand_aliases, extglob…)
-  "BASH_COMPAT", // older quoting and parsing rules
-  "POSIXLY_CORRECT", // POSIX mode: aliases are expanded even in scripts
-  "PS0",
-  "PS1",
-  "PS2",
-  "PS3",
-  "PS4", // expanded, with $(…), before every traced command
-  "PROMPT_COMMAND",
-]);
-
-/** Whether `name` is an exported-function variable (`BASH_FUNC_f%%`) or one in SHELL_CODE_VARIABLES. */
-export function isShellCodeVariable(name: string): boolean {
-  return SHELL_CODE_VARIABLES.has(name) || name.startsWith("BASH_FUNC_");
-}
+import { isShellCodeVariable } from "./rules.ts";
 
 /** Variables bash evaluates as arithmetic when assigned (so a subscript in the value runs). */
 const ARITHMETIC_VARIABLES = new Set(["OPTIND", "RANDOM", "SRANDOM", "HISTCMD"]);

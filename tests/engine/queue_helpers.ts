@@ -6,7 +6,8 @@
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Engine } from "../../src/engine/engine.ts";
-import { parsePolicy } from "../../src/policy/policy.ts";
+import { openPolicyGate } from "../../src/policy/gate.ts";
+import { parsePolicy } from "../../src/policy/rules.ts";
 import { Store } from "../../src/store.ts";
 import { isTerminal, type Task } from "../../src/task.ts";
 import { isAlive, ROOT, waitFor } from "../helpers.ts";
@@ -32,7 +33,7 @@ export async function openEngine(
   const engine = new Engine({
     store,
     home,
-    policy: parsePolicy(undefined, undefined),
+    policy: await openPolicyGate(parsePolicy(undefined, undefined)),
     graceSeconds: 1,
     maxOutputChars: 20_000,
     defaultCwd: home,

@@ -91,7 +91,7 @@ posixTest(
 posixTest("a body that does not arrive within the time bound is 408", async () => {
   const home = await tempDir();
   const config = loadConfig({ BACKBURNER_HOME: home }, undefined);
-  const app = openApp(config, { defaultCwd: home, log: () => {}, watch: false });
+  const app = await openApp(config, { defaultCwd: home, log: () => {}, watch: false });
   const token = "a-token-for-this-test-only";
   const face = serveHttp({
     engine: app.engine,

@@ -39,7 +39,7 @@ async function openEngine() {
     { BACKBURNER_HOME: home, BACKBURNER_GRACE_SECONDS: "1" },
     undefined,
   );
-  const app = openApp(config, { defaultCwd: home, log: (message) => logs.push(message) });
+  const app = await openApp(config, { defaultCwd: home, log: (message) => logs.push(message) });
   await app.engine.open();
   return { home, app, logs };
 }
