@@ -18,7 +18,7 @@
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { BackburnerError } from "../errors.ts";
-import type { Policy } from "../policy/policy.ts";
+import type { Policy } from "../policy/rules.ts";
 import type { ExecutorName, Task } from "../task.ts";
 
 /** Most bytes one send_input writes: a pipe's buffer on Linux, which a reader drains as it reads. */
