@@ -29,9 +29,10 @@ function ticks(lo: number, hi: number): number[] {
   return out;
 }
 
-function tickLabel(value: number): string {
-  if (value >= 1000) return `${value / 1000}k`;
-  return value >= 1 ? String(value) : value.toFixed(-Math.floor(Math.log10(value)));
+/** A latency tick's label: "0.5 ms", "20 ms", "2 s". */
+function tickLabel(ms: number): string {
+  if (ms >= 1000) return `${ms / 1000} s`;
+  return `${ms >= 1 ? String(ms) : ms.toFixed(-Math.floor(Math.log10(ms)))} ms`;
 }
 
 export function scaleChart(result: ScaleResult, subtitle: string): string {
@@ -72,7 +73,7 @@ export function scaleChart(result: ScaleResult, subtitle: string): string {
       `<line x1="${left}" y1="${ty}" x2="${left + plotW}" y2="${ty}" stroke="#e0e0e0"/>`,
       `<text x="${left - 6}" y="${Number(ty) + 4}" text-anchor="end" fill="#555555">${
         tickLabel(value)
-      } ms</text>`,
+      }</text>`,
     );
   }
   for (const n of xs) {

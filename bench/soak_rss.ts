@@ -152,7 +152,9 @@ export function soakRssReport(result: SoakRssResult | null, recorded: boolean): 
         recorded ? `recorded ${result.date} by \`deno task bench --only soak-rss\`` : "this run"
       }: bench/soak.ts for ${result.seconds} s (2 servers, 3 workers each, one killed and ` +
       `restarted again and again); server 0 lives the whole run and is sampled every second: ` +
-      `${mib(result.firstMiB)} after its 30 s warm-up, ${mib(result.lastMiB)} at the end (the ` +
+      `${mib(result.firstMiB)} after its warm-up (30 s, or a third of a shorter life), ${
+        mib(result.lastMiB)
+      } at the end (the ` +
       `median of its last 10 samples; the p95 column shows its maximum, ${mib(result.maxMiB)}). ` +
       `The reference is a fresh server's idle RSS (10 samples, 2 s after start). The soak's ` +
       `verdict: ${result.passed} passed, ${result.failed} failed${
