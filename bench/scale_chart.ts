@@ -3,7 +3,15 @@
  * axes logarithmic, one colour per call kind, the median as a solid line with points and the p95
  * dashed. Plain SVG text, no libraries, like report.ts's bar chart.
  */
-import type { CallKind, ScaleResult } from "./scale.ts";
+/** What the plot needs of a scale run (scale.ts's ScaleResult is one). */
+export interface ScalePoints {
+  readonly levels: readonly {
+    readonly tasks: number;
+    readonly calls: Record<CallKind, { readonly median: number; readonly p95: number }>;
+  }[];
+}
+
+type CallKind = "start_task" | "cancel_task" | "list_tasks" | "task_status";
 
 const COLORS: Record<CallKind, string> = {
   start_task: "#1565c0",
@@ -35,7 +43,7 @@ function tickLabel(ms: number): string {
   return `${ms >= 1 ? String(ms) : ms.toFixed(-Math.floor(Math.log10(ms)))} ms`;
 }
 
-export function scaleChart(result: ScaleResult, subtitle: string): string {
+export function scaleChart(result: ScalePoints, subtitle: string): string {
   const kinds = Object.keys(COLORS) as CallKind[];
   const width = 760;
   const height = 460;
