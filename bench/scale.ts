@@ -226,7 +226,21 @@ export function scaleReport(result: ScaleResult, subtitle: string): GroupReport 
       `smallest; the section "Scale" has every level and the plot. Afterwards every task is ` +
       `cancelled and a /proc scan for their BACKBURNER_TASK_ID checks that none is left.`,
     ],
-    explanations: {},
+    explanations: {
+      [`list_tasks, ${last.tasks.toLocaleString("en")} working`]:
+        `It lists every working task, so its reply grows with them: each task's row read, its ` +
+        `log stat()ed for output_bytes, serialized twice (structuredContent and text) and ` +
+        `validated against the output schema — ${ms(last.calls.list_tasks.median)} for ${
+          last.tasks.toLocaleString("en")
+        } tasks against ${ms(first.calls.list_tasks.median)} for ${first.tasks}.`,
+      [`cancel_task, ${last.tasks.toLocaleString("en")} working`]:
+        `cancel_task returns once every process of the task is gone: each round of the stop ` +
+        `lists the machine's processes (/proc) to find the task's tree, and every working task ` +
+        `adds processes to that list.`,
+      [`start_task, ${last.tasks.toLocaleString("en")} working`]:
+        `Not broken down further by this bench (the same call at each level: the spawn of the ` +
+        `task's wrapper and its record in SQLite).`,
+    },
     sections: [section],
     files: { "scale.svg": scaleChart(result, subtitle) },
   };
