@@ -1087,7 +1087,7 @@ async function main(): Promise<number> {
     `([${PEER_PACKAGE}](https://www.npmjs.com/package/${PEER_PACKAGE}) ${PEER_VERSION}, ` +
     "started the same way, through the same MCP client), or the physical limit (the same work " +
     "done by a plain shell, `tail`, or SQL). Regenerate with `deno task bench` (bench/bench.ts; " +
-    "about 10 minutes; the first run installs the peer into bench/.peer/; " +
+    "about 20 minutes; the first run installs the peer into bench/.peer/; " +
     "`deno task bench --only <group>` re-runs one part and prints it). The RSS after the 300 s " +
     "soak comes from `deno task bench --only soak-rss` (recorded in benchmarks-soak.json), or " +
     "from this run with `--soak`.",
