@@ -19,10 +19,13 @@
  * Polling (own and adopted): the client polls task_status back to back with a ~2 ms pause, so
  * the observation is late by up to one poll round trip plus 2 ms.
  *
- * Adopted tasks are not the new server's children, so it can only notice their exit on its
- * periodic monitor tick (500 ms). Were every run timed identically, the exit would always fall at
- * the same phase of that tick; so each run's sleep gets a jitter spread evenly (stratified,
- * shuffled) over one monitor interval, and the samples cover the phases an agent meets.
+ * Adopted tasks are not the new server's children: it learns of their exit from the exit event
+ * (the wrapper touches <home>/events/<id> once its exit record is in place; every server watches
+ * that folder through Deno.watchFs), and failing that from its safety sweep (every 5 s). The
+ * monitor's cheap checks still run on a 500 ms interval, so, in case anything of the path still
+ * hung on a timer, each run's sleep gets a jitter spread evenly (stratified, shuffled) over one
+ * such interval: an exit seen only at the next tick would show as latencies spread up to 500 ms,
+ * an event-driven one as a few ms whatever the phase.
  *
  * Blocking (beside the peer): backburner's wait_for_task against desktop-commander's
  * start_process, which blocks until its process exits. Neither has an exit record the other can
@@ -47,11 +50,14 @@ import type { Lab } from "./lab.ts";
 
 export const OWN_RUNS = 30;
 export const OWN_SLEEP_S = 0.3;
-export const ADOPT_RUNS = 10;
+export const ADOPT_RUNS = 20;
 export const ADOPT_SLEEP_S = 2;
 export const BLOCKING_RUNS = 20;
 const POLL_PAUSE_MS = 2;
-/** The engine's default monitor interval (EngineOptions.monitorIntervalMs; main.ts sets none). */
+/**
+ * The engine's default interval of the monitor's cheap checks (EngineOptions.monitorIntervalMs;
+ * main.ts sets none): the span the adopted runs' exits are spread over.
+ */
 export const ENGINE_MONITOR_MS = 500;
 
 interface Observation {
@@ -145,7 +151,7 @@ export interface AdoptLatency extends ExitLatency {
   readonly margin: Stats;
 }
 
-export async function adoptedExit(lab: Lab): Promise<AdoptLatency> {
+export async function adoptedExit(lab: Lab, runs = ADOPT_RUNS): Promise<AdoptLatency> {
   const samples: number[] = [];
   const margins: number[] = [];
   const mtimes: number[] = [];
@@ -154,7 +160,7 @@ export async function adoptedExit(lab: Lab): Promise<AdoptLatency> {
   let skew = 0;
   let lateBoots = 0;
   let unconfirmed = 0;
-  for (const jitter of stratified(ADOPT_RUNS, ENGINE_MONITOR_MS)) {
+  for (const jitter of stratified(runs, ENGINE_MONITOR_MS)) {
     const home = await lab.dir();
     try {
       const a = await lab.boot(home);

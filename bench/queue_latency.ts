@@ -9,7 +9,10 @@
  *   its child handle and dispatches at once;
  * - across servers: the task queued through one engine, the slot held by another one's task;
  * - adopted: the slot's task was started by an engine that was then killed -9, so the surviving
- *   engine sees its end only by polling (its monitor, every 500 ms).
+ *   engine learns of its end from the exit event its wrapper leaves (src/engine/exit_events.ts).
+ *
+ * bench/queue_bench.ts measures the same three cases through MCP servers for the report
+ * (`deno task bench --only queue`).
  *
  * @module
  */

@@ -40,7 +40,8 @@ export function formatRatio(value: number): string {
 }
 
 function cell(stats: Stats | null, unit: Row["unit"]): [string, string] {
-  if (!stats) return ["–", "–"];
+  // No samples: a figure that could not be measured (the row's `missing` says why).
+  if (!stats || stats.n === 0) return ["–", "–"];
   return [formatValue(stats.median, unit), formatValue(stats.p95, unit)];
 }
 
@@ -65,7 +66,7 @@ export function markdownTable(rows: readonly Row[]): string {
       row.name,
       median,
       p95,
-      String(row.ours.n),
+      row.ours.n === 0 ? "–" : String(row.ours.n),
       row.ref || !row.missing ? row.reference : `${row.reference}: ${row.missing}`,
       refMedian,
       refP95,

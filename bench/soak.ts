@@ -8,11 +8,14 @@
  *   deno run --no-prompt -A bench/soak.ts [--seconds 300] [--servers 2] [--workers 3]
  *                                          [--seed N] [--report PATH | --no-report]
  *                                          [--stderr-dir DIR] [--heap-probe]
+ *                                          [--memory-json PATH]
  *
  * --stderr-dir writes each server instance's stderr to DIR/server-<n>.log (for diagnosing a
  * failure). --heap-probe runs the servers through bench/heap_probe.ts (main.ts's serve(), plus a
  * forced full GC and a log line of the live heap every 10 s) and adds a check on the live heap:
- * RSS alone cannot tell a leak from garbage V8 has not collected yet.
+ * RSS alone cannot tell a leak from garbage V8 has not collected yet. --memory-json writes server
+ * 0's memory line and the checks' tally as JSON to PATH (bench/soak_rss.ts reads it for the
+ * benchmark's "RSS after the soak" row).
  *
  * Shape. Over stdio one MCP client is one server process, so "several clients per server" is
  * modelled as several concurrent workers sharing each server's one client connection: their
@@ -68,6 +71,7 @@ const cli = parseArgs({
     "no-report": { type: "boolean", default: false },
     "stderr-dir": { type: "string" },
     "heap-probe": { type: "boolean", default: false },
+    "memory-json": { type: "string" },
   },
 });
 
@@ -89,6 +93,7 @@ const SEED = cli.values.seed === undefined
 const REPORT = cli.values["no-report"] ? null : cli.values.report!;
 const STDERR_DIR = cli.values["stderr-dir"];
 const HEAP_PROBE = cli.values["heap-probe"] ?? false;
+const MEMORY_JSON = cli.values["memory-json"];
 
 const GRACE_SECONDS = 1;
 const MAX_SLEEP_S = 1.5;
@@ -1780,6 +1785,21 @@ async function main(): Promise<number> {
   }
   if (result) await writeReport(result, checks, totalS);
   const passed = checks.filter((c) => c.passed).length;
+  if (MEMORY_JSON) {
+    Deno.writeTextFileSync(
+      MEMORY_JSON,
+      JSON.stringify({
+        seconds: SECONDS,
+        servers: SERVERS,
+        workers: WORKERS,
+        seed: SEED,
+        survivor: result?.memory.find((m) => m.slot === 0) ?? null,
+        passed,
+        failed: checks.length - passed,
+        failures: checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`),
+      }),
+    );
+  }
   console.log(`soak: ${passed} passed, ${checks.length - passed} failed`);
   return checks.length === passed ? 0 : 1;
 }
