@@ -1,7 +1,33 @@
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { BackburnerError } from "./errors.ts";
 import type { SlurmResources } from "./executors/slurm/resources.ts";
 import type { ExecutorName, StopReason, Task, TaskStatus } from "./task.ts";
+
+/**
+ * How many tasks each status has, kept exact by triggers (issue 16): list_tasks' total without a
+ * count(*) over every row. Triggers, not the Store's code, keep it: every writer — another
+ * server, an older backburner still running on this database, the CLI's prune, a hand-made
+ * DELETE — moves the counts in the same transaction as the rows, so a read transaction sees both
+ * from one snapshot. The migration fills it from the rows already stored. Self-contained: it may
+ * move to any place in MIGRATIONS.
+ */
+const TASK_COUNTS =
+  `CREATE TABLE task_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+   INSERT INTO task_counts (status, n) SELECT status, count(*) FROM tasks GROUP BY status;
+   CREATE TRIGGER task_counts_insert AFTER INSERT ON tasks BEGIN
+     INSERT INTO task_counts (status, n) VALUES (NEW.status, 1)
+       ON CONFLICT (status) DO UPDATE SET n = n + 1;
+   END;
+   CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks BEGIN
+     UPDATE task_counts SET n = n - 1 WHERE status = OLD.status;
+   END;
+   CREATE TRIGGER task_counts_update AFTER UPDATE OF status ON tasks
+   WHEN OLD.status IS NOT NEW.status BEGIN
+     UPDATE task_counts SET n = n - 1 WHERE status = OLD.status;
+     INSERT INTO task_counts (status, n) VALUES (NEW.status, 1)
+       ON CONFLICT (status) DO UPDATE SET n = n + 1;
+   END;
+   CREATE INDEX tasks_by_cwd ON tasks (cwd, created_at DESC);`;
 
 /** Each entry moves the schema one version forward; never edit one that has shipped. */
 const MIGRATIONS: readonly string[] = [
@@ -56,6 +82,7 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE tasks ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';
    ALTER TABLE tasks ADD COLUMN slurm_job_id TEXT;
    ALTER TABLE tasks ADD COLUMN slurm_json TEXT;`,
+  TASK_COUNTS,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -603,7 +630,14 @@ export class Store {
       conditions.push(`${column} = ?`);
       values.push(value);
     }
-    const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
+    // The total: with no filter or a status alone, from the counts the triggers keep (a few
+    // rows, whatever the store holds); with a label or cwd, counted in that column's index.
+    const byCounts = filter.label === undefined && filter.cwd === undefined;
+    const countSql = byCounts
+      ? filter.status === undefined
+        ? "SELECT coalesce(sum(n), 0) AS n FROM task_counts"
+        : "SELECT coalesce(sum(n), 0) AS n FROM task_counts WHERE status = ?"
+      : `SELECT count(*) AS n FROM tasks WHERE ${conditions.join(" AND ")}`;
     const countValues = [...values];
     if (filter.before) {
       conditions.push("(created_at < ? OR (created_at = ? AND id < ?))");
@@ -614,16 +648,32 @@ export class Store {
     // starts or ends in between cannot make the total smaller than the page.
     this.#db.exec("BEGIN");
     try {
-      const { n } = this.#db.prepare(`SELECT count(*) AS n FROM tasks ${where}`).get(
-        ...countValues,
-      ) as { n: number };
-      const rows = this.#db.prepare(
+      const { n } = this.#cached(countSql).get(...countValues) as { n: number };
+      const rows = this.#cached(
         `SELECT * FROM tasks ${page} ORDER BY created_at DESC, id DESC LIMIT ?`,
       ).all(...values, filter.limit) as Row[];
       return { tasks: rows.map(toTask), total: n };
     } finally {
       this.#db.exec("COMMIT");
     }
+  }
+
+  /** list_tasks' statements, prepared once each (a dozen shapes at most): a list is a hot read. */
+  #statements = new Map<string, StatementSync>();
+
+  #cached(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) this.#statements.set(sql, statement = this.#db.prepare(sql));
+    return statement;
+  }
+
+  /** Tasks per status as the triggers keep them (tests compare it with count(*)). */
+  statusCounts(): Map<string, number> {
+    const rows = this.#db.prepare("SELECT status, n FROM task_counts WHERE n != 0").all() as {
+      status: string;
+      n: number;
+    }[];
+    return new Map(rows.map((row) => [row.status, row.n]));
   }
 
   /**
