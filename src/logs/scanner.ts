@@ -89,45 +89,33 @@ const NEWLINES = body([[1, I32], [1, V128]], [
 ]);
 
 const ESC = 0x1b, CR = 0x0d, CSI = 0x9b;
-/** Whether the v128 in `block` holds an ESC, CR or 0x9b byte (splats in esc, esc+1, esc+2). */
-const special128 = (block: number, esc: number) => [
-  ...get(block),
-  ...get(esc),
-  ...EQ8,
-  ...get(block),
-  ...get(esc + 1),
-  ...EQ8,
-  ...OR128,
-  ...get(block),
-  ...get(esc + 2),
-  ...EQ8,
-  ...OR128,
-  ...ANY_TRUE,
+/** The bytes of the v128 in `block` that are ESC, CR or 0x9b (splats in esc, esc+1, esc+2). */
+// deno-fmt-ignore
+const specials = (block: number, esc: number) => [
+  ...get(block), ...get(esc), ...EQ8, ...get(block), ...get(esc + 1), ...EQ8, ...OR128,
+  ...get(block), ...get(esc + 2), ...EQ8, ...OR128,
 ];
+/** Whether the v128 in `block` holds an ESC, CR or 0x9b byte. */
+const special128 = (block: number, esc: number) => [...specials(block, esc), ...ANY_TRUE];
 /** Whether the i32 in `byte` is an ESC, CR or 0x9b byte. */
+// deno-fmt-ignore
 const special8 = (byte: number) => [
-  ...get(byte),
-  ...i32(ESC),
-  EQ,
-  ...get(byte),
-  ...i32(CR),
-  EQ,
-  OR,
-  ...get(byte),
-  ...i32(CSI),
-  EQ,
-  OR,
+  ...get(byte), ...i32(ESC), EQ, ...get(byte), ...i32(CR), EQ, OR, ...get(byte), ...i32(CSI), EQ, OR,
 ];
+// deno-fmt-ignore
 const splats = (first: number) => [
-  ...i32(ESC),
-  ...SPLAT,
-  ...set(first),
-  ...i32(CR),
-  ...SPLAT,
-  ...set(first + 1),
-  ...i32(CSI),
-  ...SPLAT,
-  ...set(first + 2),
+  ...i32(ESC), ...SPLAT, ...set(first), ...i32(CR), ...SPLAT, ...set(first + 1),
+  ...i32(CSI), ...SPLAT, ...set(first + 2),
+];
+/**
+ * For `lines`: nonzero bytes where the 16 bytes at `at` + `offset` start a candidate pair or
+ * (when clean) hold a special byte.
+ */
+// deno-fmt-ignore
+const busy = (offset: number) => [
+  ...get(0), ...load128(offset), ...set(18),
+  ...get(18), ...get(13), ...EQ8, ...get(0), ...load128(offset + 1), ...get(14), ...EQ8, ...AND128,
+  ...specials(18, 15), ...get(19), ...AND128, ...OR128,
 ];
 
 // skip(at 0, end 1, clean 2) -> i32: the first newline in [at, end), end when none, -1 when
@@ -154,16 +142,23 @@ const SKIP = body([[2, I32], [5, V128]], [
 
 // lines(at 0, end 1, lit 2, len 3, anchored 4, clean 5) -> i32, or -1 when clean and [at, end)
 // holds a special byte. Locals: first 6, second 7, count 8, start 9, k 10, mask 11, byte 12;
-// s0 13, s1 14, esc 15 to 17, block 18 (v128). A candidate is a pair of bytes: the literal's
-// first two, or (anchored) a newline and the literal's first.
+// s0 13, s1 14, esc 15 to 17, block 18, clean 19 (v128). A candidate is a pair of bytes: the
+// literal's first two, or (anchored) a newline and the literal's first. Runs of 64 bytes with
+// neither are skipped with one test; the 16 bytes where something is are then looked at alone.
 // deno-fmt-ignore
-const LINES = body([[7, I32], [6, V128]], [
+const LINES = body([[7, I32], [7, V128]], [
   ...i32(10), ...get(2), ...load8, ...get(4), SELECT, ...set(6),
   ...get(2), ...load8, ...get(2), ...i32(1), ADD, ...load8, ...get(4), SELECT, ...set(7),
   ...get(6), ...SPLAT, ...set(13), ...get(7), ...SPLAT, ...set(14), ...splats(15),
+  ...i32(0), ...get(5), SUB, ...SPLAT, ...set(19),
   LOOP, VOID, // $scan: each candidate
   BLOCK, VOID, // $found: leaves with the candidate's index in start
   BLOCK, VOID, LOOP, VOID, // whole blocks, with the byte after each block for the pair
+  BLOCK, VOID, LOOP, VOID, // 64 bytes at a time while nothing is in them
+  ...get(0), ...i32(65), ADD, ...get(1), GT_U, BR_IF, 1,
+  ...busy(0), ...busy(16), ...OR128, ...busy(32), ...OR128, ...busy(48), ...OR128, ...ANY_TRUE,
+  BR_IF, 1,
+  ...get(0), ...i32(64), ADD, ...set(0), BR, 0, END, END,
   ...get(0), ...i32(17), ADD, ...get(1), GT_U, BR_IF, 1,
   ...get(0), ...load128(0), ...set(18),
   ...special128(18, 15), ...get(5), AND, IF, VOID, ...i32(-1), RETURN, END,
