@@ -3,6 +3,32 @@ import { BackburnerError } from "./errors.ts";
 import type { SlurmResources } from "./executors/slurm/resources.ts";
 import type { ExecutorName, StopReason, Task, TaskStatus } from "./task.ts";
 
+/**
+ * How many tasks each status has, kept exact by triggers (issue 16): list_tasks' total without a
+ * count(*) over every row. Triggers, not the Store's code, keep it: every writer — another
+ * server, an older backburner still running on this database, the CLI's prune, a hand-made
+ * DELETE — moves the counts in the same transaction as the rows, so a read transaction sees both
+ * from one snapshot. The migration fills it from the rows already stored. Self-contained: it may
+ * move to any place in MIGRATIONS.
+ */
+const TASK_COUNTS =
+  `CREATE TABLE task_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+   INSERT INTO task_counts (status, n) SELECT status, count(*) FROM tasks GROUP BY status;
+   CREATE TRIGGER task_counts_insert AFTER INSERT ON tasks BEGIN
+     INSERT INTO task_counts (status, n) VALUES (NEW.status, 1)
+       ON CONFLICT (status) DO UPDATE SET n = n + 1;
+   END;
+   CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks BEGIN
+     UPDATE task_counts SET n = n - 1 WHERE status = OLD.status;
+   END;
+   CREATE TRIGGER task_counts_update AFTER UPDATE OF status ON tasks
+   WHEN OLD.status IS NOT NEW.status BEGIN
+     UPDATE task_counts SET n = n - 1 WHERE status = OLD.status;
+     INSERT INTO task_counts (status, n) VALUES (NEW.status, 1)
+       ON CONFLICT (status) DO UPDATE SET n = n + 1;
+   END;
+   CREATE INDEX tasks_by_cwd ON tasks (cwd, created_at DESC);`;
+
 /** Each entry moves the schema one version forward; never edit one that has shipped. */
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE tasks (
@@ -60,6 +86,7 @@ const MIGRATIONS: readonly string[] = [
   // an index instead of every task.
   `CREATE INDEX tasks_by_status ON tasks (status, created_at DESC);
    CREATE INDEX tasks_by_queue ON tasks (queue, created_at DESC);`,
+  TASK_COUNTS,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -644,6 +671,20 @@ export class Store {
       values.push(like, like, like);
     }
     const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
+    // The total: with no filter or a status alone, from the counts the triggers keep (a few
+    // rows, whatever the store holds); otherwise counted in an index (label, cwd, queue), or
+    // capped at maxTotal rows (the dashboard's text search).
+    const byCounts = conditions.length === 0 ||
+      (conditions.length === 1 && filter.status !== undefined);
+    const countSql = byCounts
+      ? filter.status === undefined
+        ? "SELECT coalesce(sum(n), 0) AS n FROM task_counts"
+        : "SELECT coalesce(sum(n), 0) AS n FROM task_counts WHERE status = ?"
+      : filter.maxTotal === undefined
+      ? `SELECT count(*) AS n FROM tasks ${where}`
+      : `SELECT count(*) AS n FROM (SELECT 1 FROM tasks ${where} LIMIT ${
+        Math.max(1, Math.floor(filter.maxTotal))
+      })`;
     const countValues = [...values];
     if (filter.before) {
       // The first term bounds an index range; the second breaks ties within one millisecond.
@@ -655,20 +696,25 @@ export class Store {
     // starts or ends in between cannot make the total smaller than the page.
     this.#db.exec("BEGIN");
     try {
-      // A capped count stops after maxTotal rows: a filter over 100,000 tasks stays cheap.
-      const counted = filter.maxTotal === undefined
-        ? `SELECT count(*) AS n FROM tasks ${where}`
-        : `SELECT count(*) AS n FROM (SELECT 1 FROM tasks ${where} LIMIT ${
-          Math.max(1, Math.floor(filter.maxTotal))
-        })`;
-      const { n } = this.#prepare(counted).get(...countValues) as { n: number };
+      const { n } = this.#prepare(countSql).get(...countValues) as { n: number };
       const rows = this.#prepare(
         `SELECT * FROM tasks ${page} ORDER BY created_at DESC, id DESC LIMIT ?`,
       ).all(...values, filter.limit) as Row[];
-      return { tasks: rows.map(toTask), total: n };
+      // A caller that asked for a capped count gets one, however it was counted.
+      const total = filter.maxTotal === undefined ? n : Math.min(n, Math.max(1, filter.maxTotal));
+      return { tasks: rows.map(toTask), total };
     } finally {
       this.#db.exec("COMMIT");
     }
+  }
+
+  /** Tasks per status as the triggers keep them (tests compare it with count(*)). */
+  statusCounts(): Map<string, number> {
+    const rows = this.#prepare("SELECT status, n FROM task_counts WHERE n != 0").all() as {
+      status: string;
+      n: number;
+    }[];
+    return new Map(rows.map((row) => [row.status, row.n]));
   }
 
   /**

@@ -12,7 +12,7 @@ import {
 } from "./text.ts";
 import { compileLinePattern, type LinePattern } from "./pattern.ts";
 import { openLog, readIntoSync } from "./file.ts";
-import { countNewlines } from "./newlines.ts";
+import { Scanner } from "./scanner.ts";
 import { checkRead, plural, type ReadOptions } from "./slice.ts";
 
 /** One line that matched, with its neighbours. */
@@ -96,17 +96,19 @@ export async function grepLog(path: string, options: GrepOptions): Promise<GrepR
       `chunkBytes ${chunkBytes} is out of range: pass a whole number from 1 to ${MAX_CHUNK_BYTES}`,
     );
   }
-  const search = new Search(options.pattern, {
+  const file = await openLog(path);
+  // What is carried is shorter than a long line, or than one read: room for both plus a read.
+  const scanner = file && new Scanner(Math.max(LONG_LINE_BYTES, chunkBytes) + chunkBytes);
+  const search = new Search(options.pattern, scanner, {
     raw: options.raw ?? false,
     context,
     maxMatches,
     maxChars: options.maxChars,
   });
-  const file = await openLog(path);
-  if (file === null) return search.result(0);
+  if (file === null || scanner === null) return search.result(0);
   try {
     const totalBytes = (await file.stat()).size;
-    await scan(file, totalBytes, chunkBytes, search);
+    await scan(file, totalBytes, chunkBytes, search, scanner.buffer);
     return search.result(totalBytes);
   } finally {
     file.close();
@@ -278,6 +280,9 @@ class Search {
   readonly #global: RegExp | null;
   /** Whether a chunk searched at once must hold no \r, U+2028, U+2029 (^ and $ end lines there). */
   readonly #plainLinesOnly: boolean;
+  /** An ASCII literal that is the whole pattern (anchored: ^ and the literal), or null. */
+  readonly #literal: { readonly bytes: Uint8Array; readonly anchored: boolean } | null;
+  readonly #scanner: Scanner | null;
   readonly #raw: boolean;
   readonly #context: number;
   readonly #maxMatches: number;
@@ -295,9 +300,12 @@ class Search {
 
   constructor(
     pattern: RegExp,
+    scanner: Scanner | null,
     options: { raw: boolean; context: number; maxMatches: number; maxChars: number },
   ) {
     const flags = pattern.flags.replace(/[gy]/g, "");
+    this.#scanner = scanner;
+    this.#literal = literalOf(pattern.source, flags);
     this.#line = compileLinePattern(pattern.source, flags);
     const anchored = /[\^$]/.test(pattern.source) && !flags.includes("m");
     // Only a pattern V8 can run in bounded time per position may run natively over many lines.
@@ -333,6 +341,9 @@ class Search {
    */
   segment(bytes: Uint8Array, offset: number, terminated: boolean): void {
     if (bytes.length === 0) return;
+    if (this.#literal !== null && this.#scanner !== null && this.#byBytes(bytes, terminated)) {
+      return;
+    }
     const text = toText(bytes);
     const lines = this.#raw ? text : searchable(text);
     // In ASCII text a string index is a byte index; otherwise offsets are counted in the bytes.
@@ -352,7 +363,7 @@ class Search {
     if (this.#pending.length > 0) this.#feed(lines);
     const collecting = this.#collecting;
     // Line numbers matter only while matches are kept: counting is then most of the work.
-    const newlines = collecting ? countNewlines(bytes) : 0;
+    const newlines = collecting ? this.#newlines(bytes) : 0;
     let cursor = 0;
     let cursorLine = firstLine;
     const keep = (index: number, end: number) => {
@@ -416,6 +427,44 @@ class Search {
       this.lineNumber = firstLine + newlines + (terminated ? 0 : 1);
       if (this.#context > 0 && this.#accepting) this.#remember(lines);
     }
+  }
+
+  /**
+   * Searches for a literal in the bytes themselves, when what a clean search sees is the bytes
+   * (no escape, no carriage return, no byte-order mark a decoder would drop): an ASCII literal
+   * is in a line's bytes exactly when it is in its decoded text, as no other bytes decode to
+   * ASCII. Counts every matching line without a string when only the count matters; when lines
+   * are still kept, skips a segment where nothing matches. False: the segment needs the text.
+   */
+  #byBytes(bytes: Uint8Array, terminated: boolean): boolean {
+    const scanner = this.#scanner!;
+    const { bytes: literal, anchored } = this.#literal!;
+    if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return false;
+    const count = scanner.lines(bytes, literal, anchored, !this.#raw);
+    if (count === null) return false;
+    if (!this.#collecting) {
+      this.#total += count;
+      return true;
+    }
+    if (count > 0 || this.#pending.length > 0) return false;
+    this.lineNumber += scanner.newlines(bytes) + (terminated ? 0 : 1);
+    if (this.#context > 0 && this.#accepting) {
+      // Only the last lines are needed, for the lines before a match in the next segment.
+      let end = bytes.length - (bytes[bytes.length - 1] === 10 ? 1 : 0);
+      let start = end;
+      for (let lines = 0; lines < this.#context; lines++) {
+        const newline = end === 0 ? -1 : bytes.lastIndexOf(10, end - 1);
+        start = newline + 1;
+        if (newline === -1) break;
+        end = newline;
+      }
+      this.#remember(textFrom(bytes, start));
+    }
+    return true;
+  }
+
+  #newlines(bytes: Uint8Array): number {
+    return this.#scanner!.newlines(bytes);
   }
 
   /** Gives pending matches their lines after, from the first lines of a new segment. */
@@ -529,6 +578,34 @@ function leadSearch(sample: string, texts: readonly string[]): { lead: RegExp; o
   return { lead, others };
 }
 
+/**
+ * The whole pattern as an ASCII literal its lines must contain (or, anchored, start with), when
+ * it is one that matches exactly so: no flag changing what it matches (i lets "k" match the
+ * Kelvin sign, m lets ^ match after a U+2028), no character that means more than itself.
+ * Unanchored, at least 2 bytes (the scan looks for pairs).
+ */
+export function literalOf(
+  source: string,
+  flags: string,
+): { bytes: Uint8Array; anchored: boolean } | null {
+  if (!/^[dsuv]*$/.test(flags)) return null;
+  const anchored = source.startsWith("^");
+  const text = anchored ? source.slice(1) : source;
+  if (!/^[A-Za-z0-9 _\-=:,/'"<>!@#%&~;`]+$/.test(text)) return null;
+  if (!anchored && text.length < 2) return null;
+  return { bytes: new TextEncoder().encode(text), anchored };
+}
+
+/** The text of `bytes` from `start` (a line start), as decoding the whole of them gives it. */
+function textFrom(bytes: Uint8Array, start: number): string {
+  const text = toText(bytes.subarray(start));
+  // A decoder drops a byte-order mark at the start of what it decodes, not inside it.
+  return start > 0 && bytes[start] === 0xef && bytes[start + 1] === 0xbb &&
+      bytes[start + 2] === 0xbf
+    ? `\uFEFF${text}`
+    : text;
+}
+
 /** A line as a search result shows it: long lines cut. */
 function shown(line: string): string {
   return cutLongLines(line, MAX_LINE_CHARS);
@@ -562,9 +639,8 @@ async function scan(
   totalBytes: number,
   chunkBytes: number,
   search: Search,
+  buffer: Uint8Array,
 ): Promise<void> {
-  // What is carried is shorter than a long line, or than one read: room for both plus a read.
-  const buffer = new Uint8Array(Math.max(LONG_LINE_BYTES, chunkBytes) + chunkBytes);
   let carried = 0;
   let bufferOffset = 0;
   let read = 0;

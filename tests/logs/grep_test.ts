@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { grepLog, type GrepMatch, grepText, mayCrossLines } from "../../src/logs/grep.ts";
+import {
+  grepLog,
+  type GrepMatch,
+  grepText,
+  literalOf,
+  mayCrossLines,
+} from "../../src/logs/grep.ts";
 import { readRange, readTail } from "../../src/logs/slice.ts";
 import {
   collapseCarriageReturns,
@@ -111,6 +117,96 @@ Deno.test("grepLog finds the same lines as a line-by-line search, across chunk b
       }
     }
   });
+});
+
+Deno.test("a literal searched in the bytes finds what a search of the text finds", async () => {
+  // Lines where the bytes and the clean text differ, and where a literal sits in odd places.
+  const pieces: (string | number[])[] = [
+    "ERROR at the start",
+    "a mid-line ERROR, not at the start",
+    "xERROR",
+    "ERROR",
+    "ERRO",
+    "ERROR\r",
+    "windows line ERROR\r",
+    "\rERROR after a carriage return",
+    "ERROR\rhidden by a redraw",
+    "\x1b[31mERROR\x1b[0m in colour",
+    "ER\x1b[0mROR split by an escape",
+    "\x1b]0;ERROR\x07 in a title",
+    [0xef, 0xbb, 0xbf, 0x45, 0x52, 0x52, 0x4f, 0x52], // a byte-order mark, then ERROR
+    [0xff, 0xfe, 0x45, 0x52, 0x52, 0x4f, 0x52], // invalid UTF-8, then ERROR
+    [0x45, 0x52, 0x52, 0xc3, 0x4f, 0x52], // invalid UTF-8 inside
+    [0xc2, 0x9b, 0x33, 0x31, 0x6d, 0x45, 0x52, 0x52, 0x4f, 0x52], // U+009B, a one-byte CSI
+    [0x9b, 0x45, 0x52, 0x52, 0x4f, 0x52], // a lone continuation byte
+    [0x00, 0x45, 0x52, 0x52, 0x4f, 0x52], // NUL
+    "error in lower case",
+    "Error, capitalised",
+    "",
+    "ordinary line",
+    "ordinary line with x",
+    "é😀 ERROR after wide characters",
+  ];
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < 300; i++) {
+    const piece = pieces[Math.floor(next() * pieces.length)];
+    parts.push(typeof piece === "string" ? encoder.encode(piece) : new Uint8Array(piece));
+    parts.push(encoder.encode(next() < 0.05 ? "\r\n" : "\n"));
+  }
+  parts.push(encoder.encode("ERROR without a newline at the end"));
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  parts.reduce((at, part) => (bytes.set(part, at), at + part.length), 0);
+  const patterns = [/^ERROR/, /ERROR/, /^E/, /ER/, /^ERROR/i, /error/i, /^ERROR/m, /line with/];
+  for (const pattern of patterns.slice(0, 4)) assert.notEqual(literalOf(pattern.source, ""), null);
+  await withLog(bytes, async (path) => {
+    for (const raw of [false, true]) {
+      for (const pattern of patterns) {
+        for (const chunkBytes of [1, 5, 64, 4096, undefined]) {
+          for (const [context, maxMatches] of [[0, 1], [2, 3], [1, 1000]]) {
+            const options = { maxChars: 1_000_000, context, maxMatches, chunkBytes, raw };
+            const expected = await grepLog(path, { ...options, pattern: lineByLine(pattern) });
+            const found = await grepLog(path, { ...options, pattern });
+            const what = `${pattern} raw=${raw} chunkBytes=${chunkBytes} context=${context}`;
+            assert.deepEqual(found, expected, what);
+          }
+        }
+      }
+    }
+  });
+});
+
+Deno.test("a segment skipped as bytes still gives the lines before a match in the next", async () => {
+  // The first read (14 bytes) ends its segment after "yy\n": nothing matches there, so only its
+  // last lines are decoded, from a line that starts with a byte-order mark (kept, as mid-text).
+  await withLog("ok\n\uFEFFzz\nyy\nERROR\n", async (path) => {
+    const options = { maxChars: 1_000_000, context: 2, maxMatches: 5, chunkBytes: 14 };
+    const found = await grepLog(path, { ...options, pattern: /^ERROR/ });
+    assert.deepEqual(found.matches[0].before, ["\uFEFFzz", "yy"]);
+    assert.deepEqual(found, await grepLog(path, { ...options, pattern: lineByLine(/^ERROR/) }));
+  });
+});
+
+Deno.test("only a pattern that matches exactly its ASCII text is searched as bytes", () => {
+  for (const [source, flags] of [["^ERROR", ""], ["ERROR", "u"], ["a=b: c", "s"], ["^E", ""]]) {
+    assert.notEqual(literalOf(source, flags), null, source);
+  }
+  assert.deepEqual(literalOf("^ERROR", "")?.anchored, true);
+  for (
+    const [source, flags] of [
+      ["ERROR", "i"], // "k" matches the Kelvin sign
+      ["^ERROR", "m"], // ^ after U+2028
+      ["E", ""], // one byte unanchored: no pair to look for
+      ["ERR.R", ""],
+      ["ERR\\.R", ""],
+      ["é", ""],
+      ["a|b", ""],
+      ["(ab)", ""],
+      ["ab$", ""],
+      ["a b+", ""],
+    ]
+  ) assert.equal(literalOf(source, flags), null, `${source} /${flags}`);
 });
 
 Deno.test("grepLog offsets lead readRange to the matching line", async () => {
