@@ -39,10 +39,15 @@ function rchar(pid: number): number {
 
 /** 1 KB of progress-like lines, the last one a percentage. */
 function textKB(round: number): Uint8Array {
+  // Exactly 1 KB (ASCII), whatever the round's number of digits: the run counts every byte.
+  const last = `progress ${round % 100}%\n`;
   let text = "";
-  for (let i = 0; text.length < KB - 40; i++) text += `[build] compiling module ${round}.${i}\n`;
-  text += `progress ${round % 100}%\n`;
-  return new TextEncoder().encode(text.padStart(KB, " "));
+  for (let i = 0;; i++) {
+    const line = `[build] compiling module ${round}.${i}\n`;
+    if (text.length + line.length + last.length > KB) break;
+    text += line;
+  }
+  return new TextEncoder().encode((text + last).padStart(KB, " "));
 }
 
 export async function statusCost(lab: Lab, runs: number): Promise<StatusCostResult> {
