@@ -1162,10 +1162,17 @@ async function main(): Promise<number> {
     ["RSS idle"]:
       `Its imports: the MCP SDK alone takes ${
         mib(parts["the MCP SDK (src/mcp/sdk.ts)"])
-      } and the policy parser (mvdan-sh, a GopherJS build of a Go shell parser) alone ${
+      } (its protocol schemas in zod, and ajv, which the SDK's server module imports), against ${
+        mib(parts["nothing (empty script)"])
+      } for an empty script; all of main.ts imported without serving: ${
+        mib(parts["all of main.ts (not serving)"])
+      }. The policy parser (mvdan-sh, a GopherJS build of a Go shell parser: ${
         mib(parts["the policy parser (src/policy/policy.ts, mvdan-sh)"])
-      }, against ${mib(parts["nothing (empty script)"])} for an empty script; all of main.ts ` +
-      `imported without serving: ${mib(parts["all of main.ts (not serving)"])}.`,
+      } alone) is loaded only when policy rules are set (src/policy/gate.ts), the command line ` +
+      `only for a CLI command, and the server runs with a 1 MiB young generation ` +
+      `(--max-semi-space-size=1): idle RSS went from 96 MiB to this. Below 60 MiB would need ` +
+      `the SDK off the idle path (answering initialize and tools/list without it), which this ` +
+      `run does not do: Deno's own baseline and the SDK are most of what is left.`,
     [`RSS, ${RUNNING_TASKS} tasks running`]:
       `backburner grows from ${mib(foot.ours.idleRss)} idle to ${mib(foot.ours.busyRss)} (${
         ((foot.ours.busyRss.median - foot.ours.idleRss.median) * 1024 / RUNNING_TASKS).toFixed(0)
@@ -1181,10 +1188,15 @@ async function main(): Promise<number> {
       `With no task: ${pct(foot.oursIdleCpu)}; with ${RUNNING_TASKS}: ${
         pct(foot.ours.cpu.median)
       } (medians; means ${pct(foot.oursNoTasks.cpu.mean)} and ${pct(foot.ours.cpu.mean)}). ` +
-      `${PEER_NAME} waits for its children's exit events and does nothing while they sleep.`,
+      `${PEER_NAME} waits for its children's exit events and does nothing while they sleep. ` +
+      `backburner's floor does not come from its tasks: with none at all it already spends about ` +
+      `1 % of a core (timer wakeups every ~50 ms and tokio blocking threads started and ended, ` +
+      `seen with strace); what those are is not pinned down yet.`,
     [`CPU, ${RUNNING_TASKS} silent tasks vs none`]:
-      `The same server with ${RUNNING_TASKS} silent tasks and with none, in one run: what still ` +
-      `grows with the tasks is the safety sweep's look (every 5 s) over every working task.`,
+      `The same server with ${RUNNING_TASKS} silent tasks and with none, in one run; the window ` +
+      `without tasks starts right after boot, when V8 still compiles and collects. After a 10 s ` +
+      `warm-up, 20 s windows measured 22 and 23 clock ticks of CPU with 200 silent tasks and ` +
+      `with none. What still grows with the tasks is the safety sweep's look (every 5 s).`,
     ["Exit → blocking call returns"]:
       `Not the exit record: MARK → record takes ${ms(blocking.wrapper.mean)} on average (bash ` +
       `exiting, the wrapper's fork for \`(umask; printf)\` and exec of mv). The other ` +
