@@ -1192,9 +1192,10 @@ async function main(): Promise<number> {
       `backburner's floor does not come from its tasks: with none at all it already spends about ` +
       `1 % of a core, from two timers. Measured on an idle server (clock ticks of 10 ms over 20 s, ` +
       `after a 5 s warm-up): 14 as it runs; 8 without the resources' 1 s check of the task list ` +
-      `(src/mcp/resources.ts, for resources/list_changed); 2 without its data_version query in the ` +
-      `monitor's 500 ms check; 0 without both timers. Making the list check follow the store's ` +
-      `changes, and the monitor's check cheaper, is the next step.`,
+      `(src/mcp/resources.ts, for resources/list_changed); of those 8, 6 go to the data_version ` +
+      `query of the monitor's 500 ms check (2 are left with it stubbed out); 0 with neither ` +
+      `timer. Making the list check follow the store's changes, and the monitor's check ` +
+      `cheaper, is the next step.`,
     [`CPU, ${RUNNING_TASKS} silent tasks vs none`]:
       `The same server with ${RUNNING_TASKS} silent tasks and with none, in one run; the window ` +
       `without tasks starts right after boot, when V8 still compiles and collects. After a 10 s ` +
