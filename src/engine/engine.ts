@@ -3,24 +3,13 @@ import { BackburnerError } from "../errors.ts";
 import type {
   Executor,
   ExecutorSnapshot,
-  ExitRecord,
   SpawnedTask,
   TaskTarget,
   WrapperExit,
 } from "../executors/executor.ts";
 import { LocalExecutor } from "../executors/local/local_executor.ts";
-import {
-  cancelJob,
-  type CommandRunner,
-  denoCommandRunner,
-  pingController,
-  readJobs,
-  SlurmError,
-  slurmOutcome,
-  submitJob,
-  validateSlurmSettings,
-} from "../executors/slurm/mod.ts";
-import { endFromRecord, slurmJobName, slurmStep, writeJobScript } from "./slurm_task.ts";
+import type { CommandRunner } from "../executors/slurm/mod.ts";
+import { SlurmTasks } from "./slurm_tasks.ts";
 import { grepLog } from "../logs/grep.ts";
 import { readHead, readRange, readTail } from "../logs/slice.ts";
 import type { PolicyGate } from "../policy/gate.ts";
@@ -34,7 +23,6 @@ import {
   isTaskId,
   isTerminal,
   newTaskId,
-  statusForStop,
   type StopReason,
   type Task,
 } from "../task.ts";
@@ -53,7 +41,13 @@ import {
   type StartRequest,
   type TaskOutput,
 } from "./requests.ts";
-import { Deadlines, endOfStop, waitStartWindow } from "./stop.ts";
+import {
+  CANCELLED_QUEUED_MESSAGE,
+  Deadlines,
+  endOfStop,
+  SHUTDOWN_QUEUED_MESSAGE,
+  waitStartWindow,
+} from "./stop.ts";
 import { exitEventPath, pendingExitEvents, removeExitEvent } from "./exit_events.ts";
 import { Monitor } from "./monitor.ts";
 import {
@@ -159,9 +153,6 @@ const SPAWN_WAIT_STEP_MS = 10;
 const SPAWN_WAIT_TRIES = 50;
 /** How long (in SPAWN_WAIT_STEP_MS steps) a stop waits for a wrapper to note its command's pid. */
 const COMMAND_WAIT_TRIES = 200;
-const CANCELLED_QUEUED_MESSAGE = "Cancelled on request before it started; it never ran";
-const SHUTDOWN_QUEUED_MESSAGE =
-  "Cancelled before it started because the server that queued it shut down with BACKBURNER_ON_EXIT=cancel; it never ran";
 /** Final output states of ended tasks kept for task_status; the oldest go first. */
 const ENDED_OUTPUT_ENTRIES = 1000;
 /** How often the log sizes of running tasks are compared with the cap. */
@@ -199,8 +190,6 @@ export class Engine {
   #serverLock: ServerLock | null = null;
   /** The other servers registered at the last look, whose locks the monitor tries. */
   #otherServers: string[] = [];
-  /** Whether the last look found Slurm tasks to follow (nothing announces their changes). */
-  #slurmActive = false;
   /** The last process scan that told servers without a lock alive or dead. */
   #ownerScan: { at: number; table: ExecutorSnapshot } | undefined;
   #sweeper: ReturnType<typeof setInterval> | undefined;
@@ -215,15 +204,8 @@ export class Engine {
   #dispatchQueued = false;
   /** Set once open() registered this engine: only a registered engine claims queued tasks. */
   #registered = false;
-  /** Submissions of Slurm tasks under way here, by task id: each resolves with its error. */
-  readonly #submitting = new Map<string, Promise<BackburnerError | null>>();
-  /** Submissions whose start call waits for them (settle), by task id. */
-  readonly #ownSubmissions = new Map<string, Promise<BackburnerError | null>>();
-  /** Tasks whose start call awaits its submission (settle was called before it ended). */
-  readonly #settling = new Set<string>();
-  #slurmRunner: CommandRunner | undefined;
-  /** When a reconcile pass last found slurmctld not answering (logged once per outage). */
-  #slurmDown = false;
+  /** The tasks run as Slurm jobs. */
+  readonly #slurm: SlurmTasks;
   /** Timers that run a dispatch when a retry's backoff has passed. */
   readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
   /** The database file as opened, to notice it removed or replaced under the server. */
@@ -243,6 +225,22 @@ export class Engine {
       // An in-memory store, or one opened elsewhere: nothing to compare with.
     }
     this.#stateFile = file && { dev: file.dev, ino: file.ino };
+    this.#slurm = new SlurmTasks({
+      store: options.store,
+      home: options.home,
+      serverId: this.#serverId,
+      policy: options.policy,
+      maxLogBytes: options.maxLogBytes,
+      graceSeconds: options.graceSeconds,
+      runner: options.slurmRunner,
+      log: this.#log,
+      liveOwners: (owners) => this.#liveOwners(owners, () => this.#executor.snapshot()),
+      stoppingHere: (id) => this.#stopping.has(id),
+      stopInBackground: (id, reason) => this.#stopInBackground(id, reason),
+      changed: (id) => this.#changed(id),
+      ended: (id) => this.#ended(id),
+      retry: (id, end) => this.#retry(id, end),
+    });
   }
 
   /**
@@ -326,7 +324,7 @@ export class Engine {
       exitEvents: this.#executor.announcesExits,
       dataVersion: () => this.#store.dataVersion(),
       otherServers: () => this.#otherServers,
-      busy: () => this.#slurmActive,
+      busy: () => this.#slurm.active,
       watchedHere: (id) => this.#children.has(id),
       look: () => this.tick(),
       log: this.#log,
@@ -360,7 +358,7 @@ export class Engine {
       await Promise.all(own.map((task) => this.#stop(task.id, "shutdown")));
     }
     await Promise.all(this.#stopping.values());
-    await Promise.all(this.#submitting.values());
+    await this.#slurm.submitted();
     this.#store.unregisterServer(this.#serverId);
     this.#serverLock?.release();
   }
@@ -675,17 +673,7 @@ export class Engine {
     let ownError: BackburnerError | null = null;
     for (const task of claimed) {
       if (task.executor === "slurm") {
-        const submission = this.#submitSlurm(task);
-        this.#submitting.set(task.id, submission);
-        submission.finally(() => this.#submitting.delete(task.id));
-        // The start that asked reports its own failure when it awaits it (settle); otherwise
-        // the task ends failed with it.
-        if (task.id === own) this.#ownSubmissions.set(task.id, submission);
-        void submission.then((error) => {
-          if (this.#settling.has(task.id)) return;
-          this.#ownSubmissions.delete(task.id);
-          this.#failSubmission(task.id, error);
-        });
+        this.#slurm.submit(task, task.id === own);
         continue;
       }
       const error = this.#launch(task);
@@ -797,343 +785,19 @@ export class Engine {
     return null;
   }
 
-  /** The runner of Slurm's commands, made on first use (a server without Slurm never needs it). */
-  #slurm(): CommandRunner {
-    return this.#slurmRunner ??= this.#options.slurmRunner ?? denoCommandRunner();
-  }
-
   /**
    * Waits until the start of `task` is complete: for a slurm task claimed by its own start, until
    * its job was submitted. A refused or failed submission removes the task (nothing half created)
    * and throws its one sentence. Returns the task as recorded now.
    */
   async settle(task: Task): Promise<Task> {
-    const submission = this.#ownSubmissions.get(task.id);
-    if (submission === undefined) return task;
-    this.#settling.add(task.id);
-    let error: BackburnerError | null;
-    try {
-      error = await submission;
-    } finally {
-      this.#settling.delete(task.id);
-      this.#ownSubmissions.delete(task.id);
-    }
+    const error = await this.#slurm.settle(task.id);
+    if (error === undefined) return task;
     if (error !== null) {
       this.#undoStart(task.id);
       throw error;
     }
     return this.#require(task.id);
-  }
-
-  /**
-   * Submits a claimed slurm task: the wrapper and the job script into its folder, then a ping of
-   * slurmctld (it answers at once, where sbatch retries for ~9 s) and sbatch. The job id is
-   * recorded and the task waits in Slurm's queue. Resolves with the error, or null.
-   */
-  async #submitSlurm(task: Task): Promise<BackburnerError | null> {
-    const { id } = task;
-    const paths = this.#paths(id);
-    let script: string;
-    try {
-      prepareAttempt(paths, task.attempt);
-      const inherited = unsafeInheritedEnv(this.#options.policy, Deno.env.toObject());
-      script = writeJobScript({
-        taskId: id,
-        command: task.command,
-        dir: paths.dir,
-        logPath: paths.log,
-        exitPath: paths.exit,
-        stdinPath: hasStdin(paths) ? paths.stdin : undefined,
-        env: this.#store.taskEnv(id),
-        unset: Object.keys(inherited),
-        maxLogBytes: this.#options.maxLogBytes,
-        timeoutSeconds: task.timeoutSeconds,
-        graceSeconds: this.#options.graceSeconds,
-        exitEventPath: exitEventPath(this.#options.home, id),
-      });
-    } catch (error) {
-      return new BackburnerError(
-        "storage_failure",
-        `Cannot start task: its job script could not be written to "${paths.dir}" (${
-          error instanceof Error ? error.message : String(error)
-        }): free disk space or fix the state directory, then try again`,
-      );
-    }
-    let jobId: string;
-    try {
-      await pingController(this.#slurm());
-      jobId = await submitJob(this.#slurm(), {
-        name: slurmJobName(id),
-        cwd: task.cwd,
-        script,
-        output: join(paths.dir, "slurm.out"),
-        resources: task.slurm ?? validateSlurmSettings({}),
-        timeoutSeconds: task.timeoutSeconds,
-      });
-    } catch (error) {
-      return new BackburnerError(
-        "executor_unavailable",
-        error instanceof SlurmError
-          ? `Cannot start task: ${error.message}`
-          : `Cannot start task: sbatch could not be run (${String(error)})`,
-      );
-    }
-    // Nothing announces a Slurm job's changes: the monitor looks every interval while one runs.
-    this.#slurmActive = true;
-    try {
-      if (
-        !this.#store.recordSlurmJob(
-          id,
-          jobId,
-          `Slurm job ${jobId}: submitted, waiting in Slurm's queue`,
-        )
-      ) {
-        // Ended meanwhile (its record removed, or ended by hand): its job must not run.
-        this.#log(
-          `task ${id} ended while its Slurm job ${jobId} was submitted: cancelling the job`,
-        );
-        cancelJob(this.#slurm(), jobId).catch((error) =>
-          this.#log(`cancelling Slurm job ${jobId} failed: ${String(error)}`)
-        );
-        return null;
-      }
-    } catch (error) {
-      cancelJob(this.#slurm(), jobId).catch((error) =>
-        this.#log(`cancelling Slurm job ${jobId} failed: ${String(error)}`)
-      );
-      return new BackburnerError(
-        "storage_failure",
-        `Cannot start task: the state directory "${this.#options.home}" could not record its Slurm job (${
-          error instanceof Error ? error.message : String(error)
-        }): free disk space or fix the directory, then try again`,
-      );
-    }
-    this.#changed(id);
-    return null;
-  }
-
-  /** A queued slurm task whose submission failed ends failed with Slurm's words. */
-  #failSubmission(id: string, error: BackburnerError | null): void {
-    if (error === null) return;
-    this.#log(`task ${id} could not be submitted to Slurm: ${error.message}`);
-    if (
-      this.#store.finishSlurm(id, {
-        status: "failed",
-        exitCode: null,
-        signal: null,
-        statusMessage: error.message,
-        endedAt: Date.now(),
-      })
-    ) this.#changed(id);
-  }
-
-  /**
-   * One pass over the slurm tasks: adopts those whose server died, finds the job of a task whose
-   * server died between sbatch and its record (by the job's name), and moves each task as its exit
-   * record (first) or Slurm says. A controller that does not answer changes nothing.
-   */
-  async #reconcileSlurm(): Promise<void> {
-    const tasks = this.#store.slurmTasks();
-    this.#slurmActive = tasks.length > 0;
-    if (tasks.length === 0) return;
-    const owners = new Set<string>();
-    for (const task of tasks) if (task.owner !== null) owners.add(task.owner);
-    owners.delete(this.#serverId);
-    const live = owners.size > 0
-      ? await this.#liveOwners(owners, () => this.#executor.snapshot())
-      : new Set([this.#serverId]);
-    let controllerUp: boolean | undefined;
-    const controller = async () => {
-      if (controllerUp !== undefined) return controllerUp;
-      try {
-        await pingController(this.#slurm());
-        controllerUp = true;
-        if (this.#slurmDown) this.#log("Slurm answers again");
-        this.#slurmDown = false;
-      } catch (error) {
-        controllerUp = false;
-        if (!this.#slurmDown) {
-          this.#log(
-            `Slurm is not answering, so Slurm tasks keep their status until it does: ${
-              error instanceof Error ? error.message : error
-            }`,
-          );
-        }
-        this.#slurmDown = true;
-      }
-      return controllerUp;
-    };
-    const asking: { task: Task; jobId: string; record: ExitRecord | null }[] = [];
-    for (let task of tasks) {
-      const { id } = task;
-      if (this.#submitting.has(id) || this.#stopping.has(id)) continue;
-      if (task.owner !== this.#serverId) {
-        if (task.owner !== null && live.has(task.owner)) continue;
-        if (!this.#store.claimSlurm(id, task.owner, this.#serverId)) continue;
-        this.#log(`adopted Slurm task ${id}: the process that watched it is gone`);
-        task = this.#store.getTask(id) ?? task;
-      }
-      if (task.stopReason) {
-        // A stop its dead server began, finished here.
-        this.#stopInBackground(id, task.stopReason);
-        continue;
-      }
-      const exitPath = this.#paths(id).exit;
-      const record = readExitRecord(exitPath);
-      // The command's own end: final at once, as for a local task.
-      if (record !== null && record.reason === null) {
-        this.#performSlurm(task, { kind: "end", end: endFromRecord(task, record) });
-        continue;
-      }
-      if (!await controller()) continue;
-      if (task.slurmJobId === null) {
-        await this.#findSlurmJob(task);
-        continue;
-      }
-      asking.push({ task, jobId: task.slurmJobId, record });
-    }
-    if (asking.length === 0) return;
-    let jobs;
-    try {
-      // One squeue for every job; scontrol only for those that ended.
-      jobs = await readJobs(this.#slurm(), asking.map((entry) => entry.jobId));
-    } catch (error) {
-      this.#log(`reading the Slurm jobs failed: ${error instanceof Error ? error.message : error}`);
-      return;
-    }
-    for (const { task, jobId, record: seen } of asking) {
-      if (this.#stopping.has(task.id) || this.#submitting.has(task.id)) continue;
-      const outcome = slurmOutcome(jobs.get(jobId) ?? null, jobId);
-      let record = seen;
-      // The wrapper writes its record before the job ends: look again once Slurm says ended.
-      if (record === null && outcome.ended) record = readExitRecord(this.#paths(task.id).exit);
-      // The wrapper's own stop (timeout, log cap) is final once Slurm says the job is gone.
-      if (record !== null && record.reason !== null && !outcome.ended) continue;
-      this.#performSlurm(task, slurmStep(task, record, outcome, Date.now()));
-    }
-  }
-
-  #performSlurm(task: Task, step: ReturnType<typeof slurmStep>): void {
-    if (step.kind === "state") {
-      const at = this.#commandNoteTime(task.id) ?? Date.now();
-      if (this.#store.setSlurmState(task.id, step.status, step.message, at)) {
-        this.#changed(task.id);
-      }
-      return;
-    }
-    if (this.#retry(task.id, step.end)) return;
-    if (this.#store.finishSlurm(task.id, step.end, this.#commandNoteTime(task.id))) {
-      this.#ended(task.id);
-      this.#changed(task.id);
-      if (step.end.status === "interrupted") this.#log(`task ${task.id} was interrupted`);
-    }
-  }
-
-  /** When the wrapper noted its command's start (on the node): the note's mtime, if any. */
-  #commandNoteTime(id: string): number | null {
-    try {
-      return Deno.statSync(join(this.#paths(id).dir, "command")).mtime?.getTime() ?? null;
-    } catch {
-      return null;
-    }
-  }
-
-  /**
-   * A claimed slurm task with no job recorded and no submission here: its server died around
-   * sbatch. Its job is found by name; with none, it never ran and goes back to its queue.
-   */
-  async #findSlurmJob(task: Task): Promise<void> {
-    let result;
-    try {
-      result = await this.#slurm()(
-        "squeue",
-        ["-h", "-t", "all", "-n", slurmJobName(task.id), "-o", "%i"],
-        { timeoutMs: 15_000 },
-      );
-    } catch (error) {
-      this.#log(`looking for the Slurm job of task ${task.id} failed: ${String(error)}`);
-      return;
-    }
-    const jobId = result.code === 0 ? result.stdout.trim().split("\n")[0]?.trim() : undefined;
-    if (jobId && /^\d+$/.test(jobId)) {
-      if (
-        this.#store.recordSlurmJob(task.id, jobId, `Slurm job ${jobId}: found again by its name`)
-      ) {
-        this.#log(`task ${task.id}: found its Slurm job ${jobId} by name`);
-        this.#changed(task.id);
-      }
-      return;
-    }
-    if (result.code === 0 && this.#store.requeueUnspawned(task.id, this.#serverId)) {
-      this.#log(`task ${task.id} went back to its queue: its server died before submitting it`);
-      this.#changed(task.id);
-    }
-  }
-
-  /**
-   * The stop of a slurm task: scancel, and the status changes only once Slurm says the job is gone
-   * (final state, not COMPLETING). A task whose job ended by itself first keeps that end.
-   */
-  async #stopSlurm(id: string, reason: StopReason): Promise<Task | undefined> {
-    await this.#submitting.get(id);
-    let task = this.#store.getTask(id);
-    if (!task || isTerminal(task.status)) return task;
-    if (task.slurmJobId === null) {
-      if (task.status === "queued") {
-        this.#store.cancelQueued(id, Date.now(), CANCELLED_QUEUED_MESSAGE);
-      } else {
-        this.#store.finishSlurm(id, {
-          status: statusForStop(reason),
-          exitCode: null,
-          signal: null,
-          statusMessage: "Stopped before its Slurm job was submitted; it never ran",
-          endedAt: Date.now(),
-        });
-      }
-      this.#changed(id);
-      return this.#store.getTask(id);
-    }
-    const jobId = task.slurmJobId;
-    task = this.#store.requestSlurmStop(id, reason, Date.now()) ?? task;
-    let job;
-    try {
-      job = await cancelJob(this.#slurm(), jobId);
-    } catch (error) {
-      throw new BackburnerError(
-        "executor_unavailable",
-        error instanceof SlurmError
-          ? `Cannot cancel task ${id}: ${error.message}`
-          : `Cannot cancel task ${id}: scancel could not be run (${String(error)})`,
-      );
-    }
-    const outcome = slurmOutcome(job, jobId);
-    const record = readExitRecord(this.#paths(id).exit);
-    const stoppedBy = task.stopReason ?? reason;
-    // A command that ended by itself before scancel reached it keeps its own end; one that died
-    // of the signal (128 + TERM or KILL, with the wrapper still there to record it) was stopped.
-    const ownEnd = record !== null && (record.reason !== null || ![143, 137].includes(record.code));
-    let end: TaskEnd | null;
-    if (ownEnd) {
-      end = endFromRecord(task, record);
-    } else if (outcome.status === "cancelled" || outcome.status === "interrupted" || record) {
-      end = {
-        status: statusForStop(stoppedBy),
-        exitCode: null,
-        signal: null,
-        statusMessage: `${
-          stoppedBy === "timeout" ? "Timed out" : "Cancelled"
-        }: Slurm says job ${jobId} is gone (${job?.state ?? "no longer known to Slurm"})`,
-        endedAt: Date.now(),
-      };
-    } else {
-      const step = slurmStep(task, null, outcome, Date.now());
-      end = step.kind === "end" ? step.end : null;
-    }
-    if (end !== null && this.#store.finishSlurm(id, end, this.#commandNoteTime(id))) {
-      this.#ended(id);
-      this.#changed(id);
-    }
-    return this.#store.getTask(id);
   }
 
   /** Removes what a failed start made: its record and its folder (its process never ran). */
@@ -1251,7 +915,7 @@ export class Engine {
     const running = this.#stopping.get(id);
     if (running) return running;
     const stopping = (async () => {
-      if (this.#store.getTask(id)?.executor === "slurm") return await this.#stopSlurm(id, reason);
+      if (this.#store.getTask(id)?.executor === "slurm") return await this.#slurm.stop(id, reason);
       const requestedAt = Date.now();
       const task = this.#store.requestStop(id, reason, requestedAt);
       // A queued task has nothing to stop: cancel() takes it out of its queue.
@@ -1353,7 +1017,7 @@ export class Engine {
       this.#otherServers = this.#store.listServers().map((server) => server.id)
         .filter((id) => id !== this.#serverId);
       await this.#reconcile();
-      await this.#reconcileSlurm();
+      await this.#slurm.reconcile();
       // Slots other servers (or the command line) freed, backoffs that passed.
       this.#dispatch(null);
       // A command line prints what it finds: let it finish the stops its pass began (a wrapper's

@@ -200,18 +200,11 @@ export function afterWrapperExit(facts: WrapperExitFacts): Decision {
   const recorded = fromRecord(task, facts.record);
   if (recorded) return recorded;
   if (facts.exit.code !== null) {
-    const code = facts.exit.code;
     return {
       state: "record_unwritten",
       action: {
         kind: "end",
-        end: {
-          status: statusForExit(code),
-          exitCode: code,
-          signal: signalFromExitCode(code),
-          statusMessage: RECORD_UNWRITTEN_MESSAGE,
-          endedAt: facts.now,
-        },
+        end: exitEnd(facts.exit.code, RECORD_UNWRITTEN_MESSAGE, facts.now),
         onRace: "stop",
       },
     };
@@ -231,15 +224,25 @@ function fromRecord(task: Task, record: ExitRecord | null): Decision | null {
     state: "exit_recorded",
     action: {
       kind: "end",
-      end: {
-        status: statusForExit(record.code),
-        exitCode: record.code,
-        signal: signalFromExitCode(record.code),
-        statusMessage: null,
-        // File times are kernel-tick coarse; never let a quick task end before it started.
-        endedAt: Math.max(record.at, task.startedAt ?? task.createdAt),
-      },
+      end: exitEnd(record.code, null, recordedEndAt(task, record)),
       onRace: "stop",
     },
   };
+}
+
+/** The end of a command that exited with `code` by itself. */
+export function exitEnd(code: number, statusMessage: string | null, endedAt: number): TaskEnd {
+  return {
+    status: statusForExit(code),
+    exitCode: code,
+    signal: signalFromExitCode(code),
+    statusMessage,
+    endedAt,
+  };
+}
+
+/** When an exit record says its task ended. */
+export function recordedEndAt(task: Task, record: ExitRecord): number {
+  // File times are kernel-tick coarse; never let a quick task end before it started.
+  return Math.max(record.at, task.startedAt ?? task.createdAt);
 }

@@ -15,6 +15,10 @@ import {
   type Task,
 } from "../task.ts";
 
+export const CANCELLED_QUEUED_MESSAGE = "Cancelled on request before it started; it never ran";
+export const SHUTDOWN_QUEUED_MESSAGE =
+  "Cancelled before it started because the server that queued it shut down with BACKBURNER_ON_EXIT=cancel; it never ran";
+
 /** setTimeout fires at once for delays past 2^31 - 1 ms: longer waits are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 

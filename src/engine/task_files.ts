@@ -216,9 +216,28 @@ export function readCommandPid(taskDir: string): number | null {
 
 /** When any stopper first signalled the task's command (the mark's mtime); null if none did. */
 export function readSignalMark(path: string): number | null {
+  return modifiedAt(path);
+}
+
+/** When the wrapper noted its command's start in <task>/command (its mtime); null before that. */
+export function commandNotedAt(taskDir: string): number | null {
+  return modifiedAt(join(taskDir, "command"));
+}
+
+/** When the spawn mark was last written (its mtime): the spawn of its attempt began then. */
+export function spawnMarkedAt(taskDir: string): number | null {
+  return modifiedAt(join(taskDir, "spawned"));
+}
+
+function modifiedAt(path: string): number | null {
   try {
     return Deno.statSync(path).mtime?.getTime() ?? null;
   } catch {
     return null;
   }
+}
+
+/** Where Slurm writes what a slurm task's job itself printed (sbatch --output and --error). */
+export function slurmOutputPath(taskDir: string): string {
+  return join(taskDir, "slurm.out");
 }

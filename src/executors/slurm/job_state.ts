@@ -154,3 +154,26 @@ export async function readJobs(
   }
   return jobs;
 }
+
+/** What `squeue -n NAME` found: whether Slurm answered, and the job's id if it knows one. */
+export interface JobByName {
+  readonly answered: boolean;
+  readonly jobId: string | null;
+}
+
+/**
+ * The job named `name` (in any state), for a task whose job id was never recorded (its server
+ * died around sbatch). Throws when squeue cannot be run.
+ */
+export async function findJobByName(
+  run: CommandRunner,
+  name: string,
+  options: ReadJobOptions = {},
+): Promise<JobByName> {
+  const result = await run("squeue", ["-h", "-t", "all", "-n", name, "-o", "%i"], {
+    timeoutMs: options.timeoutMs ?? 15_000,
+  });
+  if (result.code !== 0) return { answered: false, jobId: null };
+  const jobId = result.stdout.trim().split("\n")[0]?.trim();
+  return { answered: true, jobId: jobId && /^\d+$/.test(jobId) ? jobId : null };
+}

@@ -14,6 +14,8 @@ export {
   type RunOptions,
 } from "./command_runner.ts";
 export {
+  findJobByName,
+  type JobByName,
   parseScontrolFields,
   parseScontrolJob,
   parseSqueueJob,
@@ -22,6 +24,7 @@ export {
   readJobs,
   type SlurmJob,
 } from "./job_state.ts";
+export { type JobScriptRequest, shellQuote, slurmJobName, writeJobScript } from "./job_script.ts";
 export { type SlurmOutcome, slurmOutcome, type SlurmTaskStatus } from "./outcome.ts";
 export {
   parseSlurmTime,

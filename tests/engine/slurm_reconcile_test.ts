@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { endFromRecord, shellQuote, slurmStep } from "../../src/engine/slurm_task.ts";
+import { endFromRecord, slurmStep } from "../../src/engine/slurm_reconcile.ts";
 import type { Task } from "../../src/task.ts";
 
 const TASK = {
@@ -9,15 +9,6 @@ const TASK = {
   timeoutSeconds: 5,
   slurmJobId: "42",
 } as unknown as Task;
-
-Deno.test("a word for sh survives single quotes", async () => {
-  const word = `it's "quoted" $HOME \\`;
-  const output = await new Deno.Command("sh", {
-    args: ["-c", `printf %s ${shellQuote(word)}`],
-    stdout: "piped",
-  }).output();
-  assert.equal(new TextDecoder().decode(output.stdout), word);
-});
 
 Deno.test("the exit record decides first; then Slurm's state, with its words", () => {
   const record = { code: 3, at: 2000, reason: null };
