@@ -50,6 +50,8 @@ import {
 } from "./stop.ts";
 import { exitEventPath, pendingExitEvents, removeExitEvent } from "./exit_events.ts";
 import { Monitor } from "./monitor.ts";
+import { RETENTION_SWEEP_MS, sweepExpired } from "./retention.ts";
+import { StateFile } from "./state_file.ts";
 import {
   holdServerLock,
   removeServerLock,
@@ -78,7 +80,6 @@ import {
 import {
   createTaskFolder,
   hasStdin,
-  listTaskFolders,
   outputBytes,
   outputModified,
   prepareAttempt,
@@ -147,7 +148,6 @@ export interface CancelOutcome {
   readonly leftoversStopped: number;
 }
 
-const RETENTION_SWEEP_MS = 60_000;
 /** How long a stop waits for the spawn of a task claimed from its queue to be recorded. */
 const SPAWN_WAIT_STEP_MS = 10;
 const SPAWN_WAIT_TRIES = 50;
@@ -161,8 +161,6 @@ const LOG_CHECK_MS = 2000;
 const OWNER_CHECK_MS = 2000;
 /** The monitor's safety sweep: a full look this often, whatever the events said. */
 const SAFETY_SWEEP_MS = 5000;
-/** A task folder without a record this old is a leftover of a failed start, not one starting. */
-const STRAY_FOLDER_MS = 60_000;
 /**
  * How long after it ended a task keeps its idempotency key (a start with the key returns it),
  * capped by the retention period.
@@ -209,22 +207,19 @@ export class Engine {
   /** Timers that run a dispatch when a retry's backoff has passed. */
   readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
   /** The database file as opened, to notice it removed or replaced under the server. */
-  readonly #stateFile: { dev: number; ino: number | null } | null;
-  /** Why the state can no longer be trusted, once it cannot. */
-  #stateLost: string | null = null;
+  readonly #stateFile: StateFile;
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
     this.#options = options;
     this.#executor = options.executor ?? new LocalExecutor();
     this.#log = options.log ?? ((message) => console.error(`backburner: ${message}`));
-    let file: Deno.FileInfo | null = null;
-    try {
-      file = Deno.statSync(options.store.path);
-    } catch {
-      // An in-memory store, or one opened elsewhere: nothing to compare with.
-    }
-    this.#stateFile = file && { dev: file.dev, ino: file.ino };
+    this.#stateFile = new StateFile({
+      path: options.store.path,
+      home: options.home,
+      running: () => [...this.#children.keys()],
+      log: this.#log,
+    });
     this.#slurm = new SlurmTasks({
       store: options.store,
       home: options.home,
@@ -241,48 +236,6 @@ export class Engine {
       ended: (id) => this.#ended(id),
       retry: (id, end) => this.#retry(id, end),
     });
-  }
-
-  /**
-   * Null while the database file the store opened is still the one at its path. A task that
-   * deletes the state directory leaves the server writing to a deleted file: every task started
-   * or ended from then on would vanish at the next restart. Says so once, loudly.
-   */
-  #checkState(): string | null {
-    if (this.#stateLost !== null || this.#stateFile === null) return this.#stateLost;
-    let why: string | null = null;
-    try {
-      const now = Deno.statSync(this.#store.path);
-      if (
-        this.#stateFile.ino !== null &&
-        (now.ino !== this.#stateFile.ino || now.dev !== this.#stateFile.dev)
-      ) why = "replaced";
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) why = "removed";
-    }
-    if (why === null) return null;
-    this.#stateLost =
-      `the state database "${this.#store.path}" was ${why} while this server ran (was the state directory "${this.#options.home}" deleted?)`;
-    const running = [...this.#children.keys()];
-    this.#log(
-      `ERROR: ${this.#stateLost}: new tasks are refused until backburner is restarted. ` +
-        (running.length
-          ? `The ${running.length} tasks this server runs (${
-            running.join(", ")
-          }) keep running and are watched until they end, but what is recorded of them now lives only in this server's memory and is gone once it exits.`
-          : "This server runs no tasks."),
-    );
-    return this.#stateLost;
-  }
-
-  #requireState(): void {
-    const lost = this.#checkState();
-    if (lost !== null) {
-      throw new BackburnerError(
-        "state_lost",
-        `Cannot start task: ${lost}; nothing started now could be found again: restart backburner`,
-      );
-    }
   }
 
   get serverId(): string {
@@ -411,50 +364,19 @@ export class Engine {
    * running one.
    */
   sweep(): number {
-    const now = Date.now();
-    const removed = this.#store.deleteExpired(now - this.retentionMs, now);
-    for (const id of removed) {
-      this.#progress.forget(id);
-      this.#endedOutput.delete(id);
-      try {
-        removeTaskFolder(this.#paths(id).dir);
-      } catch (error) {
-        this.#log(`removing the folder of task ${id} failed: ${String(error)}`);
-      }
-    }
-    if (removed.length) this.#log(`removed ${removed.length} tasks past the retention period`);
-    this.#executor.sweep().catch((error) =>
-      this.#log(`removing empty task cgroups failed: ${String(error)}`)
-    );
-    this.#removeStrayFolders(now);
-    return removed.length;
-  }
-
-  /**
-   * Removes task folders that have no record: what a start that failed half-way left (a crash
-   * between the folder and the record). A folder younger than a minute may be a start under way.
-   */
-  #removeStrayFolders(now: number): void {
-    if (this.#checkState() !== null) return;
-    const folders = listTaskFolders(this.#options.home);
-    if (folders.length === 0) return;
-    const known = this.#store.taskIds();
-    for (const { id, dir, changedAt } of folders) {
-      if (known.has(id)) continue;
-      try {
-        if (now - (changedAt() ?? now) < STRAY_FOLDER_MS) continue;
-        // Looked up again: a start that was under way may have recorded it meanwhile.
-        if (this.#store.getTask(id)) continue;
-        if (!removeTaskFolder(dir)) continue;
-        this.#log(
-          `removed the folder of task ${id}: no task is recorded for it (a start that failed)`,
-        );
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) {
-          this.#log(`removing the stray folder ${dir} failed: ${String(error)}`);
-        }
-      }
-    }
+    return sweepExpired({
+      store: this.#store,
+      executor: this.#executor,
+      home: this.#options.home,
+      retentionMs: this.retentionMs,
+      stateTrusted: () => this.#stateFile.lost() === null,
+      forget: (id) => {
+        this.#progress.forget(id);
+        this.#endedOutput.delete(id);
+      },
+      log: this.#log,
+      now: Date.now(),
+    });
   }
 
   /** Starts a command in the background (or queues it) and returns at once with the task. */
@@ -526,7 +448,7 @@ export class Engine {
     if (checked.interactive) {
       checkInteractive(checked.executor, this.#options.policy, Deno.build.os);
     }
-    this.#requireState();
+    this.#stateFile.require();
     checkCwd(cwd);
 
     const id = newTaskId();
@@ -662,7 +584,7 @@ export class Engine {
   #dispatch(own: string | null): BackburnerError | null {
     // An engine no other server knows of (a command line that did not open() it) must not claim:
     // its claims would look like a dead server's to every other one.
-    if (!this.#registered || this.#closed || this.#checkState() !== null) return null;
+    if (!this.#registered || this.#closed || this.#stateFile.lost() !== null) return null;
     if (!this.#store.hasQueued()) return null;
     const { claimed, failed } = this.#store.dispatch(
       this.#serverId,
@@ -1012,7 +934,7 @@ export class Engine {
 
   async #look(): Promise<void> {
     if (this.#closed) return;
-    this.#checkState();
+    this.#stateFile.lost();
     try {
       this.#otherServers = this.#store.listServers().map((server) => server.id)
         .filter((id) => id !== this.#serverId);
