@@ -52,6 +52,9 @@ import { exitEventPath, pendingExitEvents, removeExitEvent } from "./exit_events
 import { Monitor } from "./monitor.ts";
 import { RETENTION_SWEEP_MS, sweepExpired } from "./retention.ts";
 import { StateFile } from "./state_file.ts";
+import { enqueue, restartRequest, type StartExtra, undoStart } from "./start.ts";
+import { launch, stopFreshSpawn } from "./launch.ts";
+import { Dispatcher } from "./dispatcher.ts";
 import {
   holdServerLock,
   removeServerLock,
@@ -199,13 +202,12 @@ export class Engine {
   #tickRun: Promise<void> | null = null;
   #tickAgain = false;
   #closed = false;
-  #dispatchQueued = false;
   /** Set once open() registered this engine: only a registered engine claims queued tasks. */
   #registered = false;
   /** The tasks run as Slurm jobs. */
   readonly #slurm: SlurmTasks;
-  /** Timers that run a dispatch when a retry's backoff has passed. */
-  readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Starts queued tasks: claims, launches here or submits to Slurm, retries. */
+  readonly #dispatcher: Dispatcher;
   /** The database file as opened, to notice it removed or replaced under the server. */
   readonly #stateFile: StateFile;
 
@@ -234,7 +236,19 @@ export class Engine {
       stopInBackground: (id, reason) => this.#stopInBackground(id, reason),
       changed: (id) => this.#changed(id),
       ended: (id) => this.#ended(id),
-      retry: (id, end) => this.#retry(id, end),
+      retry: (id, end) => this.#dispatcher.retry(id, end),
+    });
+    this.#dispatcher = new Dispatcher({
+      store: options.store,
+      home: options.home,
+      serverId: this.#serverId,
+      // Only a registered engine claims (open() registers it), and none once the state is lost.
+      mayClaim: () => this.#registered && !this.#closed && this.#stateFile.lost() === null,
+      launch: (task) => this.#launch(task),
+      submit: (task, own) => this.#slurm.submit(task, own),
+      changed: (id) => this.#changed(id),
+      ended: (id) => this.#ended(id),
+      log: this.#log,
     });
   }
 
@@ -295,7 +309,7 @@ export class Engine {
     this.#closed = true;
     this.#monitor?.close();
     clearInterval(this.#sweeper);
-    for (const timer of this.#retryTimers) clearTimeout(timer);
+    this.#dispatcher.close();
     this.#deadlines.clear();
     if (options.cancelRunning) {
       for (const id of this.#store.queuedStartedBy(this.#serverId)) {
@@ -407,28 +421,10 @@ export class Engine {
    */
   restart(id: unknown): Task {
     const old = this.#require(id);
-    let stdin: Uint8Array | undefined;
-    try {
-      stdin = Deno.readFileSync(this.#paths(old.id).stdin);
-    } catch {
-      // Started without stdin, or its folder is gone: empty stdin.
-    }
-    return this.#enqueue({
-      command: old.command,
-      cwd: old.cwd,
-      timeoutSeconds: old.timeoutSeconds,
-      env: this.#store.taskEnv(old.id),
-      label: old.label,
-      stdin,
-      interactive: isInteractive(this.#paths(old.id).dir),
-      queue: old.queue,
-      after: [],
-      retries: old.retries,
-      retryDelayMs: old.retryDelayMs,
-      idempotencyKey: null,
-      executor: old.executor,
-      slurm: old.executor === "slurm" ? old.slurm : null,
-    }, { ttlMs: null, restartOf: old.id }).task;
+    return this.#enqueue(restartRequest(this.#store, this.#options.home, old), {
+      ttlMs: null,
+      restartOf: old.id,
+    }).task;
   }
 
   /** How long an idempotency key keeps returning the task that holds it after that task ended. */
@@ -436,250 +432,38 @@ export class Engine {
     return Math.min(IDEMPOTENCY_WINDOW_MS, this.retentionMs);
   }
 
-  #enqueue(
-    checked: CheckedStart,
-    extra: { ttlMs: number | null; restartOf: string | null },
-  ): { task: Task; existing: boolean } {
-    const { command, cwd, env, stdin } = checked;
-    const decision = this.#options.policy.checkCommand(command);
-    if (!decision.allowed) throw new BackburnerError("refused_by_policy", decision.reason);
-    const envDecision = this.#options.policy.checkEnv(env);
-    if (!envDecision.allowed) throw new BackburnerError("refused_by_policy", envDecision.reason);
-    if (checked.interactive) {
-      checkInteractive(checked.executor, this.#options.policy, Deno.build.os);
-    }
-    this.#stateFile.require();
-    checkCwd(cwd);
-
-    const id = newTaskId();
-    const paths = this.#paths(id);
-    const createdAt = Date.now();
-    let result: KeyDecision;
-    try {
-      // The folder first: no record without its stdin. A folder left without a record (a crash
-      // now) is removed by the sweep.
-      createTaskFolder(paths, stdin);
-      if (checked.interactive) markInteractive(paths.dir);
-      result = this.#store.insertQueued({
-        id,
-        command,
-        cwd,
-        createdAt,
-        timeoutSeconds: checked.timeoutSeconds,
-        owner: this.#serverId,
-        label: checked.label,
-        ttlMs: extra.ttlMs,
-        queue: checked.queue,
-        after: checked.after,
-        retries: checked.retries,
-        retryDelayMs: checked.retryDelayMs,
-        idempotencyKey: checked.idempotencyKey,
-        restartOf: extra.restartOf,
-        env,
-        executor: checked.executor,
-        slurm: checked.slurm,
-      }, {
-        onKey: (holder) => this.#keyDecision(holder, command, cwd, createdAt),
-        onUnknownDependency: (dep) => {
-          throw new BackburnerError(
-            "invalid_argument",
-            `Cannot start task: after names unknown task "${dep}": pass ids that start_task or list_tasks returned`,
-          );
-        },
-        onCycle: (path) => {
-          throw new BackburnerError(
-            "invalid_argument",
-            `Cannot start task: after would make a cycle (${
-              path.join(" -> ")
-            }): a task cannot wait on itself`,
-          );
-        },
-      });
-    } catch (error) {
-      this.#removeFolder(id);
-      if (error instanceof BackburnerError) throw error;
-      throw new BackburnerError(
-        "storage_failure",
-        `Cannot start task: the state directory "${this.#options.home}" could not record it (${
-          error instanceof Error ? error.message : String(error)
-        }): free disk space or fix the directory, then try again`,
-      );
-    }
-    if (result.kind === "existing") {
-      this.#removeFolder(id);
-      return { task: result.task, existing: true };
-    }
-    let spawnError: BackburnerError | null;
-    try {
-      spawnError = this.#dispatch(id);
-    } catch (error) {
-      // Not even queued for sure: take it back, so that a start reported failed never runs.
-      try {
-        if (this.#store.deleteQueued(id)) this.#removeFolder(id);
-      } catch (undo) {
-        this.#log(`removing the record of failed start ${id} failed: ${String(undo)}`);
-      }
-      throw new BackburnerError(
-        "storage_failure",
-        `Cannot start task: the state directory "${this.#options.home}" could not record it (${
-          error instanceof Error ? error.message : String(error)
-        }): free disk space or fix the directory, then try again`,
-      );
-    }
-    if (spawnError) {
-      // Its own start failed to spawn: as before queues, nothing of it is kept.
-      this.#undoStart(id);
-      throw spawnError;
-    }
-    return { task: this.#require(id), existing: false };
-  }
-
-  /** What a start with an idempotency key held by `holder` does. */
-  #keyDecision(holder: Task, command: string, cwd: string, now: number): KeyDecision {
-    const holds = holder.endedAt === null || holder.endedAt > now - this.idempotencyWindowMs;
-    if (!holds) return { kind: "insert" };
-    if (holder.command !== command || holder.cwd !== cwd) {
-      throw new BackburnerError(
-        "invalid_argument",
-        `Cannot start task: idempotency_key "${
-          holder.idempotencyKey?.slice(0, 80)
-        }" is held by task ${holder.id}, started with a different ${
-          holder.command !== command ? "command" : "cwd"
-        }: use a new key for a different command`,
-      );
-    }
-    return { kind: "existing", task: holder };
-  }
-
-  #removeFolder(id: string): void {
-    try {
-      removeTaskFolder(this.#paths(id).dir);
-    } catch (error) {
-      this.#log(`removing the folder of failed start ${id} failed: ${String(error)}`);
-    }
-  }
-
-  /** Runs a dispatch soon (once per turn however many ask): a slot freed, a task queued. */
-  #dispatchSoon(): void {
-    if (this.#dispatchQueued || this.#closed) return;
-    this.#dispatchQueued = true;
-    queueMicrotask(() => {
-      this.#dispatchQueued = false;
-      if (this.#closed) return;
-      try {
-        this.#dispatch(null);
-      } catch (error) {
-        this.#log(
-          `starting queued tasks failed: ${error instanceof Error ? error.message : error}`,
-        );
-      }
-    });
-  }
-
-  /**
-   * Claims what may start now (queue.ts decides, one transaction) and spawns it here; fails the
-   * queued tasks whose dependencies did not complete. Returns the spawn error of task `own` (the
-   * start that asked), which its caller reports; other spawn failures end their task as failed.
-   */
-  #dispatch(own: string | null): BackburnerError | null {
-    // An engine no other server knows of (a command line that did not open() it) must not claim:
-    // its claims would look like a dead server's to every other one.
-    if (!this.#registered || this.#closed || this.#stateFile.lost() !== null) return null;
-    if (!this.#store.hasQueued()) return null;
-    const { claimed, failed } = this.#store.dispatch(
-      this.#serverId,
-      Date.now(),
-      (snapshot) => planDispatch(snapshot, Date.now()),
+  #enqueue(checked: CheckedStart, extra: StartExtra): { task: Task; existing: boolean } {
+    return enqueue(
+      {
+        store: this.#store,
+        home: this.#options.home,
+        policy: this.#options.policy,
+        serverId: this.#serverId,
+        idempotencyWindowMs: this.idempotencyWindowMs,
+        requireState: () => this.#stateFile.require(),
+        dispatch: (own) => this.#dispatcher.run(own),
+        require: (id) => this.#require(id),
+        log: this.#log,
+      },
+      checked,
+      extra,
     );
-    for (const id of failed) this.#changed(id);
-    let ownError: BackburnerError | null = null;
-    for (const task of claimed) {
-      if (task.executor === "slurm") {
-        this.#slurm.submit(task, task.id === own);
-        continue;
-      }
-      const error = this.#launch(task);
-      if (error === null) continue;
-      if (task.id === own) {
-        ownError = error;
-        continue;
-      }
-      this.#log(`task ${task.id} could not start: ${error.message}`);
-      this.#store.finish(task.id, {
-        status: "failed",
-        exitCode: null,
-        signal: null,
-        statusMessage: error.message,
-        endedAt: Date.now(),
-      });
-      this.#changed(task.id);
-    }
-    return ownError;
   }
 
-  /**
-   * Spawns a task this server has just claimed. The spawn mark (the attempt number) is written
-   * before the spawn: a claimed task without it for its attempt never ran, and reconcile puts it
-   * back in its queue when its owner died (never twice: with the mark, it is looked for instead).
-   */
+  /** Spawns a task this server has just claimed (launch.ts) and watches its wrapper. */
   #launch(task: Task): BackburnerError | null {
     const { id } = task;
-    const paths = this.#paths(id);
-    let child: SpawnedTask;
-    const startedAt = Date.now();
-    try {
-      prepareAttempt(paths, task.attempt);
-      child = this.#executor.spawn({
-        taskId: id,
-        command: task.command,
-        cwd: task.cwd,
-        logPath: paths.log,
-        exitPath: paths.exit,
-        stdinPath: hasStdin(paths) ? paths.stdin : undefined,
-        inputPath: isInteractive(paths.dir) ? inputPaths(paths.dir, task.attempt).fifo : undefined,
-        // The server's own BASH_ENV, PS4, exported functions… would run code no rule saw.
-        env: {
-          ...unsafeInheritedEnv(this.#options.policy, Deno.env.toObject()),
-          ...this.#store.taskEnv(id),
-        },
-        // The wrapper enforces these itself, so they hold with no server running.
-        maxLogBytes: this.#options.maxLogBytes,
-        timeoutSeconds: task.timeoutSeconds,
-        graceSeconds: this.#options.graceSeconds,
-        exitEventPath: exitEventPath(this.#options.home, id),
-      });
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound && /cwd/.test(error.message)) {
-        const why = /not a directory/.test(error.message) ? "is not a directory" : "does not exist";
-        return new BackburnerError(
-          "spawn_failed",
-          `Cannot start task: cwd "${task.cwd}" ${why}: pass an existing directory`,
-        );
-      }
-      return new BackburnerError(
-        "spawn_failed",
-        `Cannot start task: the shell could not be started (${String(error)})`,
-      );
-    }
-    const deadlineAt = deadlineFrom(startedAt, task.timeoutSeconds);
-    let started: boolean;
-    try {
-      started = this.#store.markStarted(id, child.pid, startedAt, deadlineAt);
-    } catch (error) {
-      // Just spawned, it has done nothing worth a grace period; its exit is not a task's end.
-      this.#executor.stop({ taskId: id, pid: child.pid, cgroup: null }, {
-        requestedAt: 0,
-        graceMs: 0,
-      }).catch((error) =>
-        this.#log(`stopping the process of failed start ${id} failed: ${String(error)}`)
-      );
-      return new BackburnerError(
-        "storage_failure",
-        `Cannot start task: the state directory "${this.#options.home}" could not record it (${
-          error instanceof Error ? error.message : String(error)
-        }): free disk space or fix the directory, then try again`,
-      );
-    }
+    const launched = launch({
+      store: this.#store,
+      executor: this.#executor,
+      home: this.#options.home,
+      policy: this.#options.policy,
+      maxLogBytes: this.#options.maxLogBytes,
+      graceSeconds: this.#options.graceSeconds,
+      log: this.#log,
+    }, task);
+    if (launched instanceof BackburnerError) return launched;
+    const { child, started, deadlineAt } = launched;
     this.#children.set(id, child);
     child.exited.then((exit) => {
       // A wrapper of an earlier attempt that exits after the next attempt started says nothing
@@ -689,10 +473,8 @@ export class Engine {
     }).catch((error) => this.#log(`watching task ${id} failed: ${String(error)}`));
     if (!started) {
       // Ended between its claim and its spawn (a stop that gave up waiting for the spawn).
-      this.#executor.stop({ taskId: id, pid: child.pid, cgroup: null }, {
-        requestedAt: 0,
-        graceMs: 0,
-      }).catch((error) => this.#log(`stopping the process of task ${id} failed: ${error}`));
+      stopFreshSpawn(this.#executor, id, child.pid)
+        .catch((error) => this.#log(`stopping the process of task ${id} failed: ${error}`));
       return null;
     }
     // A stop asked between its claim and its spawn waits for the spawn's record (#stop); this
@@ -716,21 +498,10 @@ export class Engine {
     const error = await this.#slurm.settle(task.id);
     if (error === undefined) return task;
     if (error !== null) {
-      this.#undoStart(task.id);
+      undoStart(this.#store, this.#options.home, task.id, this.#log);
       throw error;
     }
     return this.#require(task.id);
-  }
-
-  /** Removes what a failed start made: its record and its folder (its process never ran). */
-  #undoStart(id: string): void {
-    try {
-      this.#store.deleteTask(id);
-    } catch (error) {
-      // The monitor ends it as interrupted once it sees no process.
-      this.#log(`removing the record of failed start ${id} failed: ${String(error)}`);
-    }
-    this.#removeFolder(id);
   }
 
   #onWrapperExit(id: string, exit: WrapperExit): void {
@@ -764,7 +535,7 @@ export class Engine {
         }
         return;
       case "end": {
-        if (this.#retry(id, action.end)) return;
+        if (this.#dispatcher.retry(id, action.end)) return;
         if (this.#store.finishExited(id, action.end)) {
           this.#ended(id);
           this.#changed(id);
@@ -777,45 +548,6 @@ export class Engine {
         if (now?.status === "working" && now.stopReason) this.#stopInBackground(id, now.stopReason);
       }
     }
-  }
-
-  /**
-   * Sends a task whose command exited non-zero back to its queue for its next attempt when it has
-   * retries left, after its backoff, with a marker line in its log; false when it has none (or a
-   * stop was asked: a cancel, a timeout or a log cap is never retried).
-   */
-  #retry(id: string, end: TaskEnd): boolean {
-    if (end.status !== "failed" || end.exitCode === null) return false;
-    const task = this.#store.getTask(id);
-    // A slurm task may end unseen while it waited in Slurm's queue (queued with a job id).
-    const running = task?.status === "working" ||
-      (task?.executor === "slurm" && task.status === "queued");
-    if (!task || !running || task.stopReason || task.attempt > task.retries) {
-      return false;
-    }
-    const delay = retryDelayMs(task.retryDelayMs, task.attempt);
-    try {
-      Deno.writeTextFileSync(
-        this.#paths(id).log,
-        retryMarker(task.attempt, task.retries + 1, end.exitCode, delay),
-        { append: true },
-      );
-    } catch (error) {
-      this.#log(`marking the retry of task ${id} in its log failed: ${String(error)}`);
-    }
-    const scheduled = task.executor === "slurm"
-      ? this.#store.scheduleSlurmRetry(id, task.attempt, Date.now() + delay)
-      : this.#store.scheduleRetry(id, task.attempt, Date.now() + delay);
-    if (!scheduled) return false;
-    this.#ended(id);
-    this.#changed(id);
-    const timer = setTimeout(() => {
-      this.#retryTimers.delete(timer);
-      this.#dispatchSoon();
-    }, delay);
-    Deno.unrefTimer(timer);
-    this.#retryTimers.add(timer);
-    return true;
   }
 
   /** Forgets what was kept for a task while it ran. */
@@ -941,7 +673,7 @@ export class Engine {
       await this.#reconcile();
       await this.#slurm.reconcile();
       // Slots other servers (or the command line) freed, backoffs that passed.
-      this.#dispatch(null);
+      this.#dispatcher.run(null);
       // A command line prints what it finds: let it finish the stops its pass began (a wrapper's
       // recorded timeout or log cap, a deadline that passed) before it looks.
       if (this.#options.watch === false) await Promise.all(this.#stopping.values());
@@ -1281,7 +1013,7 @@ export class Engine {
   setQueueLimit(name: string, limit: number | null): QueueCounts {
     const queue = checkQueue(name);
     this.#store.setQueueLimit(queue, checkQueueLimit(limit));
-    this.#dispatch(null);
+    this.#dispatcher.run(null);
     return this.queues().find((counts) => counts.name === queue)!;
   }
 
@@ -1340,7 +1072,7 @@ export class Engine {
 
   #changed(id: string): void {
     // A task ended (a slot freed, a dependency settled) or was queued: start what may start.
-    this.#dispatchSoon();
+    this.#dispatcher.soon();
     for (const listener of this.#listeners) {
       try {
         listener(id);
