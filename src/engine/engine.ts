@@ -55,6 +55,7 @@ import { StateFile } from "./state_file.ts";
 import { enqueue, restartRequest, type StartExtra, undoStart } from "./start.ts";
 import { launch, stopFreshSpawn } from "./launch.ts";
 import { Dispatcher } from "./dispatcher.ts";
+import { type LocalStopOptions, stopLeftovers, stopLocalTask } from "./local_stop.ts";
 import {
   holdServerLock,
   removeServerLock,
@@ -95,6 +96,7 @@ import {
   spawnMark,
   taskPaths,
   tasksDir,
+  taskTarget,
 } from "./task_files.ts";
 
 export type { ListRequest, OutputRequest, StartRequest, TaskOutput } from "./requests.ts";
@@ -151,11 +153,6 @@ export interface CancelOutcome {
   readonly leftoversStopped: number;
 }
 
-/** How long a stop waits for the spawn of a task claimed from its queue to be recorded. */
-const SPAWN_WAIT_STEP_MS = 10;
-const SPAWN_WAIT_TRIES = 50;
-/** How long (in SPAWN_WAIT_STEP_MS steps) a stop waits for a wrapper to note its command's pid. */
-const COMMAND_WAIT_TRIES = 200;
 /** Final output states of ended tasks kept for task_status; the oldest go first. */
 const ENDED_OUTPUT_ENTRIES = 1000;
 /** How often the log sizes of running tasks are compared with the cap. */
@@ -332,15 +329,6 @@ export class Engine {
 
   #paths(id: string) {
     return taskPaths(this.#options.home, id);
-  }
-
-  /** What an executor needs to find a task's processes. */
-  #target(task: Task, withCgroup: boolean): TaskTarget {
-    return {
-      taskId: task.id,
-      pid: task.pid,
-      cgroup: withCgroup ? readTaskCgroup(this.#paths(task.id).dir, task.id) : null,
-    };
   }
 
   #require(id: unknown): Task {
@@ -570,48 +558,9 @@ export class Engine {
     if (running) return running;
     const stopping = (async () => {
       if (this.#store.getTask(id)?.executor === "slurm") return await this.#slurm.stop(id, reason);
-      const requestedAt = Date.now();
-      const task = this.#store.requestStop(id, reason, requestedAt);
-      // A queued task has nothing to stop: cancel() takes it out of its queue.
-      if (!task || task.status !== "working") return task;
-      // A task claimed from its queue is working before its spawn is recorded (by this server or
-      // another): its start-up window counts from that record, so wait for it (briefly: a spawn
-      // takes milliseconds, and a claim whose server died has no spawn to wait for).
-      let started = task;
-      for (let tries = 0; started.startedAt === null && tries < SPAWN_WAIT_TRIES; tries++) {
-        await new Promise((resolve) => setTimeout(resolve, SPAWN_WAIT_STEP_MS));
-        started = this.#store.getTask(id) ?? started;
-      }
-      await waitStartWindow(
-        started.startedAt === null ? { ...started, startedAt: Date.now() } : started,
-      );
-      const dir = this.#paths(id).dir;
-      const outcome = await this.#executor.stop(
-        { ...this.#target(started, true), commandPid: await this.#commandPid(started) },
-        {
-          requestedAt: task.stopRequestedAt ?? Date.now(),
-          graceMs: this.#options.graceSeconds * 1000,
-          signalMark: join(dir, "signalled"),
-        },
-      );
-      const record = readExitRecord(this.#paths(id).exit);
-      const wrapper = await this.#children.get(id)?.exited ?? this.#wrapperExits.get(id);
-      this.#store.finish(
-        id,
-        endOfStop({
-          task,
-          reason: task.stopReason ?? reason,
-          record,
-          wrapperCode: wrapper?.code ?? null,
-          // Another server's stop may have signalled the task first: the mark says when.
-          firstSignalAt: readSignalMark(join(dir, "signalled")) ?? outcome.firstSignalAt,
-          // The wrapper's own stop may have needed SIGKILL before this server looked.
-          forced: outcome.forced || (readWrapperStop(dir)?.forced ?? false),
-          gone: outcome.gone,
-          graceSeconds: this.#options.graceSeconds,
-          now: Date.now(),
-        }),
-      );
+      const stopped = await stopLocalTask(this.#localStop(), id, reason);
+      if ("task" in stopped) return stopped.task;
+      this.#store.finish(id, stopped.end);
       this.#ended(id);
       this.#changed(id);
       return this.#store.getTask(id);
@@ -620,23 +569,15 @@ export class Engine {
     return stopping;
   }
 
-  /**
-   * The pid of a task's command, which its wrapper notes first thing. A stop that signalled the
-   * wrapper's children before that note could not tell the command from the wrapper's helpers,
-   * and would take the command's death of its signal for an exit of its own; on a loaded machine
-   * the note can come later than the start-up window, so it is waited for (bounded: a wrapper
-   * that died, or never ran, writes none). POSIX only: the Windows wrapper notes none.
-   */
-  async #commandPid(task: Task): Promise<number | null> {
-    const paths = this.#paths(task.id);
-    let pid = readCommandPid(paths.dir);
-    if (Deno.build.os === "windows" || task.startedAt === null) return pid;
-    for (let tries = 0; pid === null && tries < COMMAND_WAIT_TRIES; tries++) {
-      if (readExitRecord(paths.exit) !== null) break;
-      await new Promise((resolve) => setTimeout(resolve, SPAWN_WAIT_STEP_MS));
-      pid = readCommandPid(paths.dir);
-    }
-    return pid;
+  /** What a stop of a local task is driven with (local_stop.ts). */
+  #localStop(): LocalStopOptions {
+    return {
+      store: this.#store,
+      executor: this.#executor,
+      home: this.#options.home,
+      graceSeconds: this.#options.graceSeconds,
+      wrapperExit: async (id) => await this.#children.get(id)?.exited ?? this.#wrapperExits.get(id),
+    };
   }
 
   /**
@@ -790,7 +731,7 @@ export class Engine {
       const { task } = facts;
       // The wrapper writes its exit record before it exits, so a record may have appeared
       // between the first look and the process scan.
-      const left = processes.count(this.#target(task, false)) > 0;
+      const left = processes.count(taskTarget(this.#options.home, task, false)) > 0;
       const decision = decide({
         ...facts,
         stoppingHere: this.#stopping.has(task.id),
@@ -965,7 +906,11 @@ export class Engine {
     for (let tries = 0;; tries++) {
       const task = this.#require(id);
       if (isTerminal(task.status)) {
-        return { task, alreadyEnded: true, leftoversStopped: await this.#stopLeftovers(task) };
+        return {
+          task,
+          alreadyEnded: true,
+          leftoversStopped: await stopLeftovers(this.#localStop(), task),
+        };
       }
       if (task.status === "queued" && task.slurmJobId === null) {
         if (this.#store.cancelQueued(task.id, Date.now(), CANCELLED_QUEUED_MESSAGE)) {
@@ -1015,23 +960,6 @@ export class Engine {
     this.#store.setQueueLimit(queue, checkQueueLimit(limit));
     this.#dispatcher.run(null);
     return this.queues().find((counts) => counts.name === queue)!;
-  }
-
-  /**
-   * An ended task may have left background processes (`server &`) running; a cancel of it stops
-   * them too, so that no process of a cancelled task is left. Its recorded status stays.
-   */
-  async #stopLeftovers(task: Task): Promise<number> {
-    // A Slurm job's processes are on its node, not here: Slurm ended them with the job.
-    if (task.executor === "slurm") return 0;
-    const target = this.#target(task, true);
-    const leftovers = (await this.#executor.snapshot([target])).count(target);
-    if (leftovers === 0) return 0;
-    await this.#executor.stop(target, {
-      requestedAt: Date.now(),
-      graceMs: this.#options.graceSeconds * 1000,
-    });
-    return leftovers;
   }
 
   /** The newest tasks matching the filter, and how many match in all. */

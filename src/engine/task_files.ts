@@ -7,9 +7,9 @@
  * @module
  */
 import { join } from "node:path";
-import type { ExitRecord, WrapperStopReason } from "../executors/executor.ts";
+import type { ExitRecord, TaskTarget, WrapperStopReason } from "../executors/executor.ts";
 import { isTaskCgroup } from "../executors/local/cgroup.ts";
-import { isTaskId } from "../task.ts";
+import { isTaskId, type Task } from "../task.ts";
 
 /** The paths of one task's files. */
 export interface TaskPaths {
@@ -240,4 +240,18 @@ function modifiedAt(path: string): number | null {
 /** Where Slurm writes what a slurm task's job itself printed (sbatch --output and --error). */
 export function slurmOutputPath(taskDir: string): string {
   return join(taskDir, "slurm.out");
+}
+
+/** What an executor needs to find a task's processes; its cgroup is read only when asked. */
+export function taskTarget(home: string, task: Task, withCgroup: boolean): TaskTarget {
+  return {
+    taskId: task.id,
+    pid: task.pid,
+    cgroup: withCgroup ? readTaskCgroup(taskPaths(home, task.id).dir, task.id) : null,
+  };
+}
+
+/** The mark the first stopper of a task creates just before its first signal (readSignalMark). */
+export function signalMarkPath(taskDir: string): string {
+  return join(taskDir, "signalled");
 }
