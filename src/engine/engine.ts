@@ -1,37 +1,38 @@
-import { join } from "node:path";
 import { BackburnerError } from "../errors.ts";
-import type {
-  Executor,
-  ExecutorSnapshot,
-  SpawnedTask,
-  TaskTarget,
-  WrapperExit,
-} from "../executors/executor.ts";
+import type { Executor, SpawnedTask, WrapperExit } from "../executors/executor.ts";
 import { LocalExecutor } from "../executors/local/local_executor.ts";
 import type { CommandRunner } from "../executors/slurm/mod.ts";
-import { SlurmTasks } from "./slurm_tasks.ts";
-import { grepLog } from "../logs/grep.ts";
-import { readHead, readRange, readTail } from "../logs/slice.ts";
+import type { OutputState } from "../logs/progress.ts";
 import type { PolicyGate } from "../policy/gate.ts";
-import { unsafeInheritedEnv } from "../policy/rules.ts";
-import { type OutputState, ProgressTracker, secondsSince } from "../logs/progress.ts";
-import type { KeyDecision, QueueCounts, Store, TaskEnd } from "../store.ts";
+import type { QueueCounts, Store } from "../store.ts";
 import {
-  deadlineFrom,
   DEFAULT_QUEUE,
   type ExecutorName,
   isTaskId,
   isTerminal,
-  newTaskId,
   type StopReason,
   type Task,
 } from "../task.ts";
-import { type Action, afterWrapperExit, decide, type TaskFacts, triage } from "./reconcile.ts";
+import { Dispatcher } from "./dispatcher.ts";
+import { pendingExitEvents, removeExitEvent } from "./exit_events.ts";
 import {
-  checkCwdExists as checkCwd,
+  type InputState,
+  inputState,
+  sendInput,
+  type SendInputOutcome,
+  type SendInputRequest,
+} from "./input.ts";
+import { launch, stopFreshSpawn } from "./launch.ts";
+import { LiveServers } from "./live_servers.ts";
+import { LocalLook } from "./local_look.ts";
+import { type LocalStopOptions, stopLeftovers, stopLocalTask } from "./local_stop.ts";
+import { Monitor } from "./monitor.ts";
+import { OutputStates, readOutput } from "./output.ts";
+import { queuedMessage, type QueueState, queueStateOf } from "./queue.ts";
+import { type Action, afterWrapperExit } from "./reconcile.ts";
+import {
   type CheckedStart,
   checkList,
-  checkOutput,
   checkQueue,
   checkQueueLimit,
   checkStart,
@@ -41,63 +42,13 @@ import {
   type StartRequest,
   type TaskOutput,
 } from "./requests.ts";
-import {
-  CANCELLED_QUEUED_MESSAGE,
-  Deadlines,
-  endOfStop,
-  SHUTDOWN_QUEUED_MESSAGE,
-  waitStartWindow,
-} from "./stop.ts";
-import { exitEventPath, pendingExitEvents, removeExitEvent } from "./exit_events.ts";
-import { Monitor } from "./monitor.ts";
 import { RETENTION_SWEEP_MS, sweepExpired } from "./retention.ts";
-import { StateFile } from "./state_file.ts";
+import { holdServerLock, type ServerLock } from "./server_lock.ts";
+import { SlurmTasks } from "./slurm_tasks.ts";
 import { enqueue, restartRequest, type StartExtra, undoStart } from "./start.ts";
-import { launch, stopFreshSpawn } from "./launch.ts";
-import { Dispatcher } from "./dispatcher.ts";
-import { type LocalStopOptions, stopLeftovers, stopLocalTask } from "./local_stop.ts";
-import {
-  holdServerLock,
-  removeServerLock,
-  serverLiveness,
-  type ServerLock,
-} from "./server_lock.ts";
-import {
-  checkInteractive,
-  inputPaths,
-  type InputState,
-  inputState,
-  isInteractive,
-  markInteractive,
-  sendInput,
-  type SendInputOutcome,
-  type SendInputRequest,
-} from "./input.ts";
-import {
-  planDispatch,
-  queuedMessage,
-  type QueueState,
-  queueStateOf,
-  retryDelayMs,
-  retryMarker,
-} from "./queue.ts";
-import {
-  createTaskFolder,
-  hasStdin,
-  outputBytes,
-  outputModified,
-  prepareAttempt,
-  readCommandPid,
-  readExitRecord,
-  readSignalMark,
-  readTaskCgroup,
-  readWrapperStop,
-  removeTaskFolder,
-  spawnMark,
-  taskPaths,
-  tasksDir,
-  taskTarget,
-} from "./task_files.ts";
+import { StateFile } from "./state_file.ts";
+import { CANCELLED_QUEUED_MESSAGE, Deadlines, SHUTDOWN_QUEUED_MESSAGE } from "./stop.ts";
+import { outputBytes, readExitRecord, taskPaths, tasksDir } from "./task_files.ts";
 
 export type { ListRequest, OutputRequest, StartRequest, TaskOutput } from "./requests.ts";
 export type { QueueState } from "./queue.ts";
@@ -153,12 +104,6 @@ export interface CancelOutcome {
   readonly leftoversStopped: number;
 }
 
-/** Final output states of ended tasks kept for task_status; the oldest go first. */
-const ENDED_OUTPUT_ENTRIES = 1000;
-/** How often the log sizes of running tasks are compared with the cap. */
-const LOG_CHECK_MS = 2000;
-/** How long a process scan's verdict on lockless servers' liveness is trusted. */
-const OWNER_CHECK_MS = 2000;
 /** The monitor's safety sweep: a full look this often, whatever the events said. */
 const SAFETY_SWEEP_MS = 5000;
 /**
@@ -188,13 +133,14 @@ export class Engine {
   #serverLock: ServerLock | null = null;
   /** The other servers registered at the last look, whose locks the monitor tries. */
   #otherServers: string[] = [];
-  /** The last process scan that told servers without a lock alive or dead. */
-  #ownerScan: { at: number; table: ExecutorSnapshot } | undefined;
+  /** Which servers sharing the state directory are alive. */
+  readonly #liveServers: LiveServers;
+  /** The look at the working local tasks (the slurm ones are #slurm's). */
+  readonly #localLook: LocalLook;
   #sweeper: ReturnType<typeof setInterval> | undefined;
-  #logsCheckedAt = 0;
   readonly #listeners = new Set<(id: string) => void>();
-  readonly #progress = new ProgressTracker();
-  readonly #endedOutput = new Map<string, OutputState>();
+  /** What tasks' output shows (progress, prompts), kept small for ended tasks. */
+  readonly #outputs = new OutputStates();
   /** The look under way, and whether another was asked for meanwhile. */
   #tickRun: Promise<void> | null = null;
   #tickAgain = false;
@@ -219,6 +165,25 @@ export class Engine {
       running: () => [...this.#children.keys()],
       log: this.#log,
     });
+    this.#liveServers = new LiveServers({
+      store: options.store,
+      home: options.home,
+      serverId: this.#serverId,
+    });
+    this.#localLook = new LocalLook({
+      store: options.store,
+      executor: this.#executor,
+      home: options.home,
+      serverId: this.#serverId,
+      maxLogBytes: options.maxLogBytes,
+      graceSeconds: options.graceSeconds,
+      liveServers: this.#liveServers,
+      deadlines: this.#deadlines,
+      watchedHere: (id) => this.#children.has(id),
+      stoppingHere: (id) => this.#stopping.has(id),
+      perform: (id, action) => this.#perform(id, action),
+      log: this.#log,
+    });
     this.#slurm = new SlurmTasks({
       store: options.store,
       home: options.home,
@@ -228,7 +193,7 @@ export class Engine {
       graceSeconds: options.graceSeconds,
       runner: options.slurmRunner,
       log: this.#log,
-      liveOwners: (owners) => this.#liveOwners(owners, () => this.#executor.snapshot()),
+      liveOwners: () => this.#liveServers.live(() => this.#executor.snapshot()),
       stoppingHere: (id) => this.#stopping.has(id),
       stopInBackground: (id, reason) => this.#stopInBackground(id, reason),
       changed: (id) => this.#changed(id),
@@ -372,10 +337,7 @@ export class Engine {
       home: this.#options.home,
       retentionMs: this.retentionMs,
       stateTrusted: () => this.#stateFile.lost() === null,
-      forget: (id) => {
-        this.#progress.forget(id);
-        this.#endedOutput.delete(id);
-      },
+      forget: (id) => this.#outputs.forget(id),
       log: this.#log,
       now: Date.now(),
     });
@@ -611,7 +573,7 @@ export class Engine {
     try {
       this.#otherServers = this.#store.listServers().map((server) => server.id)
         .filter((id) => id !== this.#serverId);
-      await this.#reconcile();
+      await this.#localLook.run();
       await this.#slurm.reconcile();
       // Slots other servers (or the command line) freed, backoffs that passed.
       this.#dispatcher.run(null);
@@ -634,167 +596,6 @@ export class Engine {
     }
   }
 
-  /**
-   * The servers (by id) that are alive: by their locks (server_lock.ts), exact and cheap; a server
-   * without one (an older version) by a process scan at most OWNER_CHECK_MS old.
-   */
-  async #liveOwners(_owners: Set<string>, snapshot: () => Promise<ExecutorSnapshot>) {
-    const live = new Set<string>([this.#serverId]);
-    let table: ExecutorSnapshot | undefined;
-    const scanned = async () => {
-      const cached = this.#ownerScan;
-      if (cached && Date.now() - cached.at < OWNER_CHECK_MS) return cached.table;
-      table ??= await snapshot();
-      this.#ownerScan = { at: Date.now(), table };
-      return table;
-    };
-    for (const server of this.#store.listServers()) {
-      if (server.id === this.#serverId) continue;
-      const liveness = serverLiveness(this.#options.home, server.id);
-      if (
-        liveness === "alive" ||
-        (liveness === "unknown" && (await scanned()).isAlive(server.pid, server.startTime))
-      ) {
-        live.add(server.id);
-      } else {
-        this.#store.unregisterServer(server.id);
-        removeServerLock(this.#options.home, server.id);
-      }
-    }
-    return live;
-  }
-
-  async #reconcile(): Promise<void> {
-    const now = Date.now();
-    const checkLogs = now - this.#logsCheckedAt >= LOG_CHECK_MS;
-    if (checkLogs) this.#logsCheckedAt = now;
-    // Most passes find only tasks this server watches through their child handles: read the
-    // whole rows only of those that need a look.
-    const working: Task[] = [];
-    for (const row of this.#store.workingSummary()) {
-      // Slurm tasks have no process here: #reconcileSlurm looks at them.
-      if (row.executor === "slurm") continue;
-      const mineUnstopped = row.owner === this.#serverId && row.stopReason === null;
-      const first = triage({
-        mineUnstopped,
-        watchedHere: this.#children.has(row.id),
-        logOverCap: mineUnstopped && checkLogs &&
-          this.#outputBytes(row.id) > this.#options.maxLogBytes,
-      });
-      if (first) {
-        this.#perform(row.id, first.action);
-        continue;
-      }
-      const task = this.#store.getTask(row.id);
-      if (task?.status === "working") working.push(task);
-    }
-    if (working.length === 0) return;
-    let snapshot: ExecutorSnapshot | undefined;
-    const look = async () => snapshot ??= await this.#executor.snapshot();
-    const owners = new Set<string>();
-    for (const task of working) if (task.owner !== null) owners.add(task.owner);
-    owners.delete(this.#serverId);
-    const liveOwners = owners.size > 0
-      ? await this.#liveOwners(owners, look)
-      : new Set([this.#serverId]);
-    const unwatched: TaskFacts[] = [];
-    for (const task of working) {
-      const ownership = task.owner === this.#serverId
-        ? "mine"
-        : task.owner !== null && liveOwners.has(task.owner)
-        ? "owner_alive"
-        : "owner_dead";
-      let facts = this.#facts(task, ownership, now);
-      let decision = decide(facts);
-      if (decision.action.kind === "adopt") {
-        if (!this.#store.claim(task.id, task.owner, this.#serverId)) continue;
-        this.#log(`adopted task ${task.id}: the process that watched it is gone`);
-        // Its server died between its spawn and the spawn's record: the spawn mark says when.
-        const startedAt = task.startedAt ?? this.#spawnMarkTime(task);
-        if (task.startedAt === null && startedAt !== null) {
-          this.#store.recordStart(task.id, startedAt);
-        }
-        facts = this.#facts({ ...task, owner: this.#serverId, startedAt }, "adopted", now);
-        decision = decide(facts);
-      }
-      const { action } = decision;
-      if (action.kind === "look_for_processes") {
-        if (action.deadlineAt !== null && !this.#deadlines.has(task.id)) {
-          this.#deadlines.arm(task.id, action.deadlineAt);
-        }
-        unwatched.push(facts);
-      } else this.#perform(task.id, action);
-    }
-    if (unwatched.length === 0) return;
-    const processes = await look();
-    for (const facts of unwatched) {
-      const { task } = facts;
-      // The wrapper writes its exit record before it exits, so a record may have appeared
-      // between the first look and the process scan.
-      const left = processes.count(taskTarget(this.#options.home, task, false)) > 0;
-      const decision = decide({
-        ...facts,
-        stoppingHere: this.#stopping.has(task.id),
-        record: left ? facts.record : readExitRecord(this.#paths(task.id).exit),
-        processesLeft: left,
-        commandStarted: left || Deno.build.os === "windows" || task.pid !== null
-          ? undefined
-          : readCommandPid(this.#paths(task.id).dir) !== null,
-        now: Date.now(),
-      });
-      this.#perform(task.id, decision.action);
-    }
-  }
-
-  /** What reconcile.ts decides a working task from. */
-  #facts(task: Task, ownership: TaskFacts["ownership"], now: number): TaskFacts {
-    const stoppingHere = this.#stopping.has(task.id);
-    // The exit record is only read where it can decide: not for a task left to its owner, being
-    // stopped, or with a stop asked.
-    const looksAtRecord = (ownership === "mine" || ownership === "adopted") && !stoppingHere &&
-      !task.stopReason;
-    return {
-      task,
-      ownership,
-      spawnBegun: ownership === "owner_dead" && task.pid === null
-        ? this.#spawnBegun(task)
-        : undefined,
-      stoppingHere,
-      watchedHere: this.#children.has(task.id),
-      record: looksAtRecord ? readExitRecord(this.#paths(task.id).exit) : null,
-      processesLeft: null,
-      graceMs: this.#options.graceSeconds * 1000,
-      now,
-    };
-  }
-
-  /**
-   * Whether a spawn of the task's current attempt may have begun: its spawn mark, or (a first
-   * attempt recorded by an older backburner, which made the log before the record) its log.
-   */
-  #spawnBegun(task: Task): boolean {
-    const paths = this.#paths(task.id);
-    if (spawnMark(paths.dir) >= task.attempt) return true;
-    if (task.attempt > 1) return false;
-    try {
-      Deno.statSync(paths.log);
-      return true;
-    } catch (error) {
-      return !(error instanceof Deno.errors.NotFound);
-    }
-  }
-
-  /** When the spawn of the task's current attempt began (its spawn mark's time), if it did. */
-  #spawnMarkTime(task: Task): number | null {
-    const dir = this.#paths(task.id).dir;
-    if (spawnMark(dir) < task.attempt) return null;
-    try {
-      return Deno.statSync(join(dir, "spawned")).mtime?.getTime() ?? null;
-    } catch {
-      return null;
-    }
-  }
-
   status(id: unknown): { task: Task; outputBytes: number } {
     const task = this.#require(id);
     return { task, outputBytes: this.#outputBytes(task.id) };
@@ -808,33 +609,9 @@ export class Engine {
     id: unknown,
   ): Promise<{ task: Task; outputBytes: number; output: OutputState; input: InputState }> {
     const { task, outputBytes } = this.status(id);
-    const input = inputState(task, this.#paths(task.id).dir);
-    const ended = this.#endedOutput.get(task.id);
-    if (ended) {
-      // A log removed meanwhile has no output time to give.
-      const mtime = outputModified(this.#paths(task.id).log);
-      const secondsSinceOutput = secondsSince(mtime, Date.now());
-      return { task, outputBytes, output: { ...ended, secondsSinceOutput }, input };
-    }
-    const output = await this.#progress.read(task.id, this.#paths(task.id).log, {
-      working: task.status === "working",
-      now: Date.now(),
-      endedAt: task.endedAt,
-    });
-    if (isTerminal(task.status)) {
-      // An ended task's output no longer changes: keep its small final state, not the parse
-      // buffers, so looking at thousands of ended tasks does not hold their last lines.
-      this.#progress.forget(task.id);
-      this.#endedOutput.set(task.id, output);
-      if (this.#endedOutput.size > ENDED_OUTPUT_ENTRIES) {
-        this.#endedOutput.delete(this.#endedOutput.keys().next().value!);
-      }
-    }
-    // A prompt answered since it was printed waits no more.
-    const answered = input.sentAtBytes !== null && input.sentAtBytes >= outputBytes;
-    if (answered && output.waitingForInput) {
-      return { task, outputBytes, output: { ...output, waitingForInput: false }, input };
-    }
+    const paths = this.#paths(task.id);
+    const input = inputState(task, paths.dir);
+    const output = await this.#outputs.read(task, paths.log, outputBytes, input.sentAtBytes);
     return { task, outputBytes, output, input };
   }
 
@@ -866,36 +643,7 @@ export class Engine {
    */
   async output(id: unknown, request: OutputRequest = {}): Promise<TaskOutput> {
     const task = this.#require(id);
-    checkOutput(request);
-    const path = this.#paths(task.id).log;
-    const read = {
-      maxChars: this.#options.maxOutputChars,
-      raw: request.raw ?? false,
-      complete: isTerminal(task.status),
-    };
-    if (request.grep !== undefined) {
-      const grep = await grepLog(path, {
-        ...read,
-        pattern: request.grep,
-        context: request.context,
-        maxMatches: request.maxMatches,
-      });
-      return { task, grep };
-    }
-    if (request.headLines !== undefined) {
-      return { task, slice: await readHead(path, { ...read, lines: request.headLines }) };
-    }
-    if (request.offset !== undefined) {
-      return {
-        task,
-        slice: await readRange(path, {
-          ...read,
-          offset: request.offset,
-          maxBytes: request.maxBytes,
-        }),
-      };
-    }
-    return { task, slice: await readTail(path, { ...read, lines: request.tailLines }) };
+    return await readOutput(task, this.#paths(task.id).log, request, this.#options.maxOutputChars);
   }
 
   /**

@@ -52,8 +52,8 @@ export interface SlurmTasksOptions {
   /** How Slurm's commands are run. Default: the real ones, made on first use. */
   readonly runner?: CommandRunner;
   readonly log: (message: string) => void;
-  /** The servers (by id) that are alive, this one included. */
-  readonly liveOwners: (owners: Set<string>) => Promise<Set<string>>;
+  /** The servers (by id) that are alive, this one included (live_servers.ts). */
+  readonly liveOwners: () => Promise<Set<string>>;
   /** Whether this engine is stopping the task (its stop decides). */
   readonly stoppingHere: (id: string) => boolean;
   /** Asks the engine for a stop nobody waits for. */
@@ -277,7 +277,7 @@ export class SlurmTasks {
     const owners = new Set<string>();
     for (const task of tasks) if (task.owner !== null) owners.add(task.owner);
     owners.delete(serverId);
-    const live = owners.size > 0 ? await this.#options.liveOwners(owners) : new Set([serverId]);
+    const live = owners.size > 0 ? await this.#options.liveOwners() : new Set([serverId]);
     let controllerUp: boolean | undefined;
     const controller = async () => controllerUp ??= await this.#controllerUp();
     const asking: { task: Task; jobId: string; record: ExitRecord | null }[] = [];
