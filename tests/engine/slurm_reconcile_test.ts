@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { endFromRecord, slurmStep } from "../../src/engine/slurm_reconcile.ts";
+import { endFromRecord, endOfSlurmStop, slurmStep } from "../../src/engine/slurm_reconcile.ts";
 import type { Task } from "../../src/task.ts";
 
 const TASK = {
@@ -35,6 +35,46 @@ Deno.test("the exit record decides first; then Slurm's state, with its words", (
   }, 9);
   assert.equal(vanished.kind, "end");
   assert.equal(vanished.kind === "end" && vanished.end.status, "interrupted");
+});
+
+Deno.test("a stopped Slurm task keeps its command's own end, else ends as the stop once Slurm says gone", () => {
+  const facts = {
+    task: { ...TASK, stopReason: "cancel" } as Task,
+    reason: "cancel" as const,
+    jobId: "42",
+    job: null,
+    outcome: { status: "cancelled" as const, ended: true, exitCode: null, message: null },
+    record: null,
+    now: 9,
+  };
+  assert.deepEqual(endOfSlurmStop(facts), {
+    status: "cancelled",
+    exitCode: null,
+    signal: null,
+    statusMessage: "Cancelled: Slurm says job 42 is gone (no longer known to Slurm)",
+    endedAt: 9,
+  });
+  // Ended by itself before scancel reached it: its own end.
+  assert.equal(
+    endOfSlurmStop({ ...facts, record: { code: 0, at: 5, reason: null } })?.status,
+    "completed",
+  );
+  // Died of the stop's signal: stopped, in the words of the stop recorded first.
+  const timedOut = endOfSlurmStop({
+    ...facts,
+    task: { ...TASK, stopReason: "timeout" } as Task,
+    record: { code: 143, at: 5, reason: null },
+  });
+  assert.equal(timedOut?.status, "timed_out");
+  assert.match(timedOut?.statusMessage ?? "", /^Timed out: /);
+  // Slurm says the job still runs: no end yet.
+  assert.equal(
+    endOfSlurmStop({
+      ...facts,
+      outcome: { status: "working", ended: false, exitCode: null, message: null },
+    }),
+    null,
+  );
 });
 
 function queued() {

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import {
   type CommandRunner,
+  findJobByName,
   parseScontrolJob,
   parseSqueueJob,
   readJob,
@@ -60,4 +61,24 @@ Deno.test("readJob falls back to squeue when scontrol says nothing usable", asyn
   assert.deepEqual(calls, ["scontrol", "squeue"]);
   assert.equal(job?.state, "RUNNING");
   assert.equal(job?.source, "squeue");
+});
+
+Deno.test("findJobByName tells a job found, none, and a squeue that did not answer apart", async () => {
+  const answering = (code: number, stdout: string): CommandRunner => (command, args) => {
+    assert.equal(command, "squeue");
+    assert.deepEqual(args, ["-h", "-t", "all", "-n", "bb-abc", "-o", "%i"]);
+    return Promise.resolve({ code, stdout, stderr: "" });
+  };
+  assert.deepEqual(await findJobByName(answering(0, "31\n"), "bb-abc"), {
+    answered: true,
+    jobId: "31",
+  });
+  assert.deepEqual(await findJobByName(answering(0, ""), "bb-abc"), {
+    answered: true,
+    jobId: null,
+  });
+  assert.deepEqual(await findJobByName(answering(1, ""), "bb-abc"), {
+    answered: false,
+    jobId: null,
+  });
 });
