@@ -1,6 +1,7 @@
 /**
- * The Slurm client layer: submit a task's job, read its state, cancel it, and what its state means
- * for the task. The Slurm executor (issue 14, part two) is built on it.
+ * The Slurm client layer: the script a task's job runs, submitting it, finding it by name, reading
+ * its state, cancelling it, and what its state means for the task. The engine's Slurm half
+ * (src/engine/slurm_tasks.ts) is built on it.
  *
  * @module
  */
