@@ -432,27 +432,9 @@ export class Store {
     plan: (snapshot: QueueSnapshot) => DispatchPlan,
   ): { claimed: Task[]; failed: string[] } {
     return this.#transaction(() => {
-      const queuedRows = this.#prepare(
-        `SELECT id, queue, after_ids, not_before, created_at FROM tasks
-         WHERE status = 'queued' AND slurm_job_id IS NULL ORDER BY created_at, rowid`,
-      ).all() as Row[];
-      if (queuedRows.length === 0) return { claimed: [], failed: [] };
-      const queued = queuedRows.map((row) => ({
-        id: row.id as string,
-        queue: row.queue as string,
-        after: parseIds(row.after_ids as string | null),
-        notBefore: row.not_before as number | null,
-        createdAt: row.created_at as number,
-      }));
-      const dependencies = new Map<string, TaskStatus>();
-      const statusOf = this.#prepare("SELECT status FROM tasks WHERE id = ?");
-      for (const row of queued) {
-        for (const dep of row.after) {
-          if (dependencies.has(dep)) continue;
-          const found = statusOf.get(dep) as { status: TaskStatus } | undefined;
-          if (found) dependencies.set(dep, found.status);
-        }
-      }
+      const queued = this.#queuedRows();
+      if (queued.length === 0) return { claimed: [], failed: [] };
+      const dependencies = this.#dependencyStatuses(queued);
       const working = new Map<string, number>();
       for (
         const row of this.#prepare(
@@ -484,6 +466,39 @@ export class Store {
       }
       return { claimed, failed };
     });
+  }
+
+  /**
+   * The queued tasks the dispatcher starts (not those handed to Slurm), oldest first; only
+   * `queue`'s when one is given.
+   */
+  #queuedRows(queue?: string): QueuedRow[] {
+    const inQueue = queue === undefined ? "" : "AND queue = ?";
+    const rows = this.#prepare(
+      `SELECT id, queue, after_ids, not_before, created_at FROM tasks
+       WHERE status = 'queued' AND slurm_job_id IS NULL ${inQueue} ORDER BY created_at, rowid`,
+    ).all(...(queue === undefined ? [] : [queue])) as Row[];
+    return rows.map((row) => ({
+      id: row.id as string,
+      queue: row.queue as string,
+      after: parseIds(row.after_ids as string | null),
+      notBefore: row.not_before as number | null,
+      createdAt: row.created_at as number,
+    }));
+  }
+
+  /** The status of each task `rows` wait on (after); a task no longer recorded is absent. */
+  #dependencyStatuses(rows: readonly QueuedRow[]): Map<string, TaskStatus> {
+    const dependencies = new Map<string, TaskStatus>();
+    const statusOf = this.#prepare("SELECT status FROM tasks WHERE id = ?");
+    for (const row of rows) {
+      for (const dep of row.after) {
+        if (dependencies.has(dep)) continue;
+        const found = statusOf.get(dep) as { status: TaskStatus } | undefined;
+        if (found) dependencies.set(dep, found.status);
+      }
+    }
+    return dependencies;
   }
 
   #queueLimits(): Map<string, number> {
@@ -548,26 +563,8 @@ export class Store {
   queuedIn(queue: string): { rows: QueuedRow[]; dependencies: Map<string, TaskStatus> } {
     this.#db.exec("BEGIN");
     try {
-      const rows = (this.#prepare(
-        `SELECT id, queue, after_ids, not_before, created_at FROM tasks
-         WHERE status = 'queued' AND slurm_job_id IS NULL AND queue = ?
-         ORDER BY created_at, rowid`,
-      ).all(queue) as Row[]).map((row) => ({
-        id: row.id as string,
-        queue: row.queue as string,
-        after: parseIds(row.after_ids as string | null),
-        notBefore: row.not_before as number | null,
-        createdAt: row.created_at as number,
-      }));
-      const dependencies = new Map<string, TaskStatus>();
-      const statusOf = this.#prepare("SELECT status FROM tasks WHERE id = ?");
-      for (const row of rows) {
-        for (const dep of row.after) {
-          const found = statusOf.get(dep) as { status: TaskStatus } | undefined;
-          if (found) dependencies.set(dep, found.status);
-        }
-      }
-      return { rows, dependencies };
+      const rows = this.#queuedRows(queue);
+      return { rows, dependencies: this.#dependencyStatuses(rows) };
     } finally {
       this.#db.exec("COMMIT");
     }

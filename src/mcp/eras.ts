@@ -12,6 +12,7 @@
  * @module
  */
 
+import { relayCloseAndError } from "./relay.ts";
 import type { JSONRPCMessage, Transport } from "./sdk.ts";
 
 /** The revision the modern era speaks. */
@@ -62,17 +63,7 @@ export class EraRouter implements Transport {
   ) {
     this.#inner = inner;
     this.#loadModern = loadModern;
-    // Handlers set on the inner transport before it was wrapped keep running, first.
-    const innerClose = inner.onclose;
-    inner.onclose = () => {
-      innerClose?.();
-      this.onclose?.();
-    };
-    const innerError = inner.onerror;
-    inner.onerror = (error) => {
-      innerError?.(error);
-      this.onerror?.(error);
-    };
+    relayCloseAndError(inner, this);
     inner.onmessage = (message, extra) => {
       const asked = eraOf(message);
       if (asked === "legacy" || (asked === "modern" && this.#era === null)) this.#era = asked;

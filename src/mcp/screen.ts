@@ -4,6 +4,7 @@
  * fail with -32603 and the schema errors dumped as JSON; here a request that does not fit is
  * answered -32602 with one sentence naming the parameter at fault.
  */
+import { relayCloseAndError } from "./relay.ts";
 import {
   ClientRequestSchema,
   ErrorCode,
@@ -87,17 +88,7 @@ export class ScreenedTransport implements Transport {
     this.#inner = inner;
     this.#handles = handles;
     this.#screenCall = screenCall;
-    // Handlers set on the inner transport before it was wrapped keep running, first.
-    const innerClose = inner.onclose;
-    inner.onclose = () => {
-      innerClose?.();
-      this.onclose?.();
-    };
-    const innerError = inner.onerror;
-    inner.onerror = (error) => {
-      innerError?.(error);
-      this.onerror?.(error);
-    };
+    relayCloseAndError(inner, this);
     inner.onmessage = (message, extra) => {
       if ("method" in message && "id" in message) {
         const schema = this.#schemas.get(message.method);

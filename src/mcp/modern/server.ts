@@ -171,12 +171,7 @@ export function createModernDispatcher(
     );
   };
 
-  const dispatch = async (
-    id: RequestId,
-    method: string,
-    params: Json,
-    notify: Notify,
-  ): Promise<Json> => {
+  const dispatch: ModernDispatcher["dispatch"] = async (id, method, params, notify) => {
     if (method === "server/discover") return discover();
     const meta = envelope(params);
     switch (method) {

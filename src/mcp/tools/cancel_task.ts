@@ -1,12 +1,12 @@
 import { CancelViewSchema, viewOf } from "../../views.ts";
-import { guarded, taskIdInput, type ToolRegistration } from "./tool.ts";
+import { guarded, taskIdOnlyInput, type ToolRegistration } from "./tool.ts";
 
 export const registerCancelTask: ToolRegistration = (server, context) => {
   server.registerTool("cancel_task", {
     title: "Cancel a task",
     description:
       "Stop a running task and every process it started (SIGTERM, then SIGKILL after a grace period). Returns only when all of them are gone, with the final status. A queued task is cancelled without ever starting, and the tasks started after it fail without running. Cancelling a task that already ended keeps its status and stops any background processes it left running.",
-    inputSchema: { task_id: taskIdInput },
+    inputSchema: taskIdOnlyInput,
     outputSchema: CancelViewSchema.shape,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
   }, ({ task_id }) =>

@@ -1,9 +1,7 @@
 import { z } from "zod";
 import { TASK_STATUSES } from "../../task.ts";
-import { ListViewSchema, viewOf } from "../../views.ts";
+import { ListViewSchema, type TaskView, viewOf } from "../../views.ts";
 import { guarded, type ToolRegistration } from "./tool.ts";
-
-const LIST_COMMAND_CHARS = 300;
 
 export const registerListTasks: ToolRegistration = (server, context) => {
   server.registerTool("list_tasks", {
@@ -26,13 +24,17 @@ export const registerListTasks: ToolRegistration = (server, context) => {
     guarded(context, () => {
       const { engine } = context;
       const { tasks, total } = engine.list({ limit, status, label, cwd });
-      const shown = tasks.map((task) => {
-        const view = viewOf(engine, task);
-        if (view.command.length > LIST_COMMAND_CHARS) {
-          view.command = `${view.command.slice(0, LIST_COMMAND_CHARS)}…`;
-        }
-        return view;
-      });
+      const shown = tasks.map((task) => withShortCommand(viewOf(engine, task)));
       return { tasks: shown, count: shown.length, total };
     }));
 };
+
+const LIST_COMMAND_CHARS = 300;
+
+/** A list row's command, cut to LIST_COMMAND_CHARS: task_status shows it whole. */
+function withShortCommand(view: TaskView): TaskView {
+  if (view.command.length > LIST_COMMAND_CHARS) {
+    view.command = `${view.command.slice(0, LIST_COMMAND_CHARS)}…`;
+  }
+  return view;
+}

@@ -24,6 +24,9 @@ export const taskIdInput = z.string().describe(
   'The task_id that start_task returned, e.g. "k3x9m2p7q4wz"',
 );
 
+/** The input of a tool that takes a task_id and nothing else. */
+export const taskIdOnlyInput = { task_id: taskIdInput };
+
 function reply(structured: object): CallToolResult {
   return {
     content: [{ type: "text", text: JSON.stringify(structured, null, 2) }],
