@@ -402,12 +402,28 @@ export async function sendInput(
 
 /**
  * Writes a mark in the task's folder as a new file renamed into place: a symlink the task left
- * under that name is replaced, never followed.
+ * under that name is replaced, never followed. Whatever else the task put there (a directory) is
+ * removed first, without following what is in it. A mark records what already happened (the
+ * text went in, the close was asked for): failing to write it must not make the call report a
+ * failure, which would have the agent send the text again, so it is best effort.
  */
 function writeMark(path: string, text: string): void {
   const temporary = `${path}.${crypto.randomUUID()}.tmp`;
-  Deno.writeTextFileSync(temporary, text, { mode: 0o600, createNew: true });
-  Deno.renameSync(temporary, path);
+  try {
+    Deno.writeTextFileSync(temporary, text, { mode: 0o600, createNew: true });
+    try {
+      Deno.renameSync(temporary, path);
+    } catch {
+      Deno.removeSync(path, { recursive: true });
+      Deno.renameSync(temporary, path);
+    }
+  } catch {
+    try {
+      Deno.removeSync(temporary);
+    } catch {
+      // never made
+    }
+  }
 }
 
 /** A failed write as one sentence. */

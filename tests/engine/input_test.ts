@@ -80,6 +80,39 @@ posixTest(
 );
 
 posixTest(
+  "a task that makes its input mark a directory is still answered once, and told so",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const { task_id: id } = await ok(server, "start_task", {
+        command: 'f="$TASKS/$BACKBURNER_TASK_ID"; mkdir -p "$f/input-1.sent/x"; echo ready; ' +
+          'read -r line; echo "got $line"; sleep 60',
+        env: { TASKS: join(home, "tasks") },
+        interactive: true,
+      });
+      await waitFor(async () => /ready\n$/.test(await output(server, id)), {
+        what: "the task to tamper with its folder",
+      });
+      // The text goes in: the call must say so, or the agent sends it again.
+      const sent = await within(
+        8000,
+        "send_input",
+        ok(server, "send_input", { task_id: id, text: "once\n" }),
+      );
+      assert.equal(sent.bytes_written, 5);
+      await waitFor(async () => /got once\n/.test(await output(server, id)), {
+        what: "the task to read the line",
+      });
+      await ok(server, "cancel_task", { task_id: id });
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
+
+posixTest(
   "a task that makes its input lock a symlink cannot make send_input create or lock a file elsewhere",
   async () => {
     const home = await tempDir();

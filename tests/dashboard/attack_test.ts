@@ -1,0 +1,166 @@
+/**
+ * Attacks on the dashboard's promises over real HTTP (no browser): pages that come and go without
+ * closing their streams, a raw socket that drops, the session reaching /mcp or the token reaching
+ * the dashboard, path tricks in task ids, a backtracking grep, a spent or guessed login code.
+ */
+
+import assert from "node:assert/strict";
+import { cleanup, MAIN, posixTest, tempDir, waitFor } from "../helpers.ts";
+import { type HttpServer, rawHttp, startHttpServer } from "../http/harness.ts";
+import { getJson, login, loginLink, originOf } from "./helpers.ts";
+
+async function withServer(
+  options: { command?: "serve" | "dashboard" },
+  body: (server: HttpServer, home: string) => Promise<void>,
+): Promise<void> {
+  const home = await tempDir();
+  const server = await startHttpServer(home, options);
+  try {
+    await body(server, home);
+  } finally {
+    await server.stop();
+    await cleanup(home);
+  }
+}
+
+/** Opens an event stream on a raw socket, reads its first bytes, then drops the connection. */
+async function openAndDrop(server: HttpServer, path: string, cookie: string): Promise<string> {
+  const { hostname, port } = new URL(server.url);
+  const connection = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    const head = `GET ${path} HTTP/1.1\r\nhost: ${hostname}:${port}\r\ncookie: ${cookie}\r\n\r\n`;
+    await connection.write(new TextEncoder().encode(head));
+    const buffer = new Uint8Array(4096);
+    const count = await connection.read(buffer);
+    return new TextDecoder().decode(buffer.subarray(0, count ?? 0)).split("\r\n")[0];
+  } finally {
+    connection.close();
+  }
+}
+
+posixTest(
+  "pages that drop their event streams give their slots back: reloading a tab 60 times still works",
+  () =>
+    withServer({}, async (server) => {
+      const session = await login(server);
+      // More than the 24 streams one session may hold, each dropped as a closed tab drops it.
+      for (let n = 0; n < 60; n++) {
+        const path = n % 2 === 0 ? "/api/events" : "/api/events?status=working";
+        const status = await openAndDrop(server, path, session.cookie);
+        assert.equal(status, "HTTP/1.1 200 OK", `stream ${n}: ${status}`);
+      }
+      // And a stream still opens for an ordinary client.
+      await waitFor(async () => {
+        const answer = await fetch(new URL("/api/events", server.url), {
+          headers: { cookie: session.cookie },
+        });
+        await answer.body?.cancel();
+        return answer.status === 200;
+      }, { what: "a stream to open after 60 dropped ones" });
+    }),
+);
+
+posixTest(
+  "the session cookie is no key to /mcp, nor the token to the dashboard's API; backburner dashboard has no /mcp and checks Host",
+  async () => {
+    await withServer({}, async (server) => {
+      const session = await login(server);
+      const mcp = await fetch(server.url, {
+        method: "POST",
+        headers: {
+          cookie: session.cookie,
+          origin: session.origin,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: {
+            protocolVersion: "2025-11-25",
+            capabilities: {},
+            clientInfo: { name: "page", version: "1" },
+          },
+        }),
+      });
+      await mcp.body?.cancel();
+      assert.equal(mcp.status, 401);
+    });
+    await withServer({ command: "dashboard" }, async (server) => {
+      const link = await loginLink(server);
+      const { port } = new URL(link);
+      const rebound = await rawHttp(link, {
+        method: "GET",
+        headers: { host: `attacker.example:${port}` },
+      });
+      assert.equal(rebound.status, 403);
+      // The link was not spent by the refused request.
+      const session = await login(server);
+      const mcp = await fetch(new URL("/mcp", originOf(server)), {
+        method: "POST",
+        headers: { cookie: session.cookie, origin: session.origin },
+        body: "{}",
+      });
+      await mcp.body?.cancel();
+      assert.equal(mcp.status, 404);
+    });
+  },
+);
+
+posixTest(
+  "task ids with path tricks, a backtracking grep, and a spent or guessed code get short refusals",
+  () =>
+    withServer({}, async (server) => {
+      const link = await loginLink(server);
+      const session = await login(server);
+      // Spent: the helper used it. Guessed: another code of the same shape.
+      const again = await fetch(link, { redirect: "manual" });
+      await again.body?.cancel();
+      assert.equal(again.status, 401);
+      assert.equal(again.headers.get("set-cookie"), null);
+      const guessed = new URL(link);
+      guessed.searchParams.set("code", "A".repeat(43));
+      const guess = await fetch(guessed, { redirect: "manual" });
+      await guess.body?.cancel();
+      assert.equal(guess.status, 401);
+
+      for (
+        const path of [
+          "/api/tasks/..%2F..%2Fstate.db/log",
+          "/api/tasks/%2e%2e/log",
+          "/api/tasks/../../state.db",
+          "/api/tasks/ABC/log",
+          "/api/tasks/x/log/extra",
+          "/tasks/..%2Fstate.db",
+        ]
+      ) {
+        const answer = await fetch(new URL(path, server.url), {
+          headers: { cookie: session.cookie },
+        });
+        const text = await answer.text();
+        assert.ok(answer.status === 404 || answer.status === 200, `${path}: ${answer.status}`);
+        assert.doesNotMatch(text, /SQLite format/, path);
+      }
+
+      // A task whose one line makes (a+)+$ backtrack for ever in V8: answered in time.
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "run", "--", "printf", `${"a".repeat(40)}b\\n`],
+        env: { BACKBURNER_HOME: server.home, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const id = new TextDecoder().decode(run.stdout).trim();
+      await waitFor(async () => {
+        const detail = await getJson(session, `/api/tasks/${id}`);
+        return (detail.body.task as { status: string }).status === "completed";
+      }, { what: "the task to end" });
+      const began = Date.now();
+      const grep = await getJson(
+        session,
+        `/api/tasks/${id}/grep?pattern=${encodeURIComponent("(a+)+$")}`,
+      );
+      assert.ok(Date.now() - began < 5000, `grep took ${Date.now() - began} ms`);
+      assert.ok(grep.status === 200 || grep.status === 400, JSON.stringify(grep.body));
+    }),
+);
