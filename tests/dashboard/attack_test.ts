@@ -164,3 +164,28 @@ posixTest(
       assert.ok(grep.status === 200 || grep.status === 400, JSON.stringify(grep.body));
     }),
 );
+
+posixTest(
+  "a server on every interface prints a login link that works: a name it allows, not 0.0.0.0",
+  async () => {
+    for (const command of ["dashboard", "serve"] as const) {
+      const home = await tempDir();
+      const server = await startHttpServer(home, {
+        command,
+        listen: "0.0.0.0:0",
+        args: ["--allow-host", "localhost"],
+      });
+      try {
+        const link = await loginLink(server);
+        assert.equal(new URL(link).hostname, "localhost", link);
+        assert.equal(new URL(server.url).hostname, "localhost", server.url);
+        const answer = await fetch(link, { redirect: "manual" });
+        await answer.body?.cancel();
+        assert.equal(answer.status, 303, `${command}: the printed link answered ${answer.status}`);
+      } finally {
+        await server.stop();
+        await cleanup(home);
+      }
+    }
+  },
+);
