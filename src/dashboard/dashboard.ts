@@ -18,6 +18,7 @@
 
 import type { Engine } from "../engine/engine.ts";
 import { BackburnerError, isBackburnerError } from "../errors.ts";
+import { openLog } from "../logs/file.ts";
 import { compileLinePattern } from "../logs/pattern.ts";
 import type { Store } from "../store.ts";
 import { isTerminal } from "../task.ts";
@@ -418,14 +419,10 @@ function byteOffset(text: string): number {
 /** The raw log, streamed as it is on disk (never read whole into memory). */
 async function download(engine: Engine, id: string): Promise<Response> {
   engine.status(id);
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(engine.logPath(id), { read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      return withHeaders(new Response("", { headers: { "content-type": "text/plain" } }));
-    }
-    throw error;
+  // Opened as every reader of logs opens them (src/logs/file.ts): the task can replace its log.
+  const file = await openLog(engine.logPath(id));
+  if (file === null) {
+    return withHeaders(new Response("", { headers: { "content-type": "text/plain" } }));
   }
   const size = (await file.stat()).size;
   // Up to the size now: a running task's log keeps growing, and the download ends where it was.
