@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cleanup, posixTest, startServer, taskPids, tempDir, waitFor } from "../helpers.ts";
+import { cleanup, startServer, taskPids, tempDir, waitFor } from "../helpers.ts";
 import { ok, output } from "../mcp/tools/helpers.ts";
 
 /** The call's answer, or a failure naming it when the server takes longer than `ms`. */
