@@ -34,7 +34,7 @@ const START_GRACE_MS = 2000;
  * How long a send waits for the input lock: another sender's text to a slow reader, or a task
  * holding its own lock (it can write its folder), never keeps a call waiting longer.
  */
-const LOCK_DEADLINE_MS = 8000;
+const LOCK_DEADLINE_MS = 15_000;
 /** A mark holds one number: more than this is not ours. */
 const MARK_MAX_BYTES = 64;
 

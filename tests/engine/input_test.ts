@@ -148,12 +148,12 @@ posixTest(
       );
       const began = Date.now();
       const text = await within(
-        12_000,
+        20_000,
         "send_input while the task holds the lock",
         refused(server, "send_input", { task_id: id, text: "x\n" }),
       );
       assert.match(text, /^Cannot send input: /);
-      assert.ok(Date.now() - began < 10_000);
+      assert.ok(Date.now() - began < 18_000);
       // The server answers other calls meanwhile and after.
       assert.equal((await ok(server, "task_status", { task_id: id })).status, "working");
       await ok(server, "cancel_task", { task_id: id });
