@@ -113,6 +113,28 @@ posixTest(
 );
 
 posixTest(
+  "a task that swaps its input FIFO for a regular file gets nothing written into it",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const id = await tamperingTask(
+        server,
+        home,
+        'rm -f "$f/input-1"; echo untouched > "$f/input-1"',
+      );
+      const text = await refused(server, "send_input", { task_id: id, text: "evil\n" });
+      assert.match(text, /^Cannot send input: task \w+ no longer reads its input/);
+      assert.equal(Deno.readTextFileSync(join(home, "tasks", id, "input-1")), "untouched\n");
+      await ok(server, "cancel_task", { task_id: id });
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
+
+posixTest(
   "a task that makes its input lock a symlink cannot make send_input create or lock a file elsewhere",
   async () => {
     const home = await tempDir();
