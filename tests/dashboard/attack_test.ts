@@ -257,3 +257,40 @@ Deno.test({
       }
     }),
 });
+
+posixTest(
+  "Restart on the dashboard is judged by the policy of the server that serves it",
+  async () => {
+    const home = await tempDir();
+    const server = await startHttpServer(home, { env: { BACKBURNER_DENY: "\\bsleep\\b" } });
+    try {
+      const session = await login(server);
+      // Started by the command line, which runs without the rule.
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "run", "--", "sleep", "60"],
+        env: { BACKBURNER_HOME: home, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const id = new TextDecoder().decode(run.stdout).trim();
+      const restart = await fetch(new URL(`/api/tasks/${id}/restart`, server.url), {
+        method: "POST",
+        headers: { cookie: session.cookie, origin: session.origin, "x-csrf-token": session.csrf },
+      });
+      const body = await restart.json();
+      assert.equal(restart.status, 400, JSON.stringify(body));
+      assert.match(String(body.error), /sleep/);
+      const list = await getJson(session, "/api/tasks");
+      assert.equal((list.body.rows as unknown[]).length, 1);
+      const cancel = await fetch(new URL(`/api/tasks/${id}/cancel`, server.url), {
+        method: "POST",
+        headers: { cookie: session.cookie, origin: session.origin, "x-csrf-token": session.csrf },
+      });
+      await cancel.body?.cancel();
+      assert.equal(cancel.status, 200);
+    } finally {
+      await server.stop();
+      await cleanup(home);
+    }
+  },
+);
