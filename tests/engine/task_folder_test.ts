@@ -61,3 +61,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a task that makes its stdin file a FIFO does not hang a restart or the server",
+  ignore: Deno.build.os === "windows" || !TASK_FILES_READ_SAFELY,
+  fn: async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const { task_id: id } = await ok(server, "start_task", {
+        command: 'f="$TASKS/$BACKBURNER_TASK_ID"; rm -f "$f/stdin"; mkfifo "$f/stdin"; echo done',
+        stdin: "original\n",
+        env: { TASKS: join(home, "tasks") },
+      });
+      await waitFor(async () => /done\n$/.test(await output(server, id)), {
+        what: "the task to swap its stdin",
+      });
+      const again = await within(
+        5000,
+        "restart_task",
+        ok(server, "restart_task", { task_id: id }),
+      );
+      assert.notEqual(again.task_id, id);
+      await within(5000, "list_tasks", ok(server, "list_tasks", {}));
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+});
