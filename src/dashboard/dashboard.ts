@@ -28,7 +28,7 @@ import { loginPage, shellPage } from "./assets/pages.ts";
 import { STYLE_CSS } from "./assets/style.ts";
 import { readDetail, readOutputFrom, readOutputTail, TaskChannels } from "./detail.ts";
 import { ListChannels, parseFilter, readPage } from "./list.ts";
-import { cookieValue, sameSecret, sessionCookie, Sessions } from "./session.ts";
+import { cookieValues, sameSecret, sessionCookie, Sessions } from "./session.ts";
 import { eventStream } from "./sse.ts";
 import { StoreTicker } from "./ticker.ts";
 
@@ -378,8 +378,8 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         );
       }
       if (url.pathname === "/login") return await login(request, url);
-      const session = sessions.find(
-        cookieValue(request.headers.get("cookie"), cookieName(request)),
+      const session = sessions.findAny(
+        cookieValues(request.headers.get("cookie"), cookieName(request)),
       );
       if (session === undefined) {
         await request.body?.cancel();

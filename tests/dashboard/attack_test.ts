@@ -294,3 +294,26 @@ posixTest(
     }
   },
 );
+
+posixTest(
+  "a cookie tossed in by a page on another port of the same host does not log the dashboard out",
+  () =>
+    withServer({}, async (server) => {
+      const session = await login(server);
+      const [name] = session.cookie.split("=");
+      // Cookies do not keep ports apart: a page on 127.0.0.1:<any port> can set one of this name
+      // for a longer path, which the browser then sends first.
+      const tossed = `${name}=tossed; ${session.cookie}`;
+      const answer = await fetch(new URL("/api/tasks", server.url), {
+        headers: { cookie: tossed },
+      });
+      await answer.body?.cancel();
+      assert.equal(answer.status, 200);
+      const page = await fetch(new URL("/", server.url), {
+        headers: { cookie: tossed },
+        redirect: "manual",
+      });
+      await page.body?.cancel();
+      assert.equal(page.status, 200);
+    }),
+);
