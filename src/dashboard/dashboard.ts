@@ -3,8 +3,9 @@
  * `/` (`serve --http`) or on its own (`backburner dashboard`). Its own guard, after the Host
  * check the HTTP face makes for every path:
  *
- * 1. Origin: a request a browser sends from another origin is refused (403); a state-changing one
- *    (POST) must name this server's origin;
+ * 1. Origin: a request a browser sends from another origin is refused (403), and so is an API
+ *    request its Sec-Fetch-Site says is for another origin's page; a state-changing one (POST)
+ *    must name this server's origin;
  * 2. the session cookie (HttpOnly, SameSite=Strict), got once from a one-time login link the
  *    server prints, or by pasting the token into the login form; a page without it is sent to the
  *    login page, an API request gets 401;
@@ -363,6 +364,18 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       // origin is another site's page trying this one.
       const origin = request.headers.get("origin");
       if (origin !== null && origin !== ownOrigin(request)) {
+        await request.body?.cancel();
+        return refuse(403, "Forbidden: the dashboard answers only its own pages");
+      }
+      // A browser names who asks in Sec-Fetch-Site, which no page can set. A read for another
+      // origin's page carries no Origin (an <img> or <script> of this URL) but this: refused, so
+      // that no other page, not even one on another port of this host (the same "site", which
+      // SameSite lets the cookie go to), gets an API answer. Links to pages stay usable.
+      const site = request.headers.get("sec-fetch-site");
+      if (
+        site !== null && site !== "same-origin" && site !== "none" &&
+        (url.pathname === "/api" || url.pathname.startsWith("/api/"))
+      ) {
         await request.body?.cancel();
         return refuse(403, "Forbidden: the dashboard answers only its own pages");
       }

@@ -317,3 +317,41 @@ posixTest(
       assert.equal(page.status, 200);
     }),
 );
+
+posixTest(
+  "an API read a browser makes for another origin's page (no Origin header: an img, a script) is refused",
+  () =>
+    withServer({}, async (server) => {
+      const session = await login(server);
+      // What Chromium sends for <img src=…/api/tasks> on a page at 127.0.0.1:<another port>:
+      // the cookie (same site: SameSite lets it through), no Origin, Sec-Fetch-Site same-site.
+      for (const site of ["same-site", "cross-site"]) {
+        for (const path of ["/api/tasks", "/api/events"]) {
+          const answer = await fetch(new URL(path, server.url), {
+            headers: {
+              cookie: session.cookie,
+              "sec-fetch-site": site,
+              "sec-fetch-mode": "no-cors",
+            },
+          });
+          await answer.body?.cancel();
+          assert.equal(answer.status, 403, `${site} ${path}`);
+        }
+      }
+      // The page's own reads, and a link followed from elsewhere to a page, still work.
+      const own = await fetch(new URL("/api/tasks", server.url), {
+        headers: { cookie: session.cookie, "sec-fetch-site": "same-origin" },
+      });
+      await own.body?.cancel();
+      assert.equal(own.status, 200);
+      const followed = await fetch(new URL("/", server.url), {
+        headers: {
+          cookie: session.cookie,
+          "sec-fetch-site": "same-site",
+          "sec-fetch-mode": "navigate",
+        },
+      });
+      await followed.body?.cancel();
+      assert.equal(followed.status, 200);
+    }),
+);
