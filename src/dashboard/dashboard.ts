@@ -3,8 +3,9 @@
  * `/` (`serve --http`) or on its own (`backburner dashboard`). Its own guard, after the Host
  * check the HTTP face makes for every path:
  *
- * 1. Origin: a request a browser sends from another origin is refused (403); a state-changing one
- *    (POST) must name this server's origin;
+ * 1. Origin: a request a browser sends from another origin is refused (403), and so is an API
+ *    request its Sec-Fetch-Site says is for another origin's page; a state-changing one (POST)
+ *    must name this server's origin;
  * 2. the session cookie (HttpOnly, SameSite=Strict), got once from a one-time login link the
  *    server prints, or by pasting the token into the login form; a page without it is sent to the
  *    login page, an API request gets 401;
@@ -18,6 +19,7 @@
 
 import type { Engine } from "../engine/engine.ts";
 import { BackburnerError, isBackburnerError } from "../errors.ts";
+import { openLog } from "../logs/file.ts";
 import { compileLinePattern } from "../logs/pattern.ts";
 import type { Store } from "../store.ts";
 import { isTerminal } from "../task.ts";
@@ -27,7 +29,7 @@ import { loginPage, shellPage } from "./assets/pages.ts";
 import { STYLE_CSS } from "./assets/style.ts";
 import { readDetail, readOutputFrom, readOutputTail, TaskChannels } from "./detail.ts";
 import { ListChannels, parseFilter, readPage } from "./list.ts";
-import { cookieValue, sameSecret, sessionCookie, Sessions } from "./session.ts";
+import { cookieValues, sameSecret, sessionCookie, Sessions } from "./session.ts";
 import { eventStream } from "./sse.ts";
 import { StoreTicker } from "./ticker.ts";
 
@@ -365,6 +367,18 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         await request.body?.cancel();
         return refuse(403, "Forbidden: the dashboard answers only its own pages");
       }
+      // A browser names who asks in Sec-Fetch-Site, which no page can set. A read for another
+      // origin's page carries no Origin (an <img> or <script> of this URL) but this: refused, so
+      // that no other page, not even one on another port of this host (the same "site", which
+      // SameSite lets the cookie go to), gets an API answer. Links to pages stay usable.
+      const site = request.headers.get("sec-fetch-site");
+      if (
+        site !== null && site !== "same-origin" && site !== "none" &&
+        (url.pathname === "/api" || url.pathname.startsWith("/api/"))
+      ) {
+        await request.body?.cancel();
+        return refuse(403, "Forbidden: the dashboard answers only its own pages");
+      }
       if (request.method === "POST" && origin === null) {
         await request.body?.cancel();
         return refuse(403, "Forbidden: a state-changing request must come from the dashboard page");
@@ -377,8 +391,8 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         );
       }
       if (url.pathname === "/login") return await login(request, url);
-      const session = sessions.find(
-        cookieValue(request.headers.get("cookie"), cookieName(request)),
+      const session = sessions.findAny(
+        cookieValues(request.headers.get("cookie"), cookieName(request)),
       );
       if (session === undefined) {
         await request.body?.cancel();
@@ -418,14 +432,10 @@ function byteOffset(text: string): number {
 /** The raw log, streamed as it is on disk (never read whole into memory). */
 async function download(engine: Engine, id: string): Promise<Response> {
   engine.status(id);
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(engine.logPath(id), { read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      return withHeaders(new Response("", { headers: { "content-type": "text/plain" } }));
-    }
-    throw error;
+  // Opened as every reader of logs opens them (src/logs/file.ts): the task can replace its log.
+  const file = await openLog(engine.logPath(id));
+  if (file === null) {
+    return withHeaders(new Response("", { headers: { "content-type": "text/plain" } }));
   }
   const size = (await file.stat()).size;
   // Up to the size now: a running task's log keeps growing, and the download ends where it was.

@@ -78,6 +78,16 @@ export class Sessions {
     return { id, csrf };
   }
 
+  /** The session of the first of `ids` (cookie values) that is one, touched. */
+  findAny(ids: readonly string[]): { id: string; csrf: string } | undefined {
+    // A handful at most: a header carries few cookies of one name.
+    for (const id of ids.slice(0, 8)) {
+      const found = this.find(id);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
   /** The session of a cookie value, touched; undefined when unknown or idle too long. */
   find(id: string | undefined): { id: string; csrf: string } | undefined {
     if (id === undefined) return undefined;
@@ -98,15 +108,20 @@ export class Sessions {
   }
 }
 
-/** The value of cookie `name` in a Cookie header. */
-export function cookieValue(header: string | null, name: string): string | undefined {
-  if (header === null) return undefined;
+/**
+ * Every value of cookie `name` in a Cookie header, in the order sent. There may be several:
+ * cookies do not keep ports apart, so a page on another port of the same host can set one of
+ * this name (for a longer path, which the browser sends first); the session is whichever is one.
+ */
+export function cookieValues(header: string | null, name: string): string[] {
+  if (header === null) return [];
+  const values: string[] = [];
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+    if (part.slice(0, eq).trim() === name) values.push(part.slice(eq + 1).trim());
   }
-  return undefined;
+  return values;
 }
 
 /**

@@ -30,6 +30,13 @@ const WRITE_RETRY_MS = 5;
 const ATOMIC_WRITE_BYTES = Deno.build.os === "linux" ? 4096 : 512;
 /** How long after its start a task's FIFO may still be missing or unopened. */
 const START_GRACE_MS = 2000;
+/**
+ * How long a send waits for the input lock: another sender's text to a slow reader, or a task
+ * holding its own lock (it can write its folder), never keeps a call waiting longer.
+ */
+const LOCK_DEADLINE_MS = 15_000;
+/** A mark holds one number: more than this is not ours. */
+const MARK_MAX_BYTES = 64;
 
 /** Whether a task can be answered, as task_status shows it. */
 export interface InputState {
@@ -128,11 +135,10 @@ export function inputState(task: Task, dir: string): InputState {
   if (!isInteractive(dir)) return NO_INPUT;
   const paths = inputPaths(dir, task.attempt);
   let sentAtBytes: number | null = null;
-  try {
-    const value = Number.parseInt(Deno.readTextFileSync(paths.sent), 10);
+  const mark = readMark(paths.sent);
+  if (mark !== null) {
+    const value = Number.parseInt(mark, 10);
     if (Number.isSafeInteger(value)) sentAtBytes = value;
-  } catch {
-    // No input sent yet.
   }
   const open = task.status === "working" && task.executor === "local" &&
     !exists(paths.closed) && exists(paths.fifo);
@@ -217,16 +223,98 @@ async function writeFifo(
   return written;
 }
 
-/** Runs `body` holding the task's input lock, so writers on any server take turns. */
-async function withInputLock<T>(dir: string, body: () => Promise<T>): Promise<T> {
-  const file = await Deno.open(join(dir, "input.lock"), {
-    read: true,
-    write: true,
-    create: true,
-    mode: 0o600,
-  });
+/**
+ * A mark's text, or null when there is none. The task can write its folder, so the mark may be a
+ * FIFO (a plain read would block the server until a writer comes), a symlink to /dev/zero (a read
+ * without end) or to any file: it is opened non-blocking without following a symlink, read only
+ * when it is a regular file, and only its first bytes.
+ */
+function readMark(path: string): string | null {
+  const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
+  let fd: number;
   try {
-    await file.lock(true);
+    fd = fs.openSync(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
+  } catch {
+    return null; // none yet, or a symlink: not ours
+  }
+  try {
+    if (!fs.fstatSync(fd).isFile()) return null;
+    const buffer = new Uint8Array(MARK_MAX_BYTES);
+    const count = fs.readSync(fd, buffer, 0, MARK_MAX_BYTES, 0);
+    return new TextDecoder().decode(buffer.subarray(0, count));
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Opens the task's input lock file, made if missing. The task can write its folder: a symlink
+ * there is not followed (no file is made or locked elsewhere), and only a regular file is used;
+ * the file opened is checked to be the one looked at, so a swap between the two fails too.
+ */
+async function openLock(id: string, path: string): Promise<Deno.FsFile> {
+  const { O_RDWR, O_CREAT, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
+  const foreign = () =>
+    invalid(
+      `Cannot send input: task ${id}'s input lock (input.lock in its folder) is not a plain file, so its command changed it: nothing was written; cancel the task`,
+    );
+  const plain = () => {
+    try {
+      return Deno.lstatSync(path).isFile;
+    } catch {
+      return true; // missing: made below
+    }
+  };
+  if (!plain()) throw foreign();
+  let checked: fs.Stats;
+  try {
+    const fd = fs.openSync(path, O_RDWR | O_CREAT | O_NONBLOCK | O_NOFOLLOW, 0o600);
+    try {
+      checked = fs.fstatSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (error) {
+    // Swapped meanwhile (a symlink: ELOOP, or ENOENT where Deno resolves the path first).
+    if (!plain() || errno(error) === "ELOOP" || errno(error) === "ENXIO") throw foreign();
+    throw invalid(
+      `Cannot send input: task ${id}'s input lock could not be opened (${
+        error instanceof Error ? error.message : String(error)
+      }): nothing was written`,
+    );
+  }
+  if (!checked.isFile()) throw foreign();
+  const file = await Deno.open(path, { read: true, write: true });
+  const opened = await file.stat();
+  if (!opened.isFile || opened.ino !== checked.ino || opened.dev !== checked.dev) {
+    file.close();
+    throw foreign();
+  }
+  return file;
+}
+
+/**
+ * Runs `body` holding the task's input lock, so writers on any server take turns. The lock is
+ * tried, not waited on: a holder that keeps it (another server's long write to a slow reader, or
+ * the task itself, which can lock its own folder's file) makes the call fail after
+ * LOCK_DEADLINE_MS instead of hanging it.
+ */
+async function withInputLock<T>(id: string, dir: string, body: () => Promise<T>): Promise<T> {
+  const file = await openLock(id, join(dir, "input.lock"));
+  try {
+    const deadline = Date.now() + LOCK_DEADLINE_MS;
+    while (!await file.tryLock(true)) {
+      if (Date.now() > deadline) {
+        throw invalid(
+          `Cannot send input: another send to task ${id} held its input for ${
+            LOCK_DEADLINE_MS / 1000
+          } s: nothing was written; try again (task_result shows what it read)`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, WRITE_RETRY_MS));
+    }
     return await body();
   } finally {
     file.close();
@@ -242,7 +330,16 @@ export async function sendInput(
   dir: string,
   request: SendInputRequest,
   logBytes: number,
+  policy?: Policy,
 ): Promise<SendInputOutcome> {
+  // Under an allow list no text goes to any task: the `interactive` mark is a file in the task's
+  // folder, which the task's own (allowed) program can make, with a FIFO it reads as its "input".
+  if (policy !== undefined && policy.allow.length > 0) {
+    throw new BackburnerError(
+      "refused_by_policy",
+      "Cannot send input: sending input is refused while an allow list (BACKBURNER_ALLOW) is in force, because text sent to a task is not checked by the command policy: pass the input as stdin when you start the task",
+    );
+  }
   const text = request.text ?? "";
   if (typeof text !== "string") throw invalid("Cannot send input: text must be a string");
   const close = request.close ?? false;
@@ -259,7 +356,7 @@ export async function sendInput(
   }
   const refused = refusal(task, dir);
   if (refused !== null) throw invalid(refused);
-  return await withInputLock(dir, async () => {
+  return await withInputLock(task.id, dir, async () => {
     // Looked at again under the lock: another server may have closed it meanwhile.
     const paths = inputPaths(dir, task.attempt);
     if (exists(paths.closed)) throw invalid(refusal(task, dir) ?? "");
@@ -305,12 +402,28 @@ export async function sendInput(
 
 /**
  * Writes a mark in the task's folder as a new file renamed into place: a symlink the task left
- * under that name is replaced, never followed.
+ * under that name is replaced, never followed. Whatever else the task put there (a directory) is
+ * removed first, without following what is in it. A mark records what already happened (the
+ * text went in, the close was asked for): failing to write it must not make the call report a
+ * failure, which would have the agent send the text again, so it is best effort.
  */
 function writeMark(path: string, text: string): void {
   const temporary = `${path}.${crypto.randomUUID()}.tmp`;
-  Deno.writeTextFileSync(temporary, text, { mode: 0o600, createNew: true });
-  Deno.renameSync(temporary, path);
+  try {
+    Deno.writeTextFileSync(temporary, text, { mode: 0o600, createNew: true });
+    try {
+      Deno.renameSync(temporary, path);
+    } catch {
+      Deno.removeSync(path, { recursive: true });
+      Deno.renameSync(temporary, path);
+    }
+  } catch {
+    try {
+      Deno.removeSync(temporary);
+    } catch {
+      // never made
+    }
+  }
 }
 
 /** A failed write as one sentence. */

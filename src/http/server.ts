@@ -33,6 +33,7 @@ import {
   allowedHostnames,
   hostForUrl,
   isLoopback,
+  isWildcard,
   type ListenAddress,
   MCP_PATH,
 } from "./address.ts";
@@ -315,7 +316,11 @@ export function serveHttp(options: HttpServerOptions): HttpFace {
     );
   }
   const addr = front?.addr ?? server.addr as Deno.NetAddr;
-  const origin = `http://${hostForUrl(addr.hostname)}:${addr.port}`;
+  // Bound to every interface (0.0.0.0, ::), the address is no name a client may use: the Host
+  // check refuses it, so the URL and the login link printed name the first allowed name instead.
+  const origin = `http://${
+    isWildcard(listen.hostname) ? hosts[0] : hostForUrl(addr.hostname)
+  }:${addr.port}`;
   const url = mcp ? `${origin}${MCP_PATH}` : `${origin}/`;
   if (!isLoopback(listen.hostname)) {
     log(

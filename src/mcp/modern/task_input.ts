@@ -117,6 +117,14 @@ export async function answerPrompt(
       `inputResponses["${pending.key}"].content.${FIELD} must be the answer, as a string`,
     );
   }
+  // One line, as the request promises: a line break inside would answer the prompts after this
+  // one too, which the client never saw (a "name" of "Ann\ny" also says yes to the next question).
+  if (typeof answer === "string" && /[\r\n]/.test(answer)) {
+    throw new BackburnerError(
+      "invalid_argument",
+      `inputResponses["${pending.key}"].content.${FIELD} holds a line break, but it answers one prompt with one line: send the line without it (send_input writes several lines)`,
+    );
+  }
   const promptAt = Number(pending.key.slice(KEY_PREFIX.length));
   await engine.sendInput(task.id, { text: `${answer}\n`, answersPromptAt: promptAt });
   return true;

@@ -414,3 +414,49 @@ posixTest(
     }
   },
 );
+
+posixTest(
+  "a careless client: queued tasks refuse, NUL bytes and a whole 64 KiB of multibyte text arrive intact",
+  async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const { task_id: first } = await ok(server, "start_task", {
+        command: "sleep 30",
+        interactive: true,
+      });
+      const { task_id: waiting } = await ok(server, "start_task", {
+        command: "cat",
+        interactive: true,
+        after: [first],
+      });
+      assert.equal((await ok(server, "task_status", { task_id: waiting })).status, "queued");
+      for (const args of [{ text: "x\n" }, { close: true }]) {
+        assert.match(
+          await refused(server, "send_input", { task_id: waiting, ...args }),
+          /^Cannot send input: task \w+ is queued and has no stdin yet: wait until it is working$/,
+        );
+      }
+      await ok(server, "cancel_task", { task_id: first });
+
+      // Every byte read lands in a file: NUL included, and no 3-byte character cut by a write.
+      const file = join(home, "read.bin");
+      const { task_id: id } = await ok(server, "start_task", {
+        command: 'cat > "$OUT"',
+        env: { OUT: file },
+        interactive: true,
+      });
+      await ok(server, "send_input", { task_id: id, text: "a\u0000b\n" });
+      // 21845 three-byte characters and a newline: exactly 65536 bytes, over 16 PIPE_BUF writes.
+      const big = "€".repeat(21_845) + "\n";
+      assert.equal(new TextEncoder().encode(big).length, 65_536);
+      const sent = await ok(server, "send_input", { task_id: id, text: big, close: true });
+      assert.equal(sent.bytes_written, 65_536);
+      assert.equal((await ended(server, id)).status, "completed");
+      assert.equal(Deno.readTextFileSync(file), "a\u0000b\n" + big);
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+);
