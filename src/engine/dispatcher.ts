@@ -9,6 +9,7 @@
 import type { BackburnerError } from "../errors.ts";
 import type { Store, TaskEnd } from "../store.ts";
 import type { Task } from "../task.ts";
+import { appendToRegularFile } from "../task_folder_io.ts";
 import { planDispatch, retryDelayMs, retryMarker } from "./queue.ts";
 import { taskPaths } from "./task_files.ts";
 
@@ -126,10 +127,9 @@ export class Dispatcher {
     }
     const delay = retryDelayMs(task.retryDelayMs, task.attempt);
     try {
-      Deno.writeTextFileSync(
+      appendToRegularFile(
         taskPaths(this.#options.home, id).log,
         retryMarker(task.attempt, task.retries + 1, end.exitCode, delay),
-        { append: true },
       );
     } catch (error) {
       this.#options.log(`marking the retry of task ${id} in its log failed: ${String(error)}`);

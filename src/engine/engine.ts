@@ -629,6 +629,7 @@ export class Engine {
       this.#paths(task.id).dir,
       request,
       this.#outputBytes(task.id),
+      this.#options.policy,
     );
     return { ...outcome, task: this.#require(task.id) };
   }

@@ -20,6 +20,13 @@ import { join } from "node:path";
 import { BackburnerError } from "../errors.ts";
 import type { Policy } from "../policy/rules.ts";
 import type { ExecutorName, Task } from "../task.ts";
+import {
+  type OpenedFile,
+  openUnfollowed,
+  readRegularText,
+  replaceFile,
+  SwappedFileError,
+} from "../task_folder_io.ts";
 
 /** Most bytes one send_input writes: a pipe's buffer on Linux, which a reader drains as it reads. */
 export const MAX_INPUT_BYTES = 64 * 1024;
@@ -177,15 +184,21 @@ async function writeFifo(
   deadlineMs: number,
   openGraceMs = 0,
 ): Promise<number> {
-  const { O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
   const openBy = Date.now() + openGraceMs;
   let fd: number;
   for (;;) {
     try {
-      // The task can write its folder: no symlink is followed, and only a FIFO is written to, so
-      // it cannot turn an agent's input into a write to some other file.
-      fd = fs.openSync(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW);
-      if (!fs.fstatSync(fd).isFIFO()) {
+      // The task can write its folder: no symlink is followed (not even to another task's FIFO),
+      // and only a FIFO is written to, so it cannot turn an agent's input into a write elsewhere.
+      let opened: OpenedFile;
+      try {
+        opened = openUnfollowed(path, fs.constants.O_WRONLY);
+      } catch (error) {
+        if (!(error instanceof SwappedFileError)) throw error;
+        throw Object.assign(new Error(`${path} is not a FIFO`), { code: "ENOENT" });
+      }
+      fd = opened.fd;
+      if (!opened.stats.isFIFO()) {
         fs.closeSync(fd);
         throw Object.assign(new Error(`${path} is not a FIFO`), { code: "ENOENT" });
       }
@@ -223,30 +236,9 @@ async function writeFifo(
   return written;
 }
 
-/**
- * A mark's text, or null when there is none. The task can write its folder, so the mark may be a
- * FIFO (a plain read would block the server until a writer comes), a symlink to /dev/zero (a read
- * without end) or to any file: it is opened non-blocking without following a symlink, read only
- * when it is a regular file, and only its first bytes.
- */
+/** A mark's text (its first bytes), or null when there is none or it is not a regular file. */
 function readMark(path: string): string | null {
-  const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
-  let fd: number;
-  try {
-    fd = fs.openSync(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
-  } catch {
-    return null; // none yet, or a symlink: not ours
-  }
-  try {
-    if (!fs.fstatSync(fd).isFile()) return null;
-    const buffer = new Uint8Array(MARK_MAX_BYTES);
-    const count = fs.readSync(fd, buffer, 0, MARK_MAX_BYTES, 0);
-    return new TextDecoder().decode(buffer.subarray(0, count));
-  } catch {
-    return null;
-  } finally {
-    fs.closeSync(fd);
-  }
+  return readRegularText(path, MARK_MAX_BYTES);
 }
 
 /**
@@ -255,7 +247,6 @@ function readMark(path: string): string | null {
  * the file opened is checked to be the one looked at, so a swap between the two fails too.
  */
 async function openLock(id: string, path: string): Promise<Deno.FsFile> {
-  const { O_RDWR, O_CREAT, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
   const foreign = () =>
     invalid(
       `Cannot send input: task ${id}'s input lock (input.lock in its folder) is not a plain file, so its command changed it: nothing was written; cancel the task`,
@@ -270,15 +261,14 @@ async function openLock(id: string, path: string): Promise<Deno.FsFile> {
   if (!plain()) throw foreign();
   let checked: fs.Stats;
   try {
-    const fd = fs.openSync(path, O_RDWR | O_CREAT | O_NONBLOCK | O_NOFOLLOW, 0o600);
-    try {
-      checked = fs.fstatSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    const { fd, stats } = openUnfollowed(path, fs.constants.O_RDWR, true);
+    checked = stats;
+    fs.closeSync(fd);
   } catch (error) {
-    // Swapped meanwhile (a symlink: ELOOP, or ENOENT where Deno resolves the path first).
-    if (!plain() || errno(error) === "ELOOP" || errno(error) === "ENXIO") throw foreign();
+    // Swapped meanwhile (a symlink, or ENOENT where Deno resolves the path first).
+    if (!plain() || error instanceof SwappedFileError || errno(error) === "ENXIO") {
+      throw foreign();
+    }
     throw invalid(
       `Cannot send input: task ${id}'s input lock could not be opened (${
         error instanceof Error ? error.message : String(error)
@@ -330,11 +320,11 @@ export async function sendInput(
   dir: string,
   request: SendInputRequest,
   logBytes: number,
-  policy?: Policy,
+  policy: Policy,
 ): Promise<SendInputOutcome> {
   // Under an allow list no text goes to any task: the `interactive` mark is a file in the task's
   // folder, which the task's own (allowed) program can make, with a FIFO it reads as its "input".
-  if (policy !== undefined && policy.allow.length > 0) {
+  if (policy.allow.length > 0) {
     throw new BackburnerError(
       "refused_by_policy",
       "Cannot send input: sending input is refused while an allow list (BACKBURNER_ALLOW) is in force, because text sent to a task is not checked by the command policy: pass the input as stdin when you start the task",
@@ -408,21 +398,10 @@ export async function sendInput(
  * failure, which would have the agent send the text again, so it is best effort.
  */
 function writeMark(path: string, text: string): void {
-  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
   try {
-    Deno.writeTextFileSync(temporary, text, { mode: 0o600, createNew: true });
-    try {
-      Deno.renameSync(temporary, path);
-    } catch {
-      Deno.removeSync(path, { recursive: true });
-      Deno.renameSync(temporary, path);
-    }
+    replaceFile(path, text);
   } catch {
-    try {
-      Deno.removeSync(temporary);
-    } catch {
-      // never made
-    }
+    // best effort (above)
   }
 }
 

@@ -89,7 +89,7 @@ export interface TaskOutput {
 }
 
 const MAX_COMMAND_CHARS = 100_000;
-const MAX_STDIN_BYTES = 10 * 1024 * 1024;
+export const MAX_STDIN_BYTES = 10 * 1024 * 1024;
 const MAX_LABEL_CHARS = 100;
 const MAX_ENV_ENTRIES = 200;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

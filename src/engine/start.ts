@@ -10,8 +10,9 @@ import { BackburnerError } from "../errors.ts";
 import type { PolicyGate } from "../policy/gate.ts";
 import type { KeyDecision, Store } from "../store.ts";
 import { newTaskId, type Task } from "../task.ts";
+import { readRegularBytes } from "../task_folder_io.ts";
 import { checkInteractive, isInteractive, markInteractive } from "./input.ts";
-import { checkCwdExists, type CheckedStart } from "./requests.ts";
+import { checkCwdExists, type CheckedStart, MAX_STDIN_BYTES } from "./requests.ts";
 import { createTaskFolder, removeTaskFolder, taskPaths } from "./task_files.ts";
 
 export interface EnqueueOptions {
@@ -197,12 +198,10 @@ export function undoStart(
  */
 export function restartRequest(store: Store, home: string, old: Task): CheckedStart {
   const paths = taskPaths(home, old.id);
-  let stdin: Uint8Array | undefined;
-  try {
-    stdin = Deno.readFileSync(paths.stdin);
-  } catch {
-    // Started without stdin, or its folder is gone: empty stdin.
-  }
+  // Started without stdin, or its folder is gone: empty stdin. The task can replace the file (a
+  // FIFO there blocked the whole server): read as every file of its folder is, within the bound a
+  // start has.
+  const stdin = readRegularBytes(paths.stdin, MAX_STDIN_BYTES) ?? undefined;
   return {
     command: old.command,
     cwd: old.cwd,

@@ -10,6 +10,18 @@ import { join } from "node:path";
 import type { ExitRecord, TaskTarget, WrapperStopReason } from "../executors/executor.ts";
 import { isTaskCgroup } from "../executors/local/cgroup.ts";
 import { isTaskId, type Task } from "../task.ts";
+import { appendToRegularFile, readRegularText, replaceFile } from "../task_folder_io.ts";
+
+/** The most of a task's small file (a mark, a record, a pid) that is read. */
+const SMALL_FILE_BYTES = 4096;
+
+/**
+ * The text of a small file of a task's folder (a mark, a record, a pid): its first 4 KiB, or null
+ * when there is none or it is not a regular file (the task can write its folder: task_folder_io).
+ */
+export function readTaskFile(path: string): string | null {
+  return readRegularText(path, SMALL_FILE_BYTES);
+}
 
 /** The paths of one task's files. */
 export interface TaskPaths {
@@ -61,7 +73,8 @@ const RUN_FILES = [
  */
 export function prepareAttempt(paths: TaskPaths, attempt: number): void {
   Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-  Deno.writeTextFileSync(join(paths.dir, "spawned"), `${attempt}\n`, { mode: 0o600 });
+  // A retry's folder is one the task could write: nothing there is followed or waited for.
+  replaceFile(join(paths.dir, "spawned"), `${attempt}\n`);
   if (attempt > 1) {
     for (const name of RUN_FILES) {
       try {
@@ -71,7 +84,7 @@ export function prepareAttempt(paths: TaskPaths, attempt: number): void {
       }
     }
   }
-  Deno.writeFileSync(paths.log, new Uint8Array(), { append: true, mode: 0o600 });
+  appendToRegularFile(paths.log, new Uint8Array());
 }
 
 /**
@@ -80,7 +93,7 @@ export function prepareAttempt(paths: TaskPaths, attempt: number): void {
  */
 export function spawnMark(taskDir: string): number {
   try {
-    const attempt = Number.parseInt(Deno.readTextFileSync(join(taskDir, "spawned")), 10);
+    const attempt = Number.parseInt(readTaskFile(join(taskDir, "spawned")) ?? "", 10);
     return Number.isInteger(attempt) ? attempt : 0;
   } catch {
     return 0;
@@ -158,11 +171,11 @@ function wrapperStopReason(word: string | undefined): WrapperStopReason | null {
  * itself), or null when it left none (yet).
  */
 export function readExitRecord(path: string): ExitRecord | null {
-  let text: string;
+  const text = readTaskFile(path);
+  if (text === null) return null;
   let at: number;
   try {
-    text = Deno.readTextFileSync(path);
-    at = Deno.statSync(path).mtime?.getTime() ?? Date.now();
+    at = Deno.lstatSync(path).mtime?.getTime() ?? Date.now();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;
@@ -179,12 +192,9 @@ export function readExitRecord(path: string): ExitRecord | null {
 export function readWrapperStop(
   taskDir: string,
 ): { reason: WrapperStopReason; forced: boolean } | null {
-  let words: string[];
-  try {
-    words = Deno.readTextFileSync(`${taskDir}/stop`).trim().split(/\s+/);
-  } catch {
-    return null;
-  }
+  const text = readTaskFile(`${taskDir}/stop`);
+  if (text === null) return null;
+  const words = text.trim().split(/\s+/);
   const reason = wrapperStopReason(words[0]);
   return reason && { reason, forced: words.includes("forced") };
 }
@@ -195,23 +205,15 @@ export function readWrapperStop(
  * a task cannot make a cancel kill someone else's cgroup.
  */
 export function readTaskCgroup(taskDir: string, taskId: string): string | null {
-  let path: string;
-  try {
-    path = Deno.readTextFileSync(`${taskDir}/cgroup`).trim();
-  } catch {
-    return null;
-  }
+  const path = readTaskFile(`${taskDir}/cgroup`)?.trim();
+  if (path === undefined) return null;
   return isTaskCgroup(path, taskId) ? path : null;
 }
 
 /** The pid of a task's command, which its wrapper notes in <task>/command; null before that. */
 export function readCommandPid(taskDir: string): number | null {
-  try {
-    const pid = Number.parseInt(Deno.readTextFileSync(`${taskDir}/command`), 10);
-    return Number.isInteger(pid) && pid > 1 ? pid : null;
-  } catch {
-    return null;
-  }
+  const pid = Number.parseInt(readTaskFile(`${taskDir}/command`) ?? "", 10);
+  return Number.isInteger(pid) && pid > 1 ? pid : null;
 }
 
 /** When any stopper first signalled the task's command (the mark's mtime); null if none did. */

@@ -190,17 +190,10 @@ posixTest(
   },
 );
 
-/**
- * Every reader of a log opens it through src/logs/file.ts openLog, which must refuse what is not
- * a regular file: a change outside this branch's files (notes/s19-attack-logs.patch; without it
- * the task page hangs for ever on a FIFO). Set true with it.
- */
-const OPEN_LOG_CHECKS_FILE = false;
-
 Deno.test({
   name:
     "a task that replaces its log with a FIFO or a symlink leaves every page and download answering",
-  ignore: !POSIX || !OPEN_LOG_CHECKS_FILE,
+  ignore: !POSIX,
   fn: () =>
     withServer({}, async (server, home) => {
       const session = await login(server);

@@ -186,16 +186,9 @@ posixTest(
   },
 );
 
-/**
- * The refusal is in input.ts's sendInput (its `policy` argument); Engine.sendInput must pass its
- * policy for it to apply: a one-line change in src/engine/engine.ts, outside this branch's files
- * (notes/s19-attack-engine.patch). Set true with it.
- */
-const ENGINE_PASSES_POLICY = false;
-
 Deno.test({
   name: "under an allow list, send_input refuses even a task that made itself interactive",
-  ignore: Deno.build.os === "windows" || !ENGINE_PASSES_POLICY,
+  ignore: Deno.build.os === "windows",
   fn: async () => {
     const home = await tempDir();
     // The task's own program (allowed by the rules) marks its folder interactive and reads a FIFO

@@ -2,7 +2,9 @@
  * A task can write its own folder, and the server reads the small files its wrapper leaves there
  * (src/engine/task_files.ts: cgroup, command, stop, spawned, exit). A task that turns them into
  * FIFOs must not hang the server: a plain synchronous read of a FIFO blocks the whole process
- * until a writer comes. Through a real server on stdio.
+ * until a writer comes. The server also writes there (a retry's spawn mark and log marker): a
+ * symlink the task left must not be written through (it could point at the state database). All
+ * go through src/task_folder_io.ts. Through a real server on stdio.
  */
 
 import assert from "node:assert/strict";
@@ -23,16 +25,9 @@ async function within<T>(ms: number, what: string, call: Promise<T>): Promise<T>
   }
 }
 
-/**
- * The reads are in src/engine/task_files.ts, outside this branch's files: the fix is
- * notes/s19-attack-task-files.patch (one non-blocking, unfollowed, bounded read for every small
- * file of a task's folder). Without it the server hangs for good. Set true with it.
- */
-const TASK_FILES_READ_SAFELY = false;
-
 Deno.test({
   name: "a task that makes its wrapper's files FIFOs does not hang a cancel or the server",
-  ignore: Deno.build.os === "windows" || !TASK_FILES_READ_SAFELY,
+  ignore: Deno.build.os === "windows",
   fn: async () => {
     const home = await tempDir();
     const server = await startServer(home);
@@ -64,7 +59,7 @@ Deno.test({
 
 Deno.test({
   name: "a task that makes its stdin file a FIFO does not hang a restart or the server",
-  ignore: Deno.build.os === "windows" || !TASK_FILES_READ_SAFELY,
+  ignore: Deno.build.os === "windows",
   fn: async () => {
     const home = await tempDir();
     const server = await startServer(home);
@@ -84,6 +79,110 @@ Deno.test({
       );
       assert.notEqual(again.task_id, id);
       await within(5000, "list_tasks", ok(server, "list_tasks", {}));
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a retry writes its marks into the task's folder, never through a symlink the task left there",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const home = await tempDir();
+    const victim = join(home, "victim.txt");
+    await Deno.writeTextFile(victim, "keep me\n");
+    const server = await startServer(home);
+    try {
+      // Each attempt points spawned (rewritten at each attempt) and the log (appended to by the
+      // retry marker) at the victim, then fails so that it is retried.
+      const { task_id: id } = await ok(server, "start_task", {
+        command:
+          'f="$TASKS/$BACKBURNER_TASK_ID"; rm -f "$f/spawned"; ln -s "$VICTIM" "$f/spawned"; ' +
+          'mv "$f/output.log" "$f/old.log"; ln -s "$VICTIM" "$f/output.log"; exit 3',
+        env: { TASKS: join(home, "tasks"), VICTIM: victim },
+        retries: 2,
+        retry_delay_seconds: 0,
+      });
+      await waitFor(async () => {
+        const status = await ok(server, "task_status", { task_id: id });
+        return status.status !== "working" && status.status !== "queued";
+      }, { what: "the retried task to end" });
+      const status = await ok(server, "task_status", { task_id: id });
+      assert.equal(status.status, "failed");
+
+      assert.equal(await Deno.readTextFile(victim), "keep me\n");
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+});
+
+Deno.test({
+  name: "a retry of a task that made its log a FIFO does not hang the server",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const { task_id: id } = await ok(server, "start_task", {
+        command: 'f="$TASKS/$BACKBURNER_TASK_ID"; mv "$f/output.log" "$f/old.log"; ' +
+          'mkfifo "$f/output.log"; exit 3',
+        env: { TASKS: join(home, "tasks") },
+        retries: 1,
+        retry_delay_seconds: 0,
+      });
+      await waitFor(async () => {
+        const listed = await within(5000, "list_tasks", ok(server, "list_tasks", {}));
+        const tasks = listed.tasks as { task_id: string; status: string }[];
+        const task = tasks.find((t) => t.task_id === id);
+        return task !== undefined && task.status !== "working" && task.status !== "queued";
+      }, { what: "the retried task to end" });
+      await within(5000, "list_tasks", ok(server, "list_tasks", {}));
+    } finally {
+      await server.close();
+      await cleanup(home);
+    }
+  },
+});
+
+Deno.test({
+  name: "send_input never writes through a symlink a task put in place of its input FIFO",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const home = await tempDir();
+    const server = await startServer(home);
+    try {
+      const { task_id: other } = await ok(server, "start_task", {
+        command: "cat",
+        interactive: true,
+      });
+      const { task_id: id } = await ok(server, "start_task", {
+        command: 'f="$TASKS/$BACKBURNER_TASK_ID"; rm -f "$f/input-1"; ' +
+          'ln -s "$TASKS/$OTHER/input-1" "$f/input-1"; echo ready; sleep 60',
+        interactive: true,
+        env: { TASKS: join(home, "tasks"), OTHER: String(other) },
+      });
+      await waitFor(async () => /ready\n$/.test(await output(server, id)), {
+        what: "the task to swap its input FIFO",
+      });
+      const sent = await within(
+        20_000,
+        "send_input",
+        server.raw("send_input", { task_id: id, text: "meant for the first task\n" }),
+      );
+      assert.equal(sent.isError, true, JSON.stringify(sent.content));
+      // The other task's own input still works, and got nothing else.
+      await ok(server, "send_input", { task_id: other, text: "its own\n" });
+      await waitFor(async () => /its own\n$/.test(await output(server, other)), {
+        what: "the other task to echo its own input",
+      });
+      assert.equal(await output(server, other), "its own\n");
+      await ok(server, "cancel_task", { task_id: id });
+      await ok(server, "cancel_task", { task_id: other });
     } finally {
       await server.close();
       await cleanup(home);

@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { START_WINDOW_MS, TASK_MARKER } from "../executor.ts";
 import { logLimitBlocks, STOPPER, WRAPPER } from "../local/posix.ts";
+import { replaceFile } from "../../task_folder_io.ts";
 
 /** The job's name in Slurm: how a task's job is found again when its id was never recorded. */
 export function slurmJobName(taskId: string): string {
@@ -46,8 +47,9 @@ export function writeJobScript(request: JobScriptRequest): string {
   const wrapper = join(request.dir, "wrapper.sh");
   const stopper = join(request.dir, "stopper.sh");
   const script = join(request.dir, "job.sh");
-  Deno.writeTextFileSync(wrapper, WRAPPER + "\n", { mode: 0o600 });
-  Deno.writeTextFileSync(stopper, STOPPER + "\n", { mode: 0o600 });
+  // A retry writes them again into a folder the task could write: replaced, never written through.
+  replaceFile(wrapper, WRAPPER + "\n");
+  replaceFile(stopper, STOPPER + "\n");
   const timeout = request.timeoutSeconds;
   const lines = [
     `# backburner task ${request.taskId}, run as a Slurm job`,
@@ -69,6 +71,6 @@ export function writeJobScript(request: JobScriptRequest): string {
     // No input pipe (a Slurm task is never interactive), then the exit event.
     shellQuote(request.exitEventPath ?? ""),
   ];
-  Deno.writeTextFileSync(script, lines.join("\n") + "\n", { mode: 0o600 });
+  replaceFile(script, lines.join("\n") + "\n");
   return `exec sh ${shellQuote(script)}`;
 }
