@@ -120,10 +120,15 @@ export interface EngineOptions {
   /** Ended tasks and their logs are removed this many days after they ended. */
   readonly retentionDays: number;
   /**
-   * How often the monitor's cheap checks run (has the store changed, has a server died), in ms.
-   * Default 500.
+   * How often the monitor's cheap checks run (has the store changed, has a server died), in ms,
+   * while something happens. Default 500.
    */
   readonly monitorIntervalMs?: number;
+  /**
+   * The longest wait between the monitor's checks while nothing happens, in ms (never less than
+   * monitorIntervalMs). Default 5000.
+   */
+  readonly monitorIdleIntervalMs?: number;
   /** How often a full look runs whatever the events said (the safety sweep), in ms. Default 5000. */
   readonly sweepIntervalMs?: number;
   /** Where diagnostics go. Default: stderr. */
@@ -170,6 +175,11 @@ const LOG_CHECK_MS = 2000;
 const OWNER_CHECK_MS = 2000;
 /** The monitor's safety sweep: a full look this often, whatever the events said. */
 const SAFETY_SWEEP_MS = 5000;
+/**
+ * The monitor's longest wait between checks while nothing happens: the sweep's period, so that an
+ * idle server wakes about as often as its sweep needs anyway.
+ */
+const IDLE_CHECK_MS = 5000;
 /** A task folder without a record this old is a leftover of a failed start, not one starting. */
 const STRAY_FOLDER_MS = 60_000;
 /**
@@ -206,6 +216,7 @@ export class Engine {
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #logsCheckedAt = 0;
   readonly #listeners = new Set<(id: string) => void>();
+  readonly #storeListeners = new Set<() => void>();
   readonly #progress = new ProgressTracker();
   readonly #endedOutput = new Map<string, OutputState>();
   /** The look under way, and whether another was asked for meanwhile. */
@@ -319,12 +330,15 @@ export class Engine {
     Deno.unrefTimer(sweeper);
     this.#sweeper = sweeper;
     await this.tick();
+    const intervalMs = this.#options.monitorIntervalMs ?? 500;
     const monitor = new Monitor({
       home: this.#options.home,
-      intervalMs: this.#options.monitorIntervalMs ?? 500,
+      intervalMs,
+      idleIntervalMs: Math.max(intervalMs, this.#options.monitorIdleIntervalMs ?? IDLE_CHECK_MS),
       sweepMs: this.#options.sweepIntervalMs ?? SAFETY_SWEEP_MS,
       exitEvents: this.#executor.announcesExits,
       dataVersion: () => this.#store.dataVersion(),
+      storeChanged: () => this.#storeChanged(),
       otherServers: () => this.#otherServers,
       busy: () => this.#slurmActive,
       watchedHere: (id) => this.#children.has(id),
@@ -424,7 +438,10 @@ export class Engine {
         this.#log(`removing the folder of task ${id} failed: ${String(error)}`);
       }
     }
-    if (removed.length) this.#log(`removed ${removed.length} tasks past the retention period`);
+    if (removed.length) {
+      this.#log(`removed ${removed.length} tasks past the retention period`);
+      this.#storeChanged();
+    }
     this.#executor.sweep().catch((error) =>
       this.#log(`removing empty task cgroups failed: ${String(error)}`)
     );
@@ -589,6 +606,7 @@ export class Engine {
       this.#removeFolder(id);
       return { task: result.task, existing: true };
     }
+    this.#storeChanged();
     let spawnError: BackburnerError | null;
     try {
       spawnError = this.#dispatch(id);
@@ -596,6 +614,7 @@ export class Engine {
       // Not even queued for sure: take it back, so that a start reported failed never runs.
       try {
         if (this.#store.deleteQueued(id)) this.#removeFolder(id);
+        this.#storeChanged();
       } catch (undo) {
         this.#log(`removing the record of failed start ${id} failed: ${String(undo)}`);
       }
@@ -1140,6 +1159,7 @@ export class Engine {
   #undoStart(id: string): void {
     try {
       this.#store.deleteTask(id);
+      this.#storeChanged();
     } catch (error) {
       // The monitor ends it as interrupted once it sees no process.
       this.#log(`removing the record of failed start ${id} failed: ${String(error)}`);
@@ -1752,16 +1772,36 @@ export class Engine {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Calls `listener` whenever tasks may have been added or removed, or changed by someone else:
+   * this engine recorded a new task or removed some, or another connection (another server, the
+   * command line) committed to the store, noticed by the monitor within its interval (only while
+   * open() watches). Returns the unsubscribe function.
+   */
+  onStoreChange(listener: () => void): () => void {
+    this.#storeListeners.add(listener);
+    return () => this.#storeListeners.delete(listener);
+  }
+
+  #storeChanged(): void {
+    this.#tell(this.#storeListeners, "store");
+  }
+
+  /** Calls each listener; one that throws is logged and does not stop the others. */
+  #tell<T extends unknown[]>(listeners: Set<(...args: T) => void>, kind: string, ...args: T): void {
+    for (const listener of listeners) {
+      try {
+        listener(...args);
+      } catch (error) {
+        this.#log(`a ${kind} listener failed: ${error instanceof Error ? error.message : error}`);
+      }
+    }
+  }
+
   #changed(id: string): void {
     // A task ended (a slot freed, a dependency settled) or was queued: start what may start.
     this.#dispatchSoon();
-    for (const listener of this.#listeners) {
-      try {
-        listener(id);
-      } catch (error) {
-        this.#log(`a status listener failed: ${error instanceof Error ? error.message : error}`);
-      }
-    }
+    this.#tell(this.#listeners, "status", id);
   }
 
   /** Paths of a task's files, for readers of its output. */
