@@ -124,11 +124,6 @@ export interface EngineOptions {
    * while something happens. Default 500.
    */
   readonly monitorIntervalMs?: number;
-  /**
-   * The longest wait between the monitor's checks while nothing happens, in ms (never less than
-   * monitorIntervalMs). Default 5000.
-   */
-  readonly monitorIdleIntervalMs?: number;
   /** How often a full look runs whatever the events said (the safety sweep), in ms. Default 5000. */
   readonly sweepIntervalMs?: number;
   /** Where diagnostics go. Default: stderr. */
@@ -334,7 +329,7 @@ export class Engine {
     const monitor = new Monitor({
       home: this.#options.home,
       intervalMs,
-      idleIntervalMs: Math.max(intervalMs, this.#options.monitorIdleIntervalMs ?? IDLE_CHECK_MS),
+      idleIntervalMs: Math.max(intervalMs, IDLE_CHECK_MS),
       sweepMs: this.#options.sweepIntervalMs ?? SAFETY_SWEEP_MS,
       exitEvents: this.#executor.announcesExits,
       dataVersion: () => this.#store.dataVersion(),
