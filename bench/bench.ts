@@ -1183,19 +1183,22 @@ async function main(): Promise<number> {
       }, its garbage collector having run meanwhile.`,
     [`CPU, ${RUNNING_TASKS} silent tasks`]:
       `backburner does not read its tasks on a timer: exits arrive as events, and what is left ` +
-      `per ${ENGINE_MONITOR_MS} ms interval is one data_version query and a lock try per other ` +
-      `server, plus a full look every 5 s (the safety sweep, which reads every working task). ` +
-      `With no task: ${pct(foot.oursIdleCpu)}; with ${RUNNING_TASKS}: ${
+      `is the monitor's check (one data_version query and a lock try per other server), every ` +
+      `${ENGINE_MONITOR_MS} ms while something happens and backing off to every 5 s while ` +
+      `nothing does, plus a full look every 5 s (the safety sweep, which reads every working ` +
+      `task). With no task: ${pct(foot.oursIdleCpu)}; with ${RUNNING_TASKS}: ${
         pct(foot.ours.cpu.median)
       } (medians; means ${pct(foot.oursNoTasks.cpu.mean)} and ${pct(foot.ours.cpu.mean)}). ` +
       `${PEER_NAME} waits for its children's exit events and does nothing while they sleep. ` +
-      `backburner's floor does not come from its tasks: with none at all it already spends about ` +
-      `1 % of a core, from two timers. Measured on an idle server (clock ticks of 10 ms over 20 s, ` +
-      `after a 5 s warm-up): 14 as it runs; 8 without the resources' 1 s check of the task list ` +
-      `(src/mcp/resources.ts, for resources/list_changed); of those 8, 6 go to the data_version ` +
-      `query of the monitor's 500 ms check (2 are left with it stubbed out); 0 with neither ` +
-      `timer. Making the list check follow the store's changes, and the monitor's check ` +
-      `cheaper, is the next step.`,
+      `The idle floor was two timers' wake-ups (measured on an idle server before they changed, ` +
+      `in clock ticks of 10 ms over 20 s after a 5 s warm-up: 14 as it ran; 8 without the ` +
+      `resources' 1 s check of the task list; 0 with neither timer). The list check now follows ` +
+      `the store's changes (Engine.onStoreChange) and the monitor backs off while idle: measured ` +
+      `the same way (and as on-CPU time of the server's threads), an idle server went from ` +
+      `22–29 ms of CPU (2–3 ticks) to 5.1–5.8 ms (0–1 ticks), one with 200 silent tasks from ` +
+      `4–6 ticks to 2–3. Watching the store's files instead (Deno.watchFs on the state ` +
+      `directory) would cost nothing while idle but is unsafe: Deno opens and closes each file an ` +
+      `event names, which drops the POSIX locks SQLite holds on it in the same process.`,
     [`CPU, ${RUNNING_TASKS} silent tasks vs none`]:
       `The same server with ${RUNNING_TASKS} silent tasks and with none, in one run; the window ` +
       `without tasks starts right after boot, when V8 still compiles and collects. After a 10 s ` +

@@ -71,8 +71,8 @@ export interface EngineOptions {
   /** Ended tasks and their logs are removed this many days after they ended. */
   readonly retentionDays: number;
   /**
-   * How often the monitor's cheap checks run (has the store changed, has a server died), in ms.
-   * Default 500.
+   * How often the monitor's cheap checks run (has the store changed, has a server died), in ms,
+   * while something happens. Default 500.
    */
   readonly monitorIntervalMs?: number;
   /** How often a full look runs whatever the events said (the safety sweep), in ms. Default 5000. */
@@ -107,6 +107,11 @@ export interface CancelOutcome {
 /** The monitor's safety sweep: a full look this often, whatever the events said. */
 const SAFETY_SWEEP_MS = 5000;
 /**
+ * The monitor's longest wait between checks while nothing happens: the sweep's period, so that an
+ * idle server wakes about as often as its sweep needs anyway.
+ */
+const IDLE_CHECK_MS = 5000;
+/**
  * How long after it ended a task keeps its idempotency key (a start with the key returns it),
  * capped by the retention period.
  */
@@ -139,6 +144,7 @@ export class Engine {
   readonly #localLook: LocalLook;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   readonly #listeners = new Set<(id: string) => void>();
+  readonly #storeListeners = new Set<() => void>();
   /** What tasks' output shows (progress, prompts), kept small for ended tasks. */
   readonly #outputs = new OutputStates();
   /** The look under way, and whether another was asked for meanwhile. */
@@ -246,12 +252,15 @@ export class Engine {
     Deno.unrefTimer(sweeper);
     this.#sweeper = sweeper;
     await this.tick();
+    const intervalMs = this.#options.monitorIntervalMs ?? 500;
     const monitor = new Monitor({
       home: this.#options.home,
-      intervalMs: this.#options.monitorIntervalMs ?? 500,
+      intervalMs,
+      idleIntervalMs: Math.max(intervalMs, IDLE_CHECK_MS),
       sweepMs: this.#options.sweepIntervalMs ?? SAFETY_SWEEP_MS,
       exitEvents: this.#executor.announcesExits,
       dataVersion: () => this.#store.dataVersion(),
+      storeChanged: () => this.#storeChanged(),
       otherServers: () => this.#otherServers,
       busy: () => this.#slurm.active,
       watchedHere: (id) => this.#children.has(id),
@@ -331,7 +340,7 @@ export class Engine {
    * running one.
    */
   sweep(): number {
-    return sweepExpired({
+    const removed = sweepExpired({
       store: this.#store,
       executor: this.#executor,
       home: this.#options.home,
@@ -341,6 +350,8 @@ export class Engine {
       log: this.#log,
       now: Date.now(),
     });
+    if (removed > 0) this.#storeChanged();
+    return removed;
   }
 
   /** Starts a command in the background (or queues it) and returns at once with the task. */
@@ -383,6 +394,15 @@ export class Engine {
   }
 
   #enqueue(checked: CheckedStart, extra: StartExtra): { task: Task; existing: boolean } {
+    try {
+      return this.#enqueueChecked(checked, extra);
+    } finally {
+      // A task recorded (or one recorded and taken back): the task list may have changed.
+      this.#storeChanged();
+    }
+  }
+
+  #enqueueChecked(checked: CheckedStart, extra: StartExtra): { task: Task; existing: boolean } {
     return enqueue(
       {
         store: this.#store,
@@ -449,6 +469,7 @@ export class Engine {
     if (error === undefined) return task;
     if (error !== null) {
       undoStart(this.#store, this.#options.home, task.id, this.#log);
+      this.#storeChanged();
       throw error;
     }
     return this.#require(task.id);
@@ -747,16 +768,36 @@ export class Engine {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Calls `listener` whenever tasks may have been added or removed, or changed by someone else:
+   * this engine recorded a new task or removed some, or another connection (another server, the
+   * command line) committed to the store, noticed by the monitor within its interval (only while
+   * open() watches). Returns the unsubscribe function.
+   */
+  onStoreChange(listener: () => void): () => void {
+    this.#storeListeners.add(listener);
+    return () => this.#storeListeners.delete(listener);
+  }
+
+  #storeChanged(): void {
+    this.#tell(this.#storeListeners, "store");
+  }
+
+  /** Calls each listener; one that throws is logged and does not stop the others. */
+  #tell<T extends unknown[]>(listeners: Set<(...args: T) => void>, kind: string, ...args: T): void {
+    for (const listener of listeners) {
+      try {
+        listener(...args);
+      } catch (error) {
+        this.#log(`a ${kind} listener failed: ${error instanceof Error ? error.message : error}`);
+      }
+    }
+  }
+
   #changed(id: string): void {
     // A task ended (a slot freed, a dependency settled) or was queued: start what may start.
     this.#dispatcher.soon();
-    for (const listener of this.#listeners) {
-      try {
-        listener(id);
-      } catch (error) {
-        this.#log(`a status listener failed: ${error instanceof Error ? error.message : error}`);
-      }
-    }
+    this.#tell(this.#listeners, "status", id);
   }
 
   /** Paths of a task's files, for readers of its output. */

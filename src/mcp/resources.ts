@@ -25,6 +25,8 @@ const OUTPUT_URI = /^backburner:\/\/tasks\/([a-z0-9]+)\/output$/;
 const LISTED_TASKS = 50;
 /** Output growth is announced at most this often per subscribed task. */
 const OUTPUT_NOTICE_MS = 1000;
+/** A change of the task list is announced at most this often. */
+const LIST_NOTICE_MS = 1000;
 
 export function statusUri(id: string): string {
   return `backburner://tasks/${id}`;
@@ -146,12 +148,28 @@ export function registerTaskResources(
   const subscribed = new Set<string>();
   /** Per task: the status and output size last announced. */
   const seen = new Map<string, { status: string; bytes: number }>();
+  // Others' changes and output growth of subscribed tasks, read once a second while any is
+  // subscribed; nothing runs while none is.
+  let subscribedTimer: ReturnType<typeof setInterval> | undefined;
+  const checkSubscribed = () => {
+    if (subscribed.size === 0) {
+      clearInterval(subscribedTimer);
+      subscribedTimer = undefined;
+      return;
+    }
+    const ids = new Set([...subscribed].map(taskIdOf).filter((id) => id !== null));
+    for (const id of ids) check(id);
+  };
   server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
   server.server.setRequestHandler(SubscribeRequestSchema, (request) => {
     const id = requireTask(engine, request.params.uri, log);
     const { task, outputBytes } = engine.status(id);
     seen.set(id, { status: task.status, bytes: outputBytes });
     subscribed.add(request.params.uri);
+    if (subscribedTimer === undefined) {
+      subscribedTimer = setInterval(checkSubscribed, OUTPUT_NOTICE_MS);
+      Deno.unrefTimer(subscribedTimer);
+    }
     return {};
   });
   server.server.setRequestHandler(UnsubscribeRequestSchema, (request) => {
@@ -176,9 +194,16 @@ export function registerTaskResources(
     seen.set(id, { status, bytes });
   };
   // The list changes when a task is created or removed, by this server or another (the CLI, a
-  // sweep): the newest task and the count tell, read once a second, which also debounces.
+  // sweep). The engine says when it may have (its own starts and removals at once, other
+  // connections' commits as its monitor notices them), and the newest task and the count tell
+  // whether it did: no query on a timer while nothing happens. At most one check a second, which
+  // also debounces a burst of starts.
   let listed: string | undefined;
+  let listCheckedAt = 0;
+  let listTimer: ReturnType<typeof setTimeout> | undefined;
   const checkList = () => {
+    listTimer = undefined;
+    listCheckedAt = Date.now();
     let now: string;
     try {
       const { tasks, total } = engine.list({ limit: 1 });
@@ -193,17 +218,19 @@ export function registerTaskResources(
       void server.server.sendResourceListChanged().catch(() => {});
     }
   };
+  const checkListSoon = () => {
+    if (listTimer !== undefined) return;
+    listTimer = setTimeout(checkList, Math.max(0, listCheckedAt + LIST_NOTICE_MS - Date.now()));
+    Deno.unrefTimer(listTimer);
+  };
   checkList();
-  // Changes this server records are announced at once; others' and output growth once a second.
+  // Status changes this server records are announced at once.
   const unsubscribe = engine.onChange((id) => check(id));
-  const timer = setInterval(() => {
-    const ids = new Set([...subscribed].map(taskIdOf).filter((id) => id !== null));
-    for (const id of ids) check(id);
-    checkList();
-  }, OUTPUT_NOTICE_MS);
-  Deno.unrefTimer(timer);
+  const unsubscribeStore = engine.onStoreChange(checkListSoon);
   return () => {
-    clearInterval(timer);
+    clearInterval(subscribedTimer);
+    clearTimeout(listTimer);
     unsubscribe();
+    unsubscribeStore();
   };
 }

@@ -14,16 +14,20 @@ import { EngineProcess, openEngine } from "./queue_helpers.ts";
 interface Probe {
   monitor: Monitor;
   looks: () => number;
+  /** Reads of data_version: one per check. */
   checks: () => number;
+  /** Other connections' commits the monitor reported. */
+  storeChanges: () => number;
   setVersion(version: number): void;
   setBusy(busy: boolean): void;
   servers: string[];
   own: Set<string>;
 }
 
-function probe(home: string): Probe {
+function probe(home: string, idleIntervalMs = 10): Probe {
   let looks = 0;
   let checks = 0;
+  let storeChanges = 0;
   let version = 1;
   let busy = false;
   const servers: string[] = [];
@@ -31,12 +35,14 @@ function probe(home: string): Probe {
   const monitor = new Monitor({
     home,
     intervalMs: 10,
+    idleIntervalMs,
     sweepMs: 600_000,
     exitEvents: true,
     dataVersion: () => {
       checks++;
       return version;
     },
+    storeChanged: () => storeChanges++,
     otherServers: () => servers,
     busy: () => busy,
     watchedHere: (id) => own.has(id),
@@ -50,6 +56,7 @@ function probe(home: string): Probe {
     monitor,
     looks: () => looks,
     checks: () => checks,
+    storeChanges: () => storeChanges,
     setVersion: (value) => version = value,
     setBusy: (value) => busy = value,
     servers,
@@ -69,6 +76,7 @@ posixTest("the monitor looks only when something changed, not on every interval"
     // Another connection wrote to the store.
     p.setVersion(2);
     await waitFor(() => p.looks() === 1, { what: "a look after the store changed" });
+    assert.equal(p.storeChanges(), 1);
 
     // A wrapper announced an exit.
     await Deno.writeTextFile(exitEventPath(home, "abcdefghjkmn"), "");
@@ -108,12 +116,60 @@ posixTest("the monitor looks only when something changed, not on every interval"
   }
 });
 
+posixTest(
+  "while nothing happens the checks back off, and come back to every interval",
+  async () => {
+    const home = await tempDir("backburner-monitor-");
+    const p = probe(home, 400);
+    /** Checks in `ms`. */
+    const checksIn = async (ms: number) => {
+      const before = p.checks();
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return p.checks() - before;
+    };
+    try {
+      p.monitor.start();
+      // 10, 20, 40, … ms: past 400 ms of waits, at most one check in 400 ms (at most 2 with timers
+      // late).
+      await waitFor(() => p.checks() >= 7, { what: "the back-off to reach its cap" });
+      assert.ok(await checksIn(800) <= 3, "checks at most every 400 ms");
+
+      // A write elsewhere: a look, then checks every interval again.
+      p.setVersion(2);
+      await waitFor(() => p.looks() === 1, { what: "a look after the store changed" });
+      assert.ok(await checksIn(150) >= 3, "checks every 10 ms right after a change");
+
+      // Another server's lock needs a try every interval, however quiet.
+      p.servers.push("live-server");
+      await Deno.mkdir(serversDir(home), { recursive: true });
+      const held = await Deno.open(join(serversDir(home), "live-server.lock"), {
+        read: true,
+        write: true,
+        create: true,
+      });
+      try {
+        await held.lock(true);
+        p.setVersion(3);
+        await waitFor(() => p.looks() === 2, { what: "a look after the store changed" });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.ok(await checksIn(400) >= 10, "checks every 10 ms while another server runs");
+      } finally {
+        held.close();
+      }
+    } finally {
+      p.monitor.close();
+      await cleanup(home);
+    }
+  },
+);
+
 posixTest("the safety sweep looks even when no event came", async () => {
   const home = await tempDir("backburner-monitor-");
   let looks = 0;
   const monitor = new Monitor({
     home,
     intervalMs: 10,
+    idleIntervalMs: 10,
     sweepMs: 100,
     exitEvents: true,
     dataVersion: () => 1,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { cleanup, posixTest, startServer, tempDir, waitFor } from "../helpers.ts";
 import { ResourceUpdatedNotificationSchema } from "../sdk.ts";
+import { cli, runTask } from "../cli/helpers.ts";
 import { RawClient } from "./raw_client.ts";
 
 posixTest("tasks are resources: listed through templates, readable, and subscribable", async () => {
@@ -91,6 +92,38 @@ posixTest("starting tasks sends resources/list_changed, debounced", async () => 
     await cleanup(home);
   }
 });
+
+posixTest(
+  "tasks started and pruned elsewhere on the state directory send resources/list_changed",
+  async () => {
+    const home = await tempDir();
+    const client = new RawClient(home);
+    const other = await startServer(home);
+    const changes = () => client.notifications("notifications/resources/list_changed").length;
+    try {
+      await client.initialize();
+      // The command line: a connection of another process.
+      let before = changes();
+      const id = await runTask(home, ["--", "true"]);
+      await waitFor(() => changes() > before, { what: "resources/list_changed after `run`" });
+      assert.equal((await cli(home, ["wait", id])).code, 0);
+      before = changes();
+      const pruned = await cli(home, ["prune", "--older-than", "0"]);
+      assert.equal(pruned.stdout, "removed 1 ended task\n", pruned.stderr);
+      await waitFor(() => changes() > before, { what: "resources/list_changed after `prune`" });
+      // Another server.
+      before = changes();
+      await other.call("start_task", { command: "true" });
+      await waitFor(() => changes() > before, {
+        what: "resources/list_changed after a start there",
+      });
+    } finally {
+      await client.close();
+      await other.close();
+      await cleanup(home);
+    }
+  },
+);
 
 posixTest("resources/list pages through every task with nextCursor", async () => {
   const home = await tempDir();
