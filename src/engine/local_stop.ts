@@ -20,10 +20,13 @@ import {
   taskTarget,
 } from "./task_files.ts";
 
-/** How long a stop waits for the spawn of a task claimed from its queue to be recorded. */
+/**
+ * How long a stop waits, in steps of SPAWN_WAIT_STEP_MS: for the spawn of a task claimed from its
+ * queue to be recorded (SPAWN_WAIT_TRIES), and for a wrapper to note its command's pid
+ * (COMMAND_WAIT_TRIES).
+ */
 const SPAWN_WAIT_STEP_MS = 10;
 const SPAWN_WAIT_TRIES = 50;
-/** How long (in SPAWN_WAIT_STEP_MS steps) a stop waits for a wrapper to note its command's pid. */
 const COMMAND_WAIT_TRIES = 200;
 
 export interface LocalStopOptions {
