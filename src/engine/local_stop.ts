@@ -20,15 +20,6 @@ import {
   taskTarget,
 } from "./task_files.ts";
 
-/**
- * How long a stop waits, in steps of SPAWN_WAIT_STEP_MS: for the spawn of a task claimed from its
- * queue to be recorded (SPAWN_WAIT_TRIES), and for a wrapper to note its command's pid
- * (COMMAND_WAIT_TRIES).
- */
-const SPAWN_WAIT_STEP_MS = 10;
-const SPAWN_WAIT_TRIES = 50;
-const COMMAND_WAIT_TRIES = 200;
-
 export interface LocalStopOptions {
   readonly store: Store;
   readonly executor: Executor;
@@ -39,6 +30,15 @@ export interface LocalStopOptions {
   /** How this server's wrapper of the task exited (awaited while it runs); undefined if unknown. */
   readonly wrapperExit: (id: string) => Promise<WrapperExit | undefined>;
 }
+
+/**
+ * How long a stop waits, in steps of SPAWN_WAIT_STEP_MS: for the spawn of a task claimed from its
+ * queue to be recorded (SPAWN_WAIT_TRIES), and for a wrapper to note its command's pid
+ * (COMMAND_WAIT_TRIES).
+ */
+const SPAWN_WAIT_STEP_MS = 10;
+const SPAWN_WAIT_TRIES = 50;
+const COMMAND_WAIT_TRIES = 200;
 
 /**
  * Asks for the stop of task `id` and waits until every process of it is gone. Returns the end to
