@@ -11,6 +11,7 @@ import {
   toText,
 } from "./text.ts";
 import { compileLinePattern, type LinePattern } from "./pattern.ts";
+import { trimEdgeRuns } from "./edge_runs.ts";
 import { openLog, readIntoSync } from "./file.ts";
 import { Scanner } from "./scanner.ts";
 import { checkRead, plural, type ReadOptions } from "./slice.ts";
@@ -305,7 +306,8 @@ class Search {
   ) {
     const flags = pattern.flags.replace(/[gy]/g, "");
     this.#scanner = scanner;
-    this.#literal = literalOf(pattern.source, flags);
+    // A literal with edge runs (`ERROR.*`) finds the lines the literal finds (edge_runs.ts).
+    this.#literal = literalOf(trimEdgeRuns(pattern.source, flags), flags);
     this.#line = compileLinePattern(pattern.source, flags);
     const anchored = /[\^$]/.test(pattern.source) && !flags.includes("m");
     // Only a pattern V8 can run in bounded time per position may run natively over many lines.
@@ -313,7 +315,9 @@ class Search {
       ? null
       // The group changes nothing but makes V8 compile a plain word too, instead of running a
       // substring search that is several times slower on long text.
-      : new RegExp(`(?:${pattern.source})`, `${flags}g${anchored ? "m" : ""}`);
+      // The line pattern's own source: edge runs cut (pattern.ts), which finds the same lines and
+      // is what was judged safe to run natively.
+      : new RegExp(`(?:${this.#line.native.source})`, `${flags}g${anchored ? "m" : ""}`);
     this.#plainLinesOnly = anchored;
     this.#raw = options.raw;
     this.#context = options.context;

@@ -14,6 +14,7 @@
 
 import { BackburnerError } from "../errors.ts";
 import { RE2JS } from "re2js";
+import { trimEdgeRuns } from "./edge_runs.ts";
 
 /** A pattern ready to test lines. */
 export interface LinePattern {
@@ -83,12 +84,16 @@ export function compileLinePattern(source: string, flags = ""): LinePattern {
       }): fix it`,
     );
   }
+  // Runs at the pattern's edges never decide whether a line matches: without them a pattern is
+  // often bounded, and runs natively (edge_runs.ts).
+  const effective = trimEdgeRuns(source, lineFlags);
+  if (effective !== source) native = new RegExp(effective, lineFlags);
   const features: Features = { backreference: null, lookahead: null, lookbehind: false };
-  const reader = new Reader(source, lineFlags, features);
+  const reader = new Reader(effective, lineFlags, features);
   const shape = reader.read();
   if (
     shape.ways * (shape.length + 1) <= NATIVE_COST_LIMIT ||
-    anchoredWithOneRun(source, lineFlags, features)
+    anchoredWithOneRun(effective, lineFlags, features)
   ) {
     return { source, native, required: reader.required, test: (line) => native.test(line) };
   }
