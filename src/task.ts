@@ -171,6 +171,13 @@ export interface StopEvidence {
    * asked. Null when no signal was sent at all.
    */
   readonly firstSignalAt: number | null;
+  /**
+   * When the first signal had surely been sent: the mtime of the mark its stopper leaves right
+   * after it, a file time like the record's. An end recorded before it came before any signal
+   * could reach the command, however long the stopper paused between its first mark and its
+   * signal. Absent or null: unknown.
+   */
+  readonly signalSentAt?: number | null;
 }
 
 /** 128 + SIGTERM and 128 + SIGKILL: the codes a command our stop signals ends with. */
@@ -200,7 +207,16 @@ export function naturalExitCode(evidence: StopEvidence): number | null {
   // stamped within FILE_TIME_SLACK_MS of the first signal, with a code no stop signal gives, is
   // the command's own: a command the signal reached would have died of it.
   if (evidence.record !== null) {
-    return evidence.record.at <= evidence.firstSignalAt + FILE_TIME_SLACK_MS ? code : null;
+    const { at } = evidence.record;
+    if (at <= evidence.firstSignalAt + FILE_TIME_SLACK_MS) return code;
+    // Later than that: the stopper may have been descheduled between its first mark and its
+    // signal, so the mark it leaves once the signal is out decides (both are file times of one
+    // clock; the same tick says nothing, so that end is the stop's). Before it, the end came
+    // before the signal, or so soon after it that the code, no stop signal's, is the witness.
+    const sentAt = evidence.signalSentAt ?? null;
+    if (sentAt !== null && at < sentAt) return code;
+    // After it, a command that ended with a code no stop signal gives had trapped the signal.
+    return null;
   }
   // The wrapper exited by itself but could not write its record (its folder removed, the disk
   // full): when is unknown, and a code that is not a stop signal's is the command's own.

@@ -156,3 +156,29 @@ export function appendToRegularFile(path: string, data: string | Uint8Array): vo
     fs.closeSync(fd);
   }
 }
+
+/**
+ * Creates an empty file (mode 0600) at `path` unless a name is there already, which is left as
+ * it is: of several writers only the first makes it, so its mtime says when the first came. A
+ * symlink is not followed. Never throws: a name taken, or a folder gone, is not an error here.
+ */
+export function createMark(path: string): void {
+  try {
+    fs.closeSync(openUnfollowed(path, fs.constants.O_WRONLY, true).fd);
+  } catch {
+    // Another writer was first, the task put something else there, or the folder is gone.
+  }
+}
+
+/**
+ * When the regular file at `path` was last modified (ms since the epoch, as a file time: a
+ * kernel tick coarse); null when there is none, or what is there is a symlink or not a file.
+ */
+export function regularFileModifiedAt(path: string): number | null {
+  try {
+    const stats = Deno.lstatSync(path);
+    return stats.isFile ? stats.mtime?.getTime() ?? null : null;
+  } catch {
+    return null;
+  }
+}

@@ -76,3 +76,69 @@ Deno.test("a timeout the wrapper claimed is judged by its stopper's first signal
     null,
   );
 });
+
+Deno.test("an end between the first mark and the mark after the signal is the command's own", () => {
+  // Its stopper marked at 150, was descheduled, and signalled only at 300 (marked then): the
+  // command had ended by itself at 200, long past the slack of the first mark.
+  assert.equal(
+    naturalExitCode({
+      record: { code: 0, at: 200 },
+      wrapperCode: 0,
+      firstSignalAt: 150,
+      signalSentAt: 300,
+    }),
+    0,
+  );
+  assert.equal(
+    naturalExitCode({
+      record: { code: 1, at: 299, reason: "timeout" },
+      wrapperCode: null,
+      firstSignalAt: 150,
+      signalSentAt: 300,
+    }),
+    1,
+  );
+  // Still a stop signal's code: the stop's, wherever it falls.
+  assert.equal(
+    naturalExitCode({
+      record: { code: 143, at: 200 },
+      wrapperCode: 143,
+      firstSignalAt: 150,
+      signalSentAt: 300,
+    }),
+    null,
+  );
+});
+
+Deno.test("an end after the mark after the signal is the stop's, whatever its code", () => {
+  // A command that trapped SIGTERM and exited 0.
+  assert.equal(
+    naturalExitCode({
+      record: { code: 0, at: 310 },
+      wrapperCode: 0,
+      firstSignalAt: 150,
+      signalSentAt: 300,
+    }),
+    null,
+  );
+  // The same file-time tick as the mark does not say which came first: the stop's.
+  assert.equal(
+    naturalExitCode({
+      record: { code: 0, at: 300 },
+      wrapperCode: 0,
+      firstSignalAt: 150,
+      signalSentAt: 300,
+    }),
+    null,
+  );
+  // Within the slack of the first mark, it is the command's own as before.
+  assert.equal(
+    naturalExitCode({
+      record: { code: 0, at: 165 },
+      wrapperCode: 0,
+      firstSignalAt: 150,
+      signalSentAt: 160,
+    }),
+    0,
+  );
+});

@@ -16,6 +16,7 @@ import {
   readSignalMark,
   readWrapperStop,
   signalMarkPath,
+  signalSentMarkPath,
   taskPaths,
   taskTarget,
 } from "./task_files.ts";
@@ -75,6 +76,7 @@ export async function stopLocalTask(
       requestedAt: task.stopRequestedAt ?? Date.now(),
       graceMs: graceSeconds * 1000,
       signalMark: signalMarkPath(paths.dir),
+      signalSentMark: signalSentMarkPath(paths.dir),
     },
   );
   const record = readExitRecord(paths.exit);
@@ -87,6 +89,8 @@ export async function stopLocalTask(
       wrapperCode: wrapper?.code ?? null,
       // Another server's stop may have signalled the task first: the mark says when.
       firstSignalAt: readSignalMark(signalMarkPath(paths.dir)) ?? outcome.firstSignalAt,
+      // Only the mark: its file time is comparable with the record's, a clock time is not.
+      signalSentAt: readSignalMark(signalSentMarkPath(paths.dir)),
       // The wrapper's own stop may have needed SIGKILL before this server looked.
       forced: outcome.forced || (readWrapperStop(paths.dir)?.forced ?? false),
       gone: outcome.gone,

@@ -96,6 +96,8 @@ export interface StopResult {
   readonly wrapperCode: number | null;
   /** StopEvidence.firstSignalAt: when a signal of any stop may first have reached the task. */
   readonly firstSignalAt: number | null;
+  /** StopEvidence.signalSentAt: when the first signal had surely been sent (a mark's mtime). */
+  readonly signalSentAt: number | null;
   readonly forced: boolean;
   /** StopOutcome.gone. */
   readonly gone: string;
@@ -113,6 +115,7 @@ export function endOfStop(result: StopResult): TaskEnd {
     record,
     wrapperCode: result.wrapperCode,
     firstSignalAt: result.firstSignalAt,
+    signalSentAt: result.signalSentAt,
   });
   if (natural !== null) {
     return {

@@ -10,7 +10,12 @@ import { join } from "node:path";
 import type { ExitRecord, TaskTarget, WrapperStopReason } from "../executors/executor.ts";
 import { isTaskCgroup } from "../executors/local/cgroup.ts";
 import { isTaskId, type Task } from "../task.ts";
-import { appendToRegularFile, readRegularText, replaceFile } from "../task_folder_io.ts";
+import {
+  appendToRegularFile,
+  readRegularText,
+  regularFileModifiedAt,
+  replaceFile,
+} from "../task_folder_io.ts";
 
 /** The most of a task's small file (a mark, a record, a pid) that is read. */
 const SMALL_FILE_BYTES = 4096;
@@ -64,6 +69,7 @@ const RUN_FILES = [
   "stop",
   "command",
   "signalled",
+  "signalled.after",
   "cgroup",
 ];
 
@@ -216,9 +222,13 @@ export function readCommandPid(taskDir: string): number | null {
   return Number.isInteger(pid) && pid > 1 ? pid : null;
 }
 
-/** When any stopper first signalled the task's command (the mark's mtime); null if none did. */
+/**
+ * The mtime of a stopper's mark (signalMarkPath, signalSentMarkPath): when the first stopper was
+ * about to signal the task's command, or had surely signalled it; null if none did.
+ */
 export function readSignalMark(path: string): number | null {
-  return modifiedAt(path);
+  // The task can write its folder: a symlink there says nothing of any stopper.
+  return regularFileModifiedAt(path);
 }
 
 /** When the wrapper noted its command's start in <task>/command (its mtime); null before that. */
@@ -256,4 +266,12 @@ export function taskTarget(home: string, task: Task, withCgroup: boolean): TaskT
 /** The mark the first stopper of a task creates just before its first signal (readSignalMark). */
 export function signalMarkPath(taskDir: string): string {
   return join(taskDir, "signalled");
+}
+
+/**
+ * The mark the first stopper of a task to have signalled its command creates right after that
+ * signal (readSignalMark): an end recorded before it came before the signal could reach it.
+ */
+export function signalSentMarkPath(taskDir: string): string {
+  return join(taskDir, "signalled.after");
 }

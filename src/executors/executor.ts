@@ -91,6 +91,17 @@ export interface StopOptions {
    * mtime tells every server when the task was first signalled.
    */
   readonly signalMark?: string;
+  /**
+   * A file the first stopper to have signalled the command creates right after that signal: an
+   * end recorded before its mtime came before the signal could reach the command, however long
+   * the stopper paused between signalMark and its signal.
+   */
+  readonly signalSentMark?: string;
+  /**
+   * For tests only: awaited between the signalMark and the first signal, to stand for a stopper
+   * descheduled there on a loaded machine.
+   */
+  readonly beforeFirstSignal?: () => Promise<void>;
 }
 
 /** How a stop ended: always with every process of the task gone. */

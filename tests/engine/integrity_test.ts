@@ -20,6 +20,17 @@ import {
   tempDir,
   waitFor,
 } from "../helpers.ts";
+import { openEngine } from "./queue_helpers.ts";
+import type { Executor, TaskTarget } from "../../src/executors/executor.ts";
+import { LocalExecutor } from "../../src/executors/local/local_executor.ts";
+import {
+  readCommandPid,
+  readExitRecord,
+  readSignalMark,
+  signalMarkPath,
+  signalSentMarkPath,
+  taskPaths,
+} from "../../src/engine/task_files.ts";
 
 async function ended(server: ServerHandle, id: unknown, timeoutMs = 15_000) {
   return await waitFor(async () => {
@@ -199,6 +210,73 @@ posixTest("a stop that races the command's own end reports the end that happened
     console.log(`outcomes: ${JSON.stringify(countOf(outcomes))}`);
   } finally {
     await server.close();
+    await cleanup(home);
+  }
+});
+
+/**
+ * A local executor whose stops pause between their first-signal mark and their first signal
+ * until `pause` resolves, as a stopper descheduled there on a loaded machine would.
+ */
+function pausingExecutor(pause: (target: TaskTarget) => Promise<void>): Executor {
+  const local = new LocalExecutor();
+  return {
+    announcesExits: local.announcesExits,
+    prepare: () => local.prepare(),
+    sweep: () => local.sweep(),
+    ownStartTime: () => local.ownStartTime(),
+    spawn: (request) => local.spawn(request),
+    snapshot: (targets) => local.snapshot(targets),
+    stop: (target, options) =>
+      local.stop(target, { ...options, beforeFirstSignal: () => pause(target) }),
+  };
+}
+
+posixTest(
+  "a stopper descheduled between its mark and its signal reports the command's own end",
+  async () => {
+    const home = await tempDir();
+    // The stopper marks, then waits until the command has ended by itself and its record is
+    // written, and longer than any slack, before it signals: the end came before any signal.
+    const { engine, close } = await openEngine(home, {
+      executor: pausingExecutor(async (target) => {
+        const exit = taskPaths(home, target.taskId).exit;
+        await waitFor(() => readExitRecord(exit), { timeoutMs: 10_000, what: "the command's end" });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }),
+    });
+    try {
+      const task = engine.start({ command: "sleep 0.5; echo done" });
+      await waitFor(() => readCommandPid(taskPaths(home, task.id).dir), { what: "the command" });
+      const { task: end } = await engine.cancel(task.id);
+      const record = readExitRecord(taskPaths(home, task.id).exit)!;
+      const marked = readSignalMark(signalMarkPath(taskPaths(home, task.id).dir))!;
+      assert.ok(record.at > marked + 50, `ended ${record.at - marked} ms after the first mark`);
+      assert.equal(end.status, "completed", JSON.stringify(end));
+      assert.equal(end.exitCode, 0);
+    } finally {
+      await close();
+      await cleanup(home);
+    }
+  },
+);
+
+posixTest("a command that trapped the stop's SIGTERM and exited 0 later is cancelled", async () => {
+  const home = await tempDir();
+  const { engine, close } = await openEngine(home);
+  try {
+    // The handler ignores TERM from then on, so its sleep outlives the stop's later rounds and
+    // the exit comes well past the slack of the first mark.
+    const trapping = `trap 'trap "" TERM; sleep 0.3; exit 0' TERM; sleep 30 & wait`;
+    const task = engine.start({ command: trapping });
+    await waitFor(() => readCommandPid(taskPaths(home, task.id).dir), { what: "the command" });
+    const { task: end } = await engine.cancel(task.id);
+    assert.equal(end.status, "cancelled", JSON.stringify(end));
+    assert.equal(end.exitCode, 0);
+    const dir = taskPaths(home, task.id).dir;
+    assert.ok(readSignalMark(signalSentMarkPath(dir))! >= readSignalMark(signalMarkPath(dir))!);
+  } finally {
+    await close();
     await cleanup(home);
   }
 });

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Engine } from "../../src/engine/engine.ts";
+import type { Executor } from "../../src/executors/executor.ts";
 import { openPolicyGate } from "../../src/policy/gate.ts";
 import { parsePolicy } from "../../src/policy/rules.ts";
 import { Store } from "../../src/store.ts";
@@ -27,6 +28,8 @@ export async function openEngine(
     /** The safety sweep's period (default the engine's). */
     sweepIntervalMs?: number;
     log?: (message: string) => void;
+    /** What runs the tasks' processes (default the engine's: a LocalExecutor). */
+    executor?: Executor;
   } = {},
 ): Promise<LocalEngine> {
   const store = new Store(join(home, "state.db"));
@@ -44,6 +47,7 @@ export async function openEngine(
     log: options.log ?? (() => {}),
     watch: options.watch,
     queueLimits: new Map(Object.entries(options.queueLimits ?? {})),
+    executor: options.executor,
   });
   await engine.open();
   return {

@@ -13,6 +13,7 @@ import type {
   TaskTarget,
 } from "../executor.ts";
 import { TASK_MARKER } from "../executor.ts";
+import { createMark } from "../../task_folder_io.ts";
 import { killCgroup, probeCgroup, sweepCgroups } from "./cgroup.ts";
 import { spawnPosix } from "./posix.ts";
 import { hasProc, type ProcessEntry, ProcessTable } from "./process_table.ts";
@@ -43,17 +44,13 @@ function isNoSuchProcess(error: unknown): boolean {
 
 /**
  * Creates the first-signal mark (once, by whichever stopper is first), just before the signal, so
- * its mtime tells every server when the task's command was first signalled.
+ * its mtime tells every server when the task's command was first signalled. Returns the time.
  */
-function markFirstSignal(path: string | undefined): number {
-  if (path !== undefined) {
-    try {
-      Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o600 });
-    } catch {
-      // Another stopper was first (its mark stands), or the folder is gone.
-    }
-  }
-  return Date.now();
+async function markFirstSignal(options: StopOptions): Promise<number> {
+  if (options.signalMark !== undefined) createMark(options.signalMark);
+  const at = Date.now();
+  await options.beforeFirstSignal?.();
+  return at;
 }
 
 /**
@@ -130,10 +127,14 @@ async function terminateTree(
       };
     }
     const kill = Date.now() >= options.requestedAt + options.graceMs;
+    // Whether a signal that may reach the command went out in this round: the signal-sent mark
+    // follows the round's signals at once (the command among them when it is still alive).
+    let signalled = false;
     if (kill && cgroup !== null && populated) {
-      firstSignalAt ??= markFirstSignal(options.signalMark);
+      firstSignalAt ??= await markFirstSignal(options);
       await killCgroup(cgroup);
       forced = true;
+      signalled = true;
     }
     const helpers = wrapperHelpers(table, target.pid, target.commandPid ?? null);
     for (const entry of tree) {
@@ -144,7 +145,10 @@ async function terminateTree(
       if (!kill && !term) continue;
       // A signal counts as reaching the command unless it went to the wrapper's own helpers
       // (its log copier, watchdog), which a command that has not started yet leaves alone.
-      if (!helpers.has(entry.pid)) firstSignalAt ??= markFirstSignal(options.signalMark);
+      if (!helpers.has(entry.pid)) {
+        firstSignalAt ??= await markFirstSignal(options);
+        signalled = true;
+      }
       if (kill) {
         await signal(entry.pid, "SIGKILL");
         forced = true;
@@ -153,6 +157,8 @@ async function terminateTree(
         await signal(entry.pid, "SIGTERM");
       }
     }
+    // Created once, by whichever stopper is first; the later rounds' marks change nothing.
+    if (signalled && options.signalSentMark !== undefined) createMark(options.signalSentMark);
     // A listing costs about a second on Windows; there, look less often.
     const pause = isWindows ? 500 : round < 10 ? 20 : 100;
     await new Promise((resolve) => setTimeout(resolve, pause));

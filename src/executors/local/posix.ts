@@ -182,11 +182,13 @@ others() {
       }
     }' "$procs" -
 }
-termed=" " marked=
+termed=" " marked= sent=
+# The marks every server reads (see the executor's signalMark and signalSentMark), each made
+# once, by whichever stopper is first: one just before the first signal, one right after it.
+mark() { (set -C && : >"$dir/$1") 2>/dev/null; }
 i=0
 while left=$(others) && [ -n "$left" ]; do
-  # The first-signal mark every server reads (see the executor's signalMark), made once.
-  [ -n "$marked" ] || { (set -C && : >"$dir/signalled") 2>/dev/null; marked=1; }
+  [ -n "$marked" ] || { mark signalled; marked=1; }
   if [ "$i" -ge "$tenths" ]; then
     read -r reason _ <"$dir/stop"
     printf '%s forced\\n' "$reason" >"$dir/stop.tmp" && mv -f "$dir/stop.tmp" "$dir/stop"
@@ -196,13 +198,16 @@ while left=$(others) && [ -n "$left" ]; do
     n=0
     while left=$(others) && [ -n "$left" ] && [ "$n" -lt 100 ]; do
       for p in $left; do kill -s KILL "$p" 2>/dev/null; done
+      [ -n "$sent" ] || { mark signalled.after; sent=1; }
       sleep 0.05; n=$((n + 1))
     done
+    [ -n "$sent" ] || mark signalled.after
     exit 0
   fi
   for p in $left; do
     case $termed in *" $p "*) ;; *) kill -s TERM "$p" 2>/dev/null; termed="$termed$p " ;; esac
   done
+  [ -n "$sent" ] || { mark signalled.after; sent=1; }
   sleep 0.1; i=$((i + 1))
 done`;
 

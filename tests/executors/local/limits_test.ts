@@ -111,6 +111,32 @@ posixTest(
   },
 );
 
+posixTest(
+  "the wrapper's own stopper leaves both marks, and a SIGTERM trapped to exit 0 is its doing",
+  async () => {
+    const home = await tempDir();
+    try {
+      // The handler ignores TERM from then on, so its exit comes well after the first signal.
+      const id = await run(home, [
+        "--timeout",
+        "1",
+        "--",
+        `trap 'trap "" TERM; sleep 0.3; exit 0' TERM; sleep 30 & wait`,
+      ], { BACKBURNER_GRACE_SECONDS: "5" });
+      await waitForExitRecord(home, id);
+      const dir = join(home, "tasks", id);
+      const first = Deno.lstatSync(join(dir, "signalled")).mtime!.getTime();
+      const sent = Deno.lstatSync(join(dir, "signalled.after")).mtime!.getTime();
+      assert.ok(first <= sent, `marked at ${first}, signalled by ${sent}`);
+      const status = await show(home, id);
+      assert.equal(status.status, "timed_out");
+      assert.equal(status.exit_code, 0);
+    } finally {
+      await cleanup(home);
+    }
+  },
+);
+
 posixTest("backburner run with no server running still stops at the log cap", async () => {
   const home = await tempDir();
   const cap = 10_000_000;
