@@ -39,8 +39,9 @@ export const dashboard: Command = {
 
 Serve the dashboard — a live web page of every task in the state directory, whichever server,
 agent or command started it — without the MCP endpoint, until SIGTERM, SIGINT or SIGHUP. It
-prints a one-time login link on stderr: open it in a browser (it trades itself for a session
-cookie). The login page also takes the token that backburner token prints.
+prints a one-time login link on stderr: open it in a browser within 10 minutes (it trades itself
+for a session cookie). Opening a spent or expired link prints a new one. The login page also
+takes the token that backburner token prints.
 backburner serve --http serves the same dashboard at / next to /mcp.
 
 Options:
