@@ -159,6 +159,7 @@ async function serveOverHttp(
     token: token?.value ?? null,
     sameToken,
     log,
+    allowOrigins: options.allowOrigins,
   });
   const face = serveHttp({
     dashboard,

@@ -5,7 +5,7 @@
  *
  * 1. Origin: a request a browser sends from another origin is refused (403), and so is an API
  *    request its Sec-Fetch-Site says is for another origin's page; a state-changing one (POST)
- *    must name this server's origin;
+ *    must name this server's origin (http://Host, or one --allow-origin names: a TLS proxy's);
  * 2. the session cookie (HttpOnly, SameSite=Strict), got once from a one-time login link the
  *    server prints, or by pasting the token into the login form; a page without it is sent to the
  *    login page, an API request gets 401;
@@ -47,6 +47,12 @@ export interface DashboardOptions {
   readonly tickMs?: number;
   /** How long a printed login link works, in ms. Default LOGIN_CODE_MS (10 minutes). */
   readonly loginLinkMs?: number;
+  /**
+   * Origins the dashboard's pages may also be served from (--allow-origin), e.g. the https://
+   * origin of a TLS-terminating proxy in front: the browser names that origin, not http://Host.
+   * Only whole http(s) origins count; matched exactly (scheme, host and port).
+   */
+  readonly allowOrigins?: readonly string[];
 }
 
 export interface Dashboard {
@@ -187,8 +193,20 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     pathname in ASSETS || pathname.startsWith("/tasks/") || pathname === "/api" ||
     pathname.startsWith("/api/");
 
-  /** The origin a browser on this server sends: http:// and the Host header it used. */
-  const ownOrigin = (request: Request) => `http://${request.headers.get("host") ?? ""}`;
+  const allowedOrigins = new Set(
+    (options.allowOrigins ?? []).flatMap((given) => {
+      const origin = webOrigin(given);
+      return origin === null ? [] : [origin];
+    }),
+  );
+  /**
+   * Whether `origin` is the dashboard's own: http:// and the Host header the browser used, or
+   * an origin the person allowed. Never one read from X-Forwarded-* headers, which any client
+   * that reaches the port can send.
+   */
+  const isOwnOrigin = (request: Request, origin: string | null) =>
+    origin !== null &&
+    (origin === `http://${request.headers.get("host") ?? ""}` || allowedOrigins.has(origin));
   const cookieName = (request: Request) => {
     const host = request.headers.get("host") ?? "";
     const port = /:(\d+)$/.exec(host)?.[1] ?? "80";
@@ -223,7 +241,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       return redirect("/", { "set-cookie": sessionCookie(cookieName(request), session.id) });
     }
     if (request.method !== "POST") return refuse(405, "Use GET or POST for /login");
-    if (request.headers.get("origin") !== ownOrigin(request)) {
+    if (!isOwnOrigin(request, request.headers.get("origin"))) {
       return refuse(403, "Forbidden: log in from this server's own login page");
     }
     if (options.token === null) {
@@ -401,7 +419,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       // A browser names the page's origin on every request but a same-origin GET; any other
       // origin is another site's page trying this one.
       const origin = request.headers.get("origin");
-      if (origin !== null && origin !== ownOrigin(request)) {
+      if (origin !== null && !isOwnOrigin(request, origin)) {
         await request.body?.cancel();
         return refuse(403, "Forbidden: the dashboard answers only its own pages");
       }
@@ -454,6 +472,16 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       ticker.close();
     },
   };
+}
+
+/** The origin (scheme://host[:port]) of an http(s) URL, as a browser names it; null otherwise. */
+function webOrigin(given: string): string | null {
+  try {
+    const url = new URL(given);
+    return url.protocol === "https:" || url.protocol === "http:" ? url.origin : null;
+  } catch {
+    return null;
+  }
 }
 
 function byteOffset(text: string): number {
