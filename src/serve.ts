@@ -159,6 +159,7 @@ async function serveOverHttp(
     token: token?.value ?? null,
     sameToken,
     log,
+    allowOrigins: options.allowOrigins,
   });
   const face = serveHttp({
     dashboard,
@@ -188,6 +189,6 @@ async function serveOverHttp(
   );
   // A one-time link: whoever opens it first gets the session; the token itself stays out of URLs
   // (and so out of browser history). The login page also takes the token.
-  log(`dashboard: open ${dashboard.loginLink(face.origin)} (a one-time login link)`);
+  dashboard.announceLogin(face.origin);
   return () => face.close();
 }

@@ -5,7 +5,7 @@
  *
  * 1. Origin: a request a browser sends from another origin is refused (403), and so is an API
  *    request its Sec-Fetch-Site says is for another origin's page; a state-changing one (POST)
- *    must name this server's origin;
+ *    must name this server's origin (http://Host, or one --allow-origin names: a TLS proxy's);
  * 2. the session cookie (HttpOnly, SameSite=Strict), got once from a one-time login link the
  *    server prints, or by pasting the token into the login form; a page without it is sent to the
  *    login page, an API request gets 401;
@@ -29,7 +29,7 @@ import { loginPage, shellPage } from "./assets/pages.ts";
 import { STYLE_CSS } from "./assets/style.ts";
 import { readDetail, readOutputFrom, readOutputTail, TaskChannels } from "./detail.ts";
 import { ListChannels, parseFilter, readPage } from "./list.ts";
-import { cookieValues, sameSecret, sessionCookie, Sessions } from "./session.ts";
+import { cookieValues, LOGIN_CODE_MS, sameSecret, sessionCookie, Sessions } from "./session.ts";
 import { eventStream } from "./sse.ts";
 import { StoreTicker } from "./ticker.ts";
 
@@ -45,6 +45,14 @@ export interface DashboardOptions {
   readonly keepAliveMs?: number;
   /** How often the store is looked at for changes, in ms. Default 200. */
   readonly tickMs?: number;
+  /** How long a printed login link works, in ms. Default LOGIN_CODE_MS (10 minutes). */
+  readonly loginLinkMs?: number;
+  /**
+   * Origins the dashboard's pages may also be served from (--allow-origin), e.g. the https://
+   * origin of a TLS-terminating proxy in front: the browser names that origin, not http://Host.
+   * Only whole http(s) origins count; matched exactly (scheme, host and port).
+   */
+  readonly allowOrigins?: readonly string[];
 }
 
 export interface Dashboard {
@@ -52,8 +60,11 @@ export interface Dashboard {
   owns(pathname: string): boolean;
   /** Serves a request whose Host header passed the HTTP face's check. */
   handle(request: Request): Promise<Response>;
-  /** A new one-time login link on the server at `origin` (http://host:port). */
-  loginLink(origin: string): string;
+  /**
+   * Prints (logs) a new one-time login link on the server at `origin` (http://host:port). The
+   * dashboard prints a new one by itself when a spent or expired link is opened.
+   */
+  announceLogin(origin: string): void;
   /** Ends every open stream and stops the clock. */
   close(): void;
 }
@@ -64,6 +75,8 @@ const MAX_STREAMS = 128;
 const MAX_STREAMS_PER_SESSION = 24;
 /** The login form's body: a token and nothing else. */
 const MAX_LOGIN_BODY = 4096;
+/** A spent or expired link opened again and again prints a new link at most this often. */
+const REISSUE_MS = 10_000;
 
 const SECURITY_HEADERS: Record<string, string> = {
   "content-security-policy":
@@ -123,7 +136,30 @@ function failure(error: unknown): Response {
 export function createDashboard(options: DashboardOptions): Dashboard {
   const { engine, store, log } = options;
   const keepAliveMs = options.keepAliveMs ?? 15_000;
-  const sessions = new Sessions();
+  const loginLinkMs = options.loginLinkMs ?? LOGIN_CODE_MS;
+  const sessions = new Sessions({ codeMs: loginLinkMs });
+  /** Where links point (known once the first is printed), and when one was last reprinted. */
+  let linkOrigin: string | null = null;
+  let reissuedAt = -Infinity;
+  const announceLogin = (origin: string) => {
+    linkOrigin = origin;
+    const minutes = Math.max(1, Math.round(loginLinkMs / 60_000));
+    log(
+      `dashboard: open ${origin}/login?code=${sessions.issueCode()} (a one-time login link; it works for ${minutes} minutes)`,
+    );
+  };
+  /**
+   * A person who opens a spent or expired link (one the server printed) wants in: a new link is
+   * printed where the first was, and the page says so. A made-up code prints nothing.
+   */
+  const reissue = (): boolean => {
+    if (linkOrigin === null) return false;
+    if (Date.now() - reissuedAt >= REISSUE_MS) {
+      reissuedAt = Date.now();
+      announceLogin(linkOrigin);
+    }
+    return true;
+  };
   const ticker = new StoreTicker(store.path, { intervalMs: options.tickMs, log });
   // This engine's own status changes are shown at once; other processes' within a tick.
   const unsubscribe = engine.onChange(() => ticker.poke());
@@ -157,8 +193,20 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     pathname in ASSETS || pathname.startsWith("/tasks/") || pathname === "/api" ||
     pathname.startsWith("/api/");
 
-  /** The origin a browser on this server sends: http:// and the Host header it used. */
-  const ownOrigin = (request: Request) => `http://${request.headers.get("host") ?? ""}`;
+  const allowedOrigins = new Set(
+    (options.allowOrigins ?? []).flatMap((given) => {
+      const origin = webOrigin(given);
+      return origin === null ? [] : [origin];
+    }),
+  );
+  /**
+   * Whether `origin` is the dashboard's own: http:// and the Host header the browser used, or
+   * an origin the person allowed. Never one read from X-Forwarded-* headers, which any client
+   * that reaches the port can send.
+   */
+  const isOwnOrigin = (request: Request, origin: string | null) =>
+    origin !== null &&
+    (origin === `http://${request.headers.get("host") ?? ""}` || allowedOrigins.has(origin));
   const cookieName = (request: Request) => {
     const host = request.headers.get("host") ?? "";
     const port = /:(\d+)$/.exec(host)?.[1] ?? "80";
@@ -169,21 +217,31 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     if (request.method === "GET") {
       const code = url.searchParams.get("code");
       if (code === null) return html(200, loginPage({ tokenForm: options.token !== null }));
-      if (!sessions.redeem(code)) {
+      const redeemed = sessions.redeem(code);
+      if (redeemed !== "ok") {
+        const why = redeemed === "spent"
+          ? "This login link was used already."
+          : redeemed === "expired"
+          ? `This login link has expired: a link works for ${
+            Math.max(1, Math.round(loginLinkMs / 60_000))
+          } minutes after the server prints it.`
+          : "This login link is not this server's.";
+        const next = redeemed !== "unknown" && reissue()
+          ? " The server has printed a new one on its stderr, where it printed this one: open the newest link"
+          : " Open the newest link the server printed";
+        const token = options.token !== null
+          ? ", or paste the token (backburner token prints it)."
+          : ".";
         return html(
           401,
-          loginPage({
-            tokenForm: options.token !== null,
-            error:
-              "This login link was used already or is not this server's. Open the newest link the server printed, or paste the token (backburner token prints it).",
-          }),
+          loginPage({ tokenForm: options.token !== null, error: why + next + token }),
         );
       }
       const session = sessions.open();
       return redirect("/", { "set-cookie": sessionCookie(cookieName(request), session.id) });
     }
     if (request.method !== "POST") return refuse(405, "Use GET or POST for /login");
-    if (request.headers.get("origin") !== ownOrigin(request)) {
+    if (!isOwnOrigin(request, request.headers.get("origin"))) {
       return refuse(403, "Forbidden: log in from this server's own login page");
     }
     if (options.token === null) {
@@ -355,15 +413,13 @@ export function createDashboard(options: DashboardOptions): Dashboard {
 
   return {
     owns,
-    loginLink(origin) {
-      return `${origin}/login?code=${sessions.issueCode()}`;
-    },
+    announceLogin,
     async handle(request) {
       const url = new URL(request.url);
       // A browser names the page's origin on every request but a same-origin GET; any other
       // origin is another site's page trying this one.
       const origin = request.headers.get("origin");
-      if (origin !== null && origin !== ownOrigin(request)) {
+      if (origin !== null && !isOwnOrigin(request, origin)) {
         await request.body?.cancel();
         return refuse(403, "Forbidden: the dashboard answers only its own pages");
       }
@@ -416,6 +472,16 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       ticker.close();
     },
   };
+}
+
+/** The origin (scheme://host[:port]) of an http(s) URL, as a browser names it; null otherwise. */
+function webOrigin(given: string): string | null {
+  try {
+    const url = new URL(given);
+    return url.protocol === "https:" || url.protocol === "http:" ? url.origin : null;
+  } catch {
+    return null;
+  }
 }
 
 function byteOffset(text: string): number {

@@ -1,6 +1,6 @@
 /**
  * Who may use the dashboard: a browser that traded a one-time login code (the link the server
- * prints) or the token (the login form) for a session cookie. The cookie is HttpOnly (page scripts
+ * prints, good for LOGIN_CODE_MS) or the token (the login form) for a session cookie. The cookie is HttpOnly (page scripts
  * cannot read it) and SameSite=Strict (no other site's page makes the browser send it); each
  * session has its own CSRF token, which the page sends in a header with every state-changing
  * request. Sessions live in memory: a restarted server asks for a new login.
@@ -14,8 +14,13 @@ import { timingSafeEqual } from "node:crypto";
 const MAX_SESSIONS = 64;
 /** A session unused this long is gone. */
 const SESSION_IDLE_MS = 12 * 3600 * 1000;
-/** Unused login codes kept at once. */
+/** Login codes kept at once (spent and expired ones too, to say which); the oldest goes first. */
 const MAX_CODES = 16;
+/** How long a printed login link works: long enough to copy it into a browser, no longer. */
+export const LOGIN_CODE_MS = 10 * 60 * 1000;
+
+/** What became of a login code brought to the server. */
+export type Redeemed = "ok" | "spent" | "expired" | "unknown";
 
 interface Session {
   readonly csrf: string;
@@ -41,30 +46,37 @@ export function sameSecret(a: string, b: string): boolean {
 
 export class Sessions {
   readonly #sessions = new Map<string, Session>();
-  readonly #codes = new Set<string>();
+  /** Each code issued (of the last MAX_CODES): when it expires, and whether it was spent. */
+  readonly #codes = new Map<string, { expires: number; spent: boolean }>();
   readonly #now: () => number;
+  readonly #codeMs: number;
 
-  constructor(now: () => number = Date.now) {
-    this.#now = now;
+  constructor(options: { now?: () => number; codeMs?: number } = {}) {
+    this.#now = options.now ?? Date.now;
+    this.#codeMs = options.codeMs ?? LOGIN_CODE_MS;
   }
 
-  /** A new one-time login code: the first browser that brings it gets a session; then it is spent. */
+  /**
+   * A new one-time login code: the first browser that brings it within its time gets a session;
+   * then it is spent.
+   */
   issueCode(): string {
     const code = secret();
-    this.#codes.add(code);
-    if (this.#codes.size > MAX_CODES) this.#codes.delete(this.#codes.values().next().value!);
+    this.#codes.set(code, { expires: this.#now() + this.#codeMs, spent: false });
+    if (this.#codes.size > MAX_CODES) this.#codes.delete(this.#codes.keys().next().value!);
     return code;
   }
 
-  /** Spends a login code; true when it was a valid unused one. */
-  redeem(code: string): boolean {
-    for (const known of this.#codes) {
-      if (sameSecret(known, code)) {
-        this.#codes.delete(known);
-        return true;
-      }
+  /** Spends a login code: "ok" when it was an unused one in its time, else why not. */
+  redeem(code: string): Redeemed {
+    for (const [known, state] of this.#codes) {
+      if (!sameSecret(known, code)) continue;
+      if (state.spent) return "spent";
+      if (this.#now() >= state.expires) return "expired";
+      state.spent = true;
+      return "ok";
     }
-    return false;
+    return "unknown";
   }
 
   /** Opens a session; its id goes into the cookie, its CSRF token into the page. */

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { cleanup, MAIN, POSIX, posixTest, tempDir, waitFor } from "../helpers.ts";
-import { type HttpServer, rawHttp, startHttpServer } from "../http/harness.ts";
+import { connectLegacy, type HttpServer, rawHttp, startHttpServer } from "../http/harness.ts";
 import { getJson, login, loginLink, originOf } from "./helpers.ts";
 
 async function withServer(
@@ -346,5 +346,56 @@ posixTest(
       });
       await followed.body?.cancel();
       assert.equal(followed.status, 200);
+    }),
+);
+
+posixTest(
+  "event streams whose client stopped reading are dropped: their memory and slots come back",
+  () =>
+    withServer({}, async (server) => {
+      const agent = await connectLegacy(server);
+      try {
+        // Output faster than any socket buffer takes it from a client that never reads.
+        const started = await agent.call("start_task", {
+          command:
+            "i=0; while [ $i -lt 900 ]; do head -c 200000 /dev/urandom | base64; i=$((i+1)); sleep 0.05; done",
+        });
+        const id = String(started.task_id);
+        const session = await login(server);
+        const { hostname, port } = new URL(server.url);
+        const stalled: Deno.Conn[] = [];
+        try {
+          // Every slot of the session, each a page that never reads what it is sent.
+          for (let n = 0; n < 24; n++) {
+            const connection = await Deno.connect({ hostname, port: Number(port) });
+            stalled.push(connection);
+            const head =
+              `GET /api/tasks/${id}/events?offset=0 HTTP/1.1\r\nhost: ${hostname}:${port}\r\ncookie: ${session.cookie}\r\n\r\n`;
+            await connection.write(new TextEncoder().encode(head));
+            // The answer's first bytes (the stream is open), then never a read again.
+            const first = new Uint8Array(64);
+            const count = await connection.read(first);
+            assert.match(new TextDecoder().decode(first.subarray(0, count ?? 0)), /^HTTP\/1.1 200/);
+          }
+          const another = async () => {
+            const answer = await fetch(new URL("/api/events", server.url), {
+              headers: { cookie: session.cookie },
+            });
+            await answer.body?.cancel();
+            return answer.status;
+          };
+          assert.equal(await another(), 429, "the session's 24 slots are taken");
+          // Dropped once behind for 10 s (after the socket buffers filled): the slots come back.
+          await waitFor(async () => await another() === 200, {
+            timeoutMs: 60_000,
+            intervalMs: 1000,
+            what: "the stalled streams to be dropped and a stream to open",
+          });
+        } finally {
+          for (const connection of stalled) connection.close();
+        }
+      } finally {
+        await agent.close();
+      }
     }),
 );
